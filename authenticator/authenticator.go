@@ -1,0 +1,402 @@
+// Package authenticator is the command core of virtkey's virtual FIDO2
+// security key: one entry point, Handle, that runs a CTAP2 command (FIDO
+// CTAP 2.1 Proposed Standard 2021-06-15, §6) against the key's state.
+//
+// The core never sees CTAPHID channels or reports: ctaphid.Serve calls
+// HandleCBOR with a command byte and its CBOR parameters, and cancels the
+// context on CTAPHID_CANCEL. State lives behind a Store (NewMemoryStore for
+// tests, NewFileStore for the daemon), and user presence comes from a
+// Presence the caller supplies. A response that depends on a state change
+// (a new discoverable credential, the signature counter, a reset) is sent
+// only after Store.Save returned.
+//
+// Multi-step commands follow crypto/tls: a state struct per command whose
+// handle method calls the spec's numbered steps in order
+// (makecredential.go, getassertion.go).
+package authenticator
+
+import (
+	"context"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/virtkey/virtkey/ctap"
+	"github.com/virtkey/virtkey/ctaphid"
+)
+
+// DefaultAAGUID is the AAGUID of a key whose Config leaves AAGUID zero:
+// 4c5b694a-e161-4df0-b57d-35fca987afc6, a random (version 4) UUID fixed
+// for this project. It names the model "virtkey", not an individual key.
+var DefaultAAGUID = [16]byte{
+	0x4c, 0x5b, 0x69, 0x4a, 0xe1, 0x61, 0x4d, 0xf0,
+	0xb5, 0x7d, 0x35, 0xfc, 0xa9, 0x87, 0xaf, 0xc6,
+}
+
+// Defaults for Config.
+const (
+	// DefaultMaxCredentials is the number of discoverable credentials a
+	// key holds; makeCredential with rk answers CTAP2_ERR_KEY_STORE_FULL
+	// beyond it.
+	DefaultMaxCredentials = 100
+	// DefaultResetWindow is how long after power-up authenticatorReset is
+	// allowed (CTAP 2.1 §6.6).
+	DefaultResetWindow = 10 * time.Second
+	// NextAssertionTimeout is how long getAssertion's remaining
+	// credentials stay available to getNextAssertion, counted from the
+	// last getAssertion or getNextAssertion (CTAP 2.1 §6.2.2 step 12, §6.3).
+	NextAssertionTimeout = 30 * time.Second
+	// MaxMsgSize is the largest request the key accepts, the most a
+	// CTAPHID message can carry; getInfo advertises it.
+	MaxMsgSize = ctaphid.MaxMessageSize
+	// MaxCredentialCountInList is advertised in getInfo. Longer lists are
+	// processed all the same.
+	MaxCredentialCountInList = 32
+	// MaxStoredNameLength bounds rp.name, user.name and user.displayName
+	// as stored with a discoverable credential; longer values are cut at
+	// a UTF-8 boundary (CTAP 2.1 §6.1.1 lets authenticators truncate).
+	MaxStoredNameLength = 64
+)
+
+// Config configures an Authenticator. The zero value is usable.
+type Config struct {
+	// Rand is the source of every secret and nonce: master secret,
+	// attestation and credential keys, credential ID nonces, resident
+	// credential IDs. Nil means crypto/rand. (ECDSA signatures always use
+	// crypto/rand internally: Go's crypto/ecdsa ignores custom readers.)
+	Rand io.Reader
+	// Now is the clock for the reset window and the getNextAssertion
+	// timer. Nil means time.Now.
+	Now func() time.Time
+	// Store keeps the state. Nil means NewMemoryStore().
+	Store Store
+	// Presence answers requests for user presence. Nil means AutoPresence.
+	Presence Presence
+	// AAGUID identifies the authenticator model (WebAuthn §6.5.1). Zero
+	// means DefaultAAGUID.
+	AAGUID [16]byte
+	// Attestation selects the makeCredential attestation statement;
+	// AttestationPacked (the zero value) by default.
+	Attestation AttestationMode
+	// MaxCredentials is the discoverable credential capacity; zero means
+	// DefaultMaxCredentials.
+	MaxCredentials int
+	// ResetWindow is how long after power-up (New or PowerCycle)
+	// authenticatorReset is allowed; zero means DefaultResetWindow, a
+	// negative value means always.
+	ResetWindow time.Duration
+	// FirmwareVersion is reported by getInfo (omitted when zero).
+	FirmwareVersion uint64
+	// OnWink, if set, is called by Wink.
+	OnWink func()
+}
+
+// Authenticator is a virtual FIDO2 authenticator. It implements the
+// ctaphid Handler and Winker interfaces. Its methods are safe for
+// concurrent use; commands run one at a time.
+type Authenticator struct {
+	rand     io.Reader
+	now      func() time.Time
+	store    Store
+	presence Presence
+	aaguid   [16]byte
+	attMode  AttestationMode
+	maxCreds int
+	resetWin time.Duration
+	firmware uint64
+	onWink   func()
+
+	att *attestation // fixed after New: reset keeps the attestation keys
+
+	// sem serialises commands: a command holds it while it runs, and
+	// waiting for it is cancellable.
+	sem chan struct{}
+
+	// Guarded by sem.
+	state   *State
+	sealer  cipher.AEAD
+	powerOn time.Time
+	pending *assertionState // remembered getAssertion state (§6.2.2 step 12)
+
+	runMu   sync.Mutex
+	running context.CancelFunc // cancels the running command; nil when idle
+
+	winks atomic.Int64
+}
+
+var _ ctaphid.Handler = (*Authenticator)(nil)
+var _ ctaphid.Winker = (*Authenticator)(nil)
+
+// New returns an authenticator with the state in cfg.Store. On first use
+// (an empty store) it generates the master secret and the attestation CA
+// and leaf, and saves them before returning.
+func New(cfg Config) (*Authenticator, error) {
+	a := &Authenticator{
+		rand:     cfg.Rand,
+		now:      cfg.Now,
+		store:    cfg.Store,
+		presence: cfg.Presence,
+		aaguid:   cfg.AAGUID,
+		attMode:  cfg.Attestation,
+		maxCreds: cfg.MaxCredentials,
+		resetWin: cfg.ResetWindow,
+		firmware: cfg.FirmwareVersion,
+		onWink:   cfg.OnWink,
+		sem:      make(chan struct{}, 1),
+	}
+	if a.rand == nil {
+		a.rand = rand.Reader
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.store == nil {
+		a.store = NewMemoryStore()
+	}
+	if a.presence == nil {
+		a.presence = AutoPresence{}
+	}
+	if a.aaguid == [16]byte{} {
+		a.aaguid = DefaultAAGUID
+	}
+	switch a.attMode {
+	case AttestationPacked, AttestationSelf, AttestationNone:
+	default:
+		return nil, fmt.Errorf("authenticator: unknown attestation mode %v", a.attMode)
+	}
+	if a.maxCreds == 0 {
+		a.maxCreds = DefaultMaxCredentials
+	}
+	if a.maxCreds < 0 {
+		return nil, fmt.Errorf("authenticator: MaxCredentials %d", a.maxCreds)
+	}
+	if a.resetWin == 0 {
+		a.resetWin = DefaultResetWindow
+	}
+
+	st, err := a.store.Load()
+	if err != nil {
+		return nil, fmt.Errorf("authenticator: loading state: %w", err)
+	}
+	dirty := false
+	if st == nil {
+		st = &State{Version: StateVersion}
+		dirty = true
+	}
+	if len(st.MasterSecret) != 32 {
+		if st.MasterSecret, err = a.randomBytes(32); err != nil {
+			return nil, err
+		}
+		dirty = true
+	}
+	if st.Attestation == nil {
+		if st.Attestation, err = newAttestationState(a.rand, a.aaguid); err != nil {
+			return nil, err
+		}
+		dirty = true
+	}
+	a.att, err = loadAttestation(st.Attestation)
+	if err != nil {
+		return nil, err
+	}
+	if !a.att.matchesAAGUID(a.aaguid) {
+		// The AAGUID changed: issue a new leaf under the same CA.
+		if err := reissueLeaf(a.rand, st.Attestation, a.aaguid); err != nil {
+			return nil, err
+		}
+		if a.att, err = loadAttestation(st.Attestation); err != nil {
+			return nil, err
+		}
+		dirty = true
+	}
+	if a.sealer, err = newSealer(st.MasterSecret); err != nil {
+		return nil, err
+	}
+	a.state = st
+	if dirty {
+		st.Version = StateVersion
+		if err := a.store.Save(st); err != nil {
+			return nil, fmt.Errorf("authenticator: saving state: %w", err)
+		}
+	}
+	a.powerOn = a.now()
+	return a, nil
+}
+
+// HandleCBOR implements ctaphid.Handler: req is a CTAP command byte and
+// its CBOR parameters, the result a status byte and the CBOR response
+// (CTAP 2.1 §11.2.9.1.2). An empty request is CTAP1_ERR_INVALID_LENGTH.
+func (a *Authenticator) HandleCBOR(ctx context.Context, req []byte) []byte {
+	if len(req) == 0 {
+		return []byte{byte(ctap.StatusInvalidLength)}
+	}
+	status, body := a.Handle(ctx, ctap.Command(req[0]), req[1:])
+	return append([]byte{byte(status)}, body...)
+}
+
+// HandleMsg implements ctaphid.Handler for CTAPHID_MSG. CTAP1/U2F is not
+// implemented yet: it returns ctaphid.ErrInvalidCmd.
+func (a *Authenticator) HandleMsg(ctx context.Context, req []byte) ([]byte, error) {
+	return nil, ctaphid.ErrInvalidCmd
+}
+
+// Wink implements ctaphid.Winker: the key "blinks" by calling
+// Config.OnWink and counting the wink.
+func (a *Authenticator) Wink() {
+	a.winks.Add(1)
+	if a.onWink != nil {
+		a.onWink()
+	}
+}
+
+// Winks returns how many times Wink was called.
+func (a *Authenticator) Winks() int { return int(a.winks.Load()) }
+
+// PowerCycle simulates unplugging and replugging the key: it cancels a
+// running command, forgets volatile state (the getNextAssertion state) and
+// restarts the reset window at Config.Now. Durable state is unaffected: it
+// always equals what the Store last saved.
+func (a *Authenticator) PowerCycle() {
+	a.runMu.Lock()
+	if a.running != nil {
+		a.running()
+	}
+	a.runMu.Unlock()
+	a.sem <- struct{}{}
+	defer func() { <-a.sem }()
+	a.pending = nil
+	a.powerOn = a.now()
+}
+
+// AttestationCA returns the self-signed root that issued the attestation
+// certificate in packed attestation statements.
+func (a *Authenticator) AttestationCA() *x509.Certificate { return a.att.ca }
+
+// AttestationRoots returns a pool holding AttestationCA, for verifying x5c
+// chains with x509.Certificate.Verify.
+func (a *Authenticator) AttestationRoots() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(a.att.ca)
+	return p
+}
+
+// AAGUID returns the authenticator's AAGUID.
+func (a *Authenticator) AAGUID() [16]byte { return a.aaguid }
+
+// Handle runs one CTAP2 command; params is the CBOR after the command
+// byte. It returns the status and, for StatusOK, the CBOR response body.
+// It blocks while another command runs; ctx cancels the wait and a wait
+// for user presence (answered with CTAP2_ERR_KEEPALIVE_CANCEL).
+//
+// Errors inside the core wrap a ctap.Status or not; this is the one place
+// they become a status, with ctap.StatusOf (anything without a Status is
+// CTAP1_ERR_OTHER).
+func (a *Authenticator) Handle(ctx context.Context, cmd ctap.Command, params []byte) (ctap.Status, []byte) {
+	body, err := a.handle(ctx, cmd, params)
+	if err != nil {
+		return ctap.StatusOf(err), nil
+	}
+	return ctap.StatusOK, body
+}
+
+func (a *Authenticator) handle(ctx context.Context, cmd ctap.Command, params []byte) ([]byte, error) {
+	select {
+	case a.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", ctap.StatusKeepaliveCancel, ctx.Err())
+	}
+	defer func() { <-a.sem }()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.runMu.Lock()
+	a.running = cancel
+	a.runMu.Unlock()
+	defer func() {
+		a.runMu.Lock()
+		a.running = nil
+		a.runMu.Unlock()
+	}()
+
+	// §6.3: the getAssertion state is discarded when the platform sends
+	// any command other than getNextAssertion.
+	if cmd != ctap.CmdGetNextAssertion {
+		a.pending = nil
+	}
+
+	// One case per command. Commands of later features (clientPIN,
+	// credentialManagement, bioEnrollment, largeBlobs, config) are not
+	// advertised and fall to the default.
+	var body []byte
+	var err error
+	switch cmd {
+	case ctap.CmdMakeCredential:
+		body, err = a.makeCredential(ctx, params)
+	case ctap.CmdGetAssertion:
+		body, err = a.getAssertion(ctx, params)
+	case ctap.CmdGetNextAssertion:
+		body, err = withoutParams(params, a.getNextAssertion)
+	case ctap.CmdGetInfo:
+		body, err = withoutParams(params, a.getInfo)
+	case ctap.CmdReset:
+		body, err = withoutParams(params, func() ([]byte, error) { return nil, a.reset(ctx) })
+	case ctap.CmdSelection:
+		body, err = withoutParams(params, func() ([]byte, error) { return nil, a.selection(ctx) })
+	default:
+		err = ctap.StatusInvalidCommand
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", cmd, err)
+	}
+	return body, nil
+}
+
+// withoutParams runs f for a command that takes no parameters. A payload
+// is answered with CTAP1_ERR_INVALID_LENGTH, as hardware keys answer
+// getInfo with data; the spec leaves the status open.
+func withoutParams(params []byte, f func() ([]byte, error)) ([]byte, error) {
+	if len(params) != 0 {
+		return nil, fmt.Errorf("%w: %d bytes of parameters for a command without any", ctap.StatusInvalidLength, len(params))
+	}
+	return f()
+}
+
+// randomBytes reads n bytes from Config.Rand.
+func (a *Authenticator) randomBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(a.rand, b); err != nil {
+		return nil, fmt.Errorf("authenticator: random source: %w", err)
+	}
+	return b, nil
+}
+
+// nextSignCount increments the global signature counter and returns the
+// value for the authenticator data being made (WebAuthn §6.1.1). The
+// caller saves the state before the response leaves. The counter sticks
+// at its maximum rather than wrapping.
+func (a *Authenticator) nextSignCount() uint32 {
+	if a.state.SignCount < ^uint32(0) {
+		a.state.SignCount++
+	}
+	return a.state.SignCount
+}
+
+// save makes the in-memory state durable. When the store fails, the
+// in-memory state goes back to what the store last held, so nothing the
+// key did not acknowledge survives.
+func (a *Authenticator) save() error {
+	err := a.store.Save(a.state)
+	if err == nil {
+		return nil
+	}
+	if st, lerr := a.store.Load(); lerr == nil && st != nil {
+		if sealer, serr := newSealer(st.MasterSecret); serr == nil {
+			a.state, a.sealer = st, sealer
+		}
+	}
+	return fmt.Errorf("authenticator: saving state: %w", err)
+}

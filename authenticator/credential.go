@@ -1,0 +1,191 @@
+package authenticator
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/virtkey/virtkey/ctap"
+)
+
+// Credential IDs.
+//
+// A non-discoverable credential lives entirely in its ID (CTAP 2.1 §6.1.2
+// step 18): the private key is sealed with AES-256-GCM under a key derived
+// from State.MasterSecret, bound to the relying party by its rpIdHash:
+//
+//	id = version (0x01) || nonce (12 bytes) || AES-256-GCM(k, nonce, plaintext, ad)
+//	plaintext = algorithm (1 byte: 1 ES256, 2 EdDSA) || flags (1 byte, 0) || private key (32 bytes)
+//	ad = version || SHA-256(rpId)
+//	k = HKDF-SHA256(MasterSecret, salt = none, info = "virtkey authenticator credential ID v1")
+//
+// That is 63 bytes. An ID sealed for another relying party, by another key
+// or before a reset, or changed in any bit, fails to open. The flags byte
+// is room for per-credential policy that later features add (credProtect).
+//
+// A discoverable credential's ID is 32 random bytes that index
+// State.Credentials; it carries no key, so a deleted or overwritten
+// discoverable credential is gone for good.
+
+const (
+	sealedIDVersion  = 0x01
+	sealedIDLength   = 1 + 12 + 34 + 16
+	residentIDLength = 32
+	privateKeyLength = 32
+
+	// maxCredentialIDLength is advertised in getInfo; IDs this key makes
+	// are at most this long, with room for later formats.
+	maxCredentialIDLength = 128
+
+	algCodeES256 = 1
+	algCodeEdDSA = 2
+)
+
+var sealInfo = "virtkey authenticator credential ID v1"
+
+// credentialKey is a credential's private key with its COSE algorithm.
+type credentialKey struct {
+	alg  int64
+	priv []byte // P-256 scalar or Ed25519 seed
+}
+
+// supportedAlgorithm reports whether alg is one this key generates.
+func supportedAlgorithm(alg int64) bool {
+	return alg == ctap.AlgES256 || alg == ctap.AlgEdDSA
+}
+
+// generateKey makes a private key for alg from r: a P-256 scalar by
+// rejection sampling, or an Ed25519 seed. Reading the bytes ourselves keeps
+// keys reproducible under a test Rand (crypto/ecdsa ignores its reader).
+func generateKey(r io.Reader, alg int64) (credentialKey, error) {
+	buf := make([]byte, privateKeyLength)
+	switch alg {
+	case ctap.AlgES256:
+		for range 64 {
+			if _, err := io.ReadFull(r, buf); err != nil {
+				return credentialKey{}, fmt.Errorf("authenticator: generating key: %w", err)
+			}
+			if _, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), buf); err == nil {
+				return credentialKey{alg: alg, priv: buf}, nil
+			}
+		}
+		return credentialKey{}, errors.New("authenticator: generating key: no valid P-256 scalar from the random source")
+	case ctap.AlgEdDSA:
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return credentialKey{}, fmt.Errorf("authenticator: generating key: %w", err)
+		}
+		return credentialKey{alg: alg, priv: buf}, nil
+	}
+	return credentialKey{}, fmt.Errorf("authenticator: generating key: %w", ctap.StatusUnsupportedAlgorithm)
+}
+
+// publicKey returns the COSE form of the key's public half.
+func (k credentialKey) publicKey() (ctap.COSEKey, error) {
+	switch k.alg {
+	case ctap.AlgES256:
+		priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), k.priv)
+		if err != nil {
+			return ctap.COSEKey{}, fmt.Errorf("authenticator: credential key: %w", err)
+		}
+		return ctap.NewCOSEKey(k.alg, &priv.PublicKey)
+	case ctap.AlgEdDSA:
+		priv := ed25519.NewKeyFromSeed(k.priv)
+		return ctap.NewCOSEKey(k.alg, priv.Public())
+	}
+	return ctap.COSEKey{}, fmt.Errorf("authenticator: credential key: algorithm %d", k.alg)
+}
+
+// sign signs msg as the COSE algorithm says: ES256 is an ASN.1 DER ECDSA
+// signature over SHA-256(msg), EdDSA an Ed25519 signature over msg.
+func (k credentialKey) sign(r io.Reader, msg []byte) ([]byte, error) {
+	switch k.alg {
+	case ctap.AlgES256:
+		priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), k.priv)
+		if err != nil {
+			return nil, fmt.Errorf("authenticator: credential key: %w", err)
+		}
+		h := sha256.Sum256(msg)
+		sig, err := ecdsa.SignASN1(r, priv, h[:])
+		if err != nil {
+			return nil, fmt.Errorf("authenticator: signing: %w", err)
+		}
+		return sig, nil
+	case ctap.AlgEdDSA:
+		if len(k.priv) != ed25519.SeedSize {
+			return nil, errors.New("authenticator: credential key: bad Ed25519 seed")
+		}
+		return ed25519.Sign(ed25519.NewKeyFromSeed(k.priv), msg), nil
+	}
+	return nil, fmt.Errorf("authenticator: signing: algorithm %d", k.alg)
+}
+
+// newSealer derives the credential ID sealing AEAD from a master secret.
+func newSealer(masterSecret []byte) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, masterSecret, nil, sealInfo, 32)
+	if err != nil {
+		return nil, fmt.Errorf("authenticator: deriving credential ID key: %w", err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("authenticator: deriving credential ID key: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+// sealCredentialID returns the ID of a non-discoverable credential for the
+// relying party whose SHA-256(rpId) is rpIDHash.
+func sealCredentialID(aead cipher.AEAD, r io.Reader, rpIDHash [32]byte, k credentialKey) ([]byte, error) {
+	var code byte
+	switch k.alg {
+	case ctap.AlgES256:
+		code = algCodeES256
+	case ctap.AlgEdDSA:
+		code = algCodeEdDSA
+	default:
+		return nil, fmt.Errorf("authenticator: sealing credential ID: algorithm %d", k.alg)
+	}
+	if len(k.priv) != privateKeyLength {
+		return nil, errors.New("authenticator: sealing credential ID: key length")
+	}
+	id := make([]byte, 1+aead.NonceSize(), sealedIDLength)
+	id[0] = sealedIDVersion
+	if _, err := io.ReadFull(r, id[1:]); err != nil {
+		return nil, fmt.Errorf("authenticator: sealing credential ID: %w", err)
+	}
+	plain := make([]byte, 0, 2+privateKeyLength)
+	plain = append(plain, code, 0)
+	plain = append(plain, k.priv...)
+	ad := append([]byte{sealedIDVersion}, rpIDHash[:]...)
+	return aead.Seal(id, id[1:], plain, ad), nil
+}
+
+// openCredentialID recovers the key sealed in id for rpIDHash. ok is false
+// for an ID this key did not seal for that relying party.
+func openCredentialID(aead cipher.AEAD, rpIDHash [32]byte, id []byte) (k credentialKey, ok bool) {
+	if len(id) != sealedIDLength || id[0] != sealedIDVersion {
+		return credentialKey{}, false
+	}
+	ns := aead.NonceSize()
+	ad := append([]byte{sealedIDVersion}, rpIDHash[:]...)
+	plain, err := aead.Open(nil, id[1:1+ns], id[1+ns:], ad)
+	if err != nil || len(plain) != 2+privateKeyLength || plain[1] != 0 {
+		return credentialKey{}, false
+	}
+	switch plain[0] {
+	case algCodeES256:
+		k.alg = ctap.AlgES256
+	case algCodeEdDSA:
+		k.alg = ctap.AlgEdDSA
+	default:
+		return credentialKey{}, false
+	}
+	k.priv = plain[2:]
+	return k, true
+}

@@ -1,0 +1,317 @@
+package authenticator
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/virtkey/virtkey/ctap"
+)
+
+// credentialRef is a credential of this key found for a relying party.
+type credentialRef struct {
+	id       []byte
+	key      credentialKey
+	resident *ResidentCredential // nil for a non-discoverable credential
+}
+
+// findCredential looks id up for the relying party rpID: a discoverable
+// credential with that ID and rpID, or a non-discoverable one sealed for
+// rpIDHash by this key's current master secret.
+func (a *Authenticator) findCredential(rpID string, rpIDHash [32]byte, id []byte) (credentialRef, bool) {
+	for i := range a.state.Credentials {
+		c := &a.state.Credentials[i]
+		if c.RPID == rpID && bytes.Equal(c.ID, id) {
+			return residentRef(c), true
+		}
+	}
+	if k, ok := openCredentialID(a.sealer, rpIDHash, id); ok {
+		return credentialRef{id: bytes.Clone(id), key: k}, true
+	}
+	return credentialRef{}, false
+}
+
+func residentRef(c *ResidentCredential) credentialRef {
+	cc := *c
+	return credentialRef{id: cc.ID, key: credentialKey{alg: cc.Alg, priv: cc.PrivateKey}, resident: &cc}
+}
+
+// getAssertionState is one authenticatorGetAssertion (CTAP 2.1 §6.2).
+// handle calls the steps of §6.2.2 in order.
+type getAssertionState struct {
+	a   *Authenticator
+	ctx context.Context
+	req ctap.GetAssertionRequest
+
+	rpIDHash [32]byte
+	// Options as the steps treat them (step 4).
+	uv, up bool
+	// flags are the response's "up" and "uv" bits (step 3).
+	flags ctap.AuthDataFlags
+
+	creds    []credentialRef // the applicable credentials (step 7)
+	selected credentialRef
+	resp     ctap.GetAssertionResponse
+	next     *assertionState // remembered for getNextAssertion (step 12)
+}
+
+// assertionState is what getAssertion remembers for getNextAssertion
+// (CTAP 2.1 §6.2.2 step 12.2, §6.3). It is volatile: any other command
+// and PowerCycle discard it.
+type assertionState struct {
+	rpIDHash       [32]byte
+	clientDataHash []byte
+	flags          ctap.AuthDataFlags
+	uv             bool
+	creds          []credentialRef // newest first
+	counter        int             // credentialCounter: the next credential to return
+	timer          time.Time       // time of the last getAssertion or getNextAssertion
+}
+
+func (a *Authenticator) getAssertion(ctx context.Context, params []byte) ([]byte, error) {
+	hs := &getAssertionState{a: a, ctx: ctx}
+	if err := ctap.Unmarshal(params, &hs.req); err != nil {
+		return nil, err
+	}
+	if err := hs.handle(); err != nil {
+		return nil, err
+	}
+	body, err := ctap.Marshal(&hs.resp)
+	if err != nil {
+		return nil, err
+	}
+	a.pending = hs.next
+	return body, nil
+}
+
+// handle runs CTAP 2.1 §6.2.2. Steps 5, 6 and 8 concern alwaysUv and user
+// verification, which a key without a PIN or built-in UV passes.
+func (hs *getAssertionState) handle() error {
+	if err := hs.checkParameters(); err != nil {
+		return err
+	}
+	if err := hs.pinUvAuthParamProbe(); err != nil { // step 1
+		return err
+	}
+	if err := checkPinUvAuthProtocol(hs.req.PinUvAuthParam, hs.req.PinUvAuthProtocol); err != nil { // step 2
+		return err
+	}
+	hs.flags = 0                                // step 3
+	if err := hs.processOptions(); err != nil { // step 4
+		return err
+	}
+	if err := hs.locateCredentials(); err != nil { // step 7
+		return err
+	}
+	if err := hs.collectUserPresence(); err != nil { // step 9
+		return err
+	}
+	if err := hs.processExtensions(); err != nil { // step 10
+		return err
+	}
+	hs.selectCredential()             // steps 11, 12
+	if err := hs.sign(); err != nil { // step 13
+		return err
+	}
+	return hs.a.save() // the signature counter, before the response
+}
+
+// checkParameters checks the required members of §6.2.1: rpId and
+// clientDataHash, and type and id in every allowList descriptor.
+func (hs *getAssertionState) checkParameters() error {
+	switch {
+	case hs.req.RPID == "":
+		return fmt.Errorf("%w: rpId", ctap.StatusMissingParameter)
+	case hs.req.ClientDataHash == nil:
+		return fmt.Errorf("%w: clientDataHash", ctap.StatusMissingParameter)
+	}
+	if err := checkDescriptors(hs.req.AllowList); err != nil {
+		return err
+	}
+	hs.rpIDHash = sha256.Sum256([]byte(hs.req.RPID))
+	return nil
+}
+
+// pinUvAuthParamProbe is step 1, as in makeCredential.
+func (hs *getAssertionState) pinUvAuthParamProbe() error {
+	if hs.req.PinUvAuthParam == nil || len(hs.req.PinUvAuthParam) != 0 {
+		return nil
+	}
+	return hs.a.pinUvAuthProbe(hs.ctx, ctap.CmdGetAssertion, hs.req.RPID)
+}
+
+// processOptions is step 4. Unknown options are ignored. "uv" true needs
+// built-in user verification: CTAP2_ERR_INVALID_OPTION. "rk" is not an
+// option of getAssertion: CTAP2_ERR_UNSUPPORTED_OPTION. "up" defaults to
+// true.
+func (hs *getAssertionState) processOptions() error {
+	opts := hs.req.Options
+	hs.uv = opts[ctap.OptionUV] // 4.1
+	if hs.req.PinUvAuthParam != nil {
+		hs.uv = false // 4.2
+	}
+	if hs.uv { // 4.3
+		return fmt.Errorf("%w: uv (no built-in user verification)", ctap.StatusInvalidOption)
+	}
+	if _, ok := opts[ctap.OptionRK]; ok { // 4.4
+		return fmt.Errorf("%w: rk", ctap.StatusUnsupportedOption)
+	}
+	hs.up = true // 4.5
+	if up, ok := opts[ctap.OptionUP]; ok {
+		hs.up = up
+	}
+	return nil
+}
+
+// locateCredentials is step 7: with a non-empty allowList, the listed
+// credentials of this key bound to rpId; without, the discoverable
+// credentials for rpId. None is CTAP2_ERR_NO_CREDENTIALS (7.6).
+func (hs *getAssertionState) locateCredentials() error {
+	a := hs.a
+	if len(hs.req.AllowList) > 0 {
+		for _, d := range hs.req.AllowList {
+			if d.Type != ctap.CredentialTypePublicKey {
+				continue
+			}
+			if c, ok := a.findCredential(hs.req.RPID, hs.rpIDHash, d.ID); ok {
+				hs.creds = append(hs.creds, c)
+			}
+		}
+	} else {
+		for i := range a.state.Credentials {
+			if c := &a.state.Credentials[i]; c.RPID == hs.req.RPID {
+				hs.creds = append(hs.creds, residentRef(c))
+			}
+		}
+	}
+	if len(hs.creds) == 0 {
+		return ctap.StatusNoCredentials
+	}
+	return nil
+}
+
+// collectUserPresence is step 9: unless "up" is false, ask for a touch
+// and set the "up" bit. A decline is CTAP2_ERR_OPERATION_DENIED, a
+// timeout CTAP2_ERR_USER_ACTION_TIMEOUT (see makeCredential step 14).
+func (hs *getAssertionState) collectUserPresence() error {
+	if !hs.up {
+		return nil
+	}
+	err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdGetAssertion, RPID: hs.req.RPID, Reason: ReasonGetAssertion})
+	if err := userPresenceError(err); err != nil {
+		return err
+	}
+	hs.flags |= ctap.FlagUP
+	return nil
+}
+
+// processExtensions is step 10. No extension is supported yet; unknown
+// extensions are ignored.
+func (hs *getAssertionState) processExtensions() error { return nil }
+
+// selectCredential is steps 11 and 12. With an allowList the first
+// applicable credential in list order is used and numberOfCredentials is
+// left out. Without, the credentials are ordered newest first; when there
+// is more than one, numberOfCredentials is set and the rest is remembered
+// for getNextAssertion with credentialCounter 1 and a timer.
+func (hs *getAssertionState) selectCredential() {
+	if len(hs.req.AllowList) > 0 { // step 11
+		hs.selected = hs.creds[0]
+		return
+	}
+	slices.SortStableFunc(hs.creds, func(x, y credentialRef) int { // step 12.2.1
+		return -cmpUint64(x.resident.Sequence, y.resident.Sequence)
+	})
+	hs.selected = hs.creds[0]
+	if n := len(hs.creds); n > 1 {
+		count := uint64(n)
+		hs.resp.NumberOfCredentials = &count
+		hs.next = &assertionState{
+			rpIDHash:       hs.rpIDHash,
+			clientDataHash: bytes.Clone(hs.req.ClientDataHash),
+			flags:          hs.flags,
+			uv:             hs.uv,
+			creds:          hs.creds,
+			counter:        1,
+			timer:          hs.a.now(),
+		}
+	}
+}
+
+func cmpUint64(x, y uint64) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+// sign is step 13: authenticator data and a signature over authData ||
+// clientDataHash with the selected credential.
+func (hs *getAssertionState) sign() error {
+	return hs.a.assert(&hs.resp, hs.rpIDHash, hs.flags, hs.uv, hs.selected, hs.req.ClientDataHash)
+}
+
+// assert fills resp with credential, authData, signature and user for c.
+// The user entity is returned for a discoverable credential, with its id
+// only: name and displayName need user verification (§6.2.2 step 12.3).
+func (a *Authenticator) assert(resp *ctap.GetAssertionResponse, rpIDHash [32]byte, flags ctap.AuthDataFlags, uv bool, c credentialRef, clientDataHash []byte) error {
+	ad := ctap.AuthData{RPIDHash: rpIDHash, Flags: flags, SignCount: a.nextSignCount()}
+	authData, err := ad.Marshal()
+	if err != nil {
+		return err
+	}
+	msg := make([]byte, 0, len(authData)+len(clientDataHash))
+	msg = append(append(msg, authData...), clientDataHash...)
+	sig, err := c.key.sign(a.rand, msg)
+	if err != nil {
+		return err
+	}
+	resp.Credential = &ctap.CredentialDescriptor{Type: ctap.CredentialTypePublicKey, ID: c.id}
+	resp.AuthData = authData
+	resp.Signature = sig
+	if r := c.resident; r != nil {
+		resp.User = &ctap.UserEntity{ID: r.UserID}
+		if uv {
+			resp.User.Name, resp.User.DisplayName = r.UserName, r.UserDisplayName
+		}
+	}
+	return nil
+}
+
+// getNextAssertion is authenticatorGetNextAssertion (CTAP 2.1 §6.3): the
+// next credential remembered by getAssertion, without a new test of user
+// presence; the "up" bit is as in the original getAssertion.
+func (a *Authenticator) getNextAssertion() ([]byte, error) {
+	st := a.pending
+	if st == nil { // step 1
+		return nil, fmt.Errorf("%w: no getAssertion to continue", ctap.StatusNotAllowed)
+	}
+	if st.counter >= len(st.creds) { // step 2
+		return nil, fmt.Errorf("%w: no more credentials", ctap.StatusNotAllowed)
+	}
+	if now := a.now(); now.Sub(st.timer) > NextAssertionTimeout { // step 3
+		a.pending = nil
+		return nil, fmt.Errorf("%w: getNextAssertion %v after the last assertion", ctap.StatusNotAllowed, now.Sub(st.timer))
+	}
+	c := st.creds[st.counter] // step 4
+	var resp ctap.GetAssertionResponse
+	if err := a.assert(&resp, st.rpIDHash, st.flags, st.uv, c, st.clientDataHash); err != nil { // steps 5, 6
+		return nil, err
+	}
+	if err := a.save(); err != nil {
+		return nil, err
+	}
+	body, err := ctap.Marshal(&resp)
+	if err != nil {
+		return nil, err
+	}
+	st.timer = a.now() // step 7
+	st.counter++       // step 8
+	return body, nil
+}

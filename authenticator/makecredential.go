@@ -1,0 +1,425 @@
+package authenticator
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+	"unicode/utf8"
+
+	"github.com/virtkey/virtkey/ctap"
+)
+
+// makeCredentialState is one authenticatorMakeCredential (CTAP 2.1 §6.1).
+// handle calls the steps of §6.1.2 in order; each returns an error that
+// carries the status to answer.
+type makeCredentialState struct {
+	a   *Authenticator
+	ctx context.Context
+	req ctap.MakeCredentialRequest
+
+	rpIDHash [32]byte
+	alg      int64 // chosen in step 3
+	// Options as the steps treat them (step 5).
+	rk, uv bool
+	// flags are the response's "up" and "uv" bits (step 4).
+	flags ctap.AuthDataFlags
+
+	key      credentialKey
+	credID   []byte
+	resident *ResidentCredential // to store, for rk
+	replace  int                 // index of the credential it replaces, or -1
+	authData []byte
+	resp     ctap.MakeCredentialResponse
+}
+
+func (a *Authenticator) makeCredential(ctx context.Context, params []byte) ([]byte, error) {
+	hs := &makeCredentialState{a: a, ctx: ctx}
+	if err := ctap.Unmarshal(params, &hs.req); err != nil {
+		return nil, err
+	}
+	if err := hs.handle(); err != nil {
+		return nil, err
+	}
+	return ctap.Marshal(&hs.resp)
+}
+
+// handle runs CTAP 2.1 §6.1.2. Steps 6 to 8, 10 and 11 concern alwaysUv,
+// makeCredUvNotRqd and a key protected by user verification; a key
+// without a PIN or built-in UV passes them, and they get their own
+// methods when clientPIN arrives.
+func (hs *makeCredentialState) handle() error {
+	if err := hs.checkParameters(); err != nil {
+		return err
+	}
+	if err := hs.pinUvAuthParamProbe(); err != nil { // step 1
+		return err
+	}
+	if err := hs.checkPinUvAuthProtocol(); err != nil { // step 2
+		return err
+	}
+	if err := hs.chooseAlgorithm(); err != nil { // step 3
+		return err
+	}
+	hs.flags = 0                                // step 4
+	if err := hs.processOptions(); err != nil { // step 5
+		return err
+	}
+	if err := hs.checkEnterpriseAttestation(); err != nil { // step 9
+		return err
+	}
+	if err := hs.checkExcludeList(); err != nil { // step 12
+		return err
+	}
+	if err := hs.collectUserPresence(); err != nil { // steps 13, 14
+		return err
+	}
+	if err := hs.processExtensions(); err != nil { // step 15
+		return err
+	}
+	if err := hs.generateKey(); err != nil { // step 16
+		return err
+	}
+	if err := hs.storeCredential(); err != nil { // steps 17, 18
+		return err
+	}
+	if err := hs.makeAuthData(); err != nil {
+		return err
+	}
+	if err := hs.attest(); err != nil { // step 19
+		return err
+	}
+	return hs.commit() // durable before the response (step 20)
+}
+
+// checkParameters checks the request members of §6.1.1: clientDataHash,
+// rp (with id), user (with id) and pubKeyCredParams are required, and the
+// descriptors in excludeList need type and id. A user.id longer than 64
+// bytes (WebAuthn §5.4.3) is CTAP2_ERR_LIMIT_EXCEEDED.
+func (hs *makeCredentialState) checkParameters() error {
+	r := &hs.req
+	switch {
+	case r.ClientDataHash == nil:
+		return fmt.Errorf("%w: clientDataHash", ctap.StatusMissingParameter)
+	case r.RP == nil || r.RP.ID == "":
+		return fmt.Errorf("%w: rp.id", ctap.StatusMissingParameter)
+	case r.User == nil || r.User.ID == nil:
+		return fmt.Errorf("%w: user.id", ctap.StatusMissingParameter)
+	case r.PubKeyCredParams == nil:
+		return fmt.Errorf("%w: pubKeyCredParams", ctap.StatusMissingParameter)
+	case len(r.User.ID) > ctap.MaxUserIDLength:
+		return fmt.Errorf("%w: user.id of %d bytes", ctap.StatusLimitExceeded, len(r.User.ID))
+	}
+	if err := checkDescriptors(r.ExcludeList); err != nil {
+		return err
+	}
+	hs.rpIDHash = sha256.Sum256([]byte(r.RP.ID))
+	return nil
+}
+
+// checkDescriptors requires type and id in every credential descriptor.
+func checkDescriptors(list []ctap.CredentialDescriptor) error {
+	for i, d := range list {
+		if d.Type == "" || d.ID == nil {
+			return fmt.Errorf("%w: credential descriptor %d", ctap.StatusMissingParameter, i)
+		}
+	}
+	return nil
+}
+
+// pinUvAuthParamProbe is step 1. A zero-length pinUvAuthParam is how CTAP
+// 2.0 platforms make the user pick an authenticator: after a touch the key
+// answers CTAP2_ERR_PIN_NOT_SET (no PIN is set yet); a decline or a
+// timeout is CTAP2_ERR_OPERATION_DENIED.
+func (hs *makeCredentialState) pinUvAuthParamProbe() error {
+	if hs.req.PinUvAuthParam == nil || len(hs.req.PinUvAuthParam) != 0 {
+		return nil
+	}
+	return hs.a.pinUvAuthProbe(hs.ctx, ctap.CmdMakeCredential, hs.req.RP.ID)
+}
+
+// pinUvAuthProbe is step 1 of makeCredential and getAssertion.
+func (a *Authenticator) pinUvAuthProbe(ctx context.Context, cmd ctap.Command, rpID string) error {
+	err := a.touch(ctx, TouchRequest{Command: cmd, RPID: rpID, Reason: ReasonPINProbe})
+	switch outcome(err) {
+	case touched:
+		return fmt.Errorf("%w: zero-length pinUvAuthParam", ctap.StatusPINNotSet)
+	case declined, timedOut:
+		return fmt.Errorf("%w: %w", ctap.StatusOperationDenied, err)
+	}
+	return err
+}
+
+// checkPinUvAuthProtocol is step 2: with a pinUvAuthParam, the protocol
+// must be present (CTAP2_ERR_MISSING_PARAMETER) and supported
+// (CTAP1_ERR_INVALID_PARAMETER; this key supports none yet).
+func (hs *makeCredentialState) checkPinUvAuthProtocol() error {
+	return checkPinUvAuthProtocol(hs.req.PinUvAuthParam, hs.req.PinUvAuthProtocol)
+}
+
+func checkPinUvAuthProtocol(param []byte, protocol *uint64) error {
+	if param == nil {
+		return nil
+	}
+	if protocol == nil {
+		return fmt.Errorf("%w: pinUvAuthProtocol", ctap.StatusMissingParameter)
+	}
+	if !pinUvAuthProtocolSupported(*protocol) {
+		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *protocol)
+	}
+	return nil
+}
+
+// pinUvAuthProtocolSupported reports whether the key implements a PIN/UV
+// auth protocol (CTAP 2.1 §6.5). None yet.
+func pinUvAuthProtocolSupported(p uint64) bool { return false }
+
+// chooseAlgorithm is step 3: the first element of pubKeyCredParams whose
+// type is "public-key" and whose algorithm this key supports (ES256,
+// EdDSA). Elements of other types are skipped; an element without a type
+// is CTAP2_ERR_MISSING_PARAMETER; no supported algorithm is
+// CTAP2_ERR_UNSUPPORTED_ALGORITHM.
+func (hs *makeCredentialState) chooseAlgorithm() error {
+	for i, p := range hs.req.PubKeyCredParams {
+		if p.Type == "" {
+			return fmt.Errorf("%w: pubKeyCredParams[%d].type", ctap.StatusMissingParameter, i)
+		}
+		if hs.alg == 0 && p.Type == ctap.CredentialTypePublicKey && supportedAlgorithm(p.Alg) {
+			hs.alg = p.Alg
+		}
+	}
+	if hs.alg == 0 {
+		return ctap.StatusUnsupportedAlgorithm
+	}
+	return nil
+}
+
+// processOptions is step 5. Unknown options are ignored. "uv" true needs
+// built-in user verification, which this key lacks:
+// CTAP2_ERR_INVALID_OPTION. "rk" is supported. "up" false is
+// CTAP2_ERR_INVALID_OPTION: makeCredential always tests user presence.
+func (hs *makeCredentialState) processOptions() error {
+	opts := hs.req.Options
+	hs.uv = opts[ctap.OptionUV] // 5.1: absent is false
+	if hs.req.PinUvAuthParam != nil {
+		hs.uv = false // 5.2
+	}
+	if hs.uv { // 5.3
+		return fmt.Errorf("%w: uv (no built-in user verification)", ctap.StatusInvalidOption)
+	}
+	hs.rk = opts[ctap.OptionRK]                   // 5.4, 5.5
+	if up, ok := opts[ctap.OptionUP]; ok && !up { // 5.6
+		return fmt.Errorf("%w: up=false", ctap.StatusInvalidOption)
+	}
+	return nil // 5.7: "up" is true
+}
+
+// checkEnterpriseAttestation is step 9: this key is not enterprise
+// attestation capable, so the parameter is CTAP1_ERR_INVALID_PARAMETER.
+func (hs *makeCredentialState) checkEnterpriseAttestation() error {
+	if hs.req.EnterpriseAttestation != nil {
+		return fmt.Errorf("%w: enterpriseAttestation", ctap.StatusInvalidParameter)
+	}
+	return nil
+}
+
+// checkExcludeList is step 12: when excludeList names a credential of
+// this key bound to rp.id, wait for user presence and then, "regardless of
+// whether user presence is obtained or the authenticator times out",
+// answer CTAP2_ERR_CREDENTIAL_EXCLUDED. A cancelled request is answered
+// CTAP2_ERR_KEEPALIVE_CANCEL.
+func (hs *makeCredentialState) checkExcludeList() error {
+	found := false
+	for _, d := range hs.req.ExcludeList {
+		if d.Type != ctap.CredentialTypePublicKey {
+			continue
+		}
+		if _, ok := hs.a.findCredential(hs.req.RP.ID, hs.rpIDHash, d.ID); ok {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return nil
+	}
+	err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdMakeCredential, RPID: hs.req.RP.ID, Reason: ReasonExcluded})
+	switch outcome(err) {
+	case touched, declined, timedOut:
+		return ctap.StatusCredentialExcluded
+	}
+	return err
+}
+
+// collectUserPresence is steps 13 and 14. There is no built-in UV (step
+// 13) and "up" is true, so the key asks for a touch and sets the "up" bit.
+// A decline is CTAP2_ERR_OPERATION_DENIED. A timeout is
+// CTAP2_ERR_USER_ACTION_TIMEOUT (the 2.1 text says OPERATION_DENIED for
+// both; this key tells the platform which happened, as hardware keys do).
+func (hs *makeCredentialState) collectUserPresence() error {
+	err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdMakeCredential, RPID: hs.req.RP.ID, Reason: ReasonMakeCredential})
+	if err := userPresenceError(err); err != nil {
+		return err
+	}
+	hs.flags |= ctap.FlagUP
+	return nil
+}
+
+// userPresenceError maps the outcome of a touch in makeCredential and
+// getAssertion.
+func userPresenceError(err error) error {
+	switch outcome(err) {
+	case touched:
+		return nil
+	case declined:
+		return fmt.Errorf("%w: user declined", ctap.StatusOperationDenied)
+	case timedOut:
+		return fmt.Errorf("%w: no touch", ctap.StatusUserActionTimeout)
+	}
+	return err
+}
+
+// processExtensions is step 15. No extension is supported yet; unknown
+// extensions are ignored (§6.1.1).
+func (hs *makeCredentialState) processExtensions() error { return nil }
+
+// generateKey is step 16.
+func (hs *makeCredentialState) generateKey() error {
+	k, err := generateKey(hs.a.rand, hs.alg)
+	if err != nil {
+		return err
+	}
+	hs.key = k
+	return nil
+}
+
+// storeCredential is steps 17 and 18. A discoverable credential replaces
+// one for the same rp.id and user.id, gets a random 32-byte ID and is kept
+// in the state (CTAP2_ERR_KEY_STORE_FULL when there is no room); a
+// non-discoverable credential's ID is its sealed key (credential.go).
+func (hs *makeCredentialState) storeCredential() error {
+	a := hs.a
+	if !hs.rk {
+		id, err := sealCredentialID(a.sealer, a.rand, hs.rpIDHash, hs.key)
+		if err != nil {
+			return err
+		}
+		hs.credID = id
+		return nil
+	}
+	creds := a.state.Credentials
+	hs.replace = slices.IndexFunc(creds, func(c ResidentCredential) bool {
+		return c.RPID == hs.req.RP.ID && bytes.Equal(c.UserID, hs.req.User.ID)
+	})
+	if hs.replace < 0 && len(creds) >= a.maxCreds {
+		return ctap.StatusKeyStoreFull
+	}
+	id, err := a.newResidentID()
+	if err != nil {
+		return err
+	}
+	hs.resident = &ResidentCredential{
+		ID:              id,
+		RPID:            hs.req.RP.ID,
+		RPName:          truncate(hs.req.RP.Name),
+		UserID:          bytes.Clone(hs.req.User.ID),
+		UserName:        truncate(hs.req.User.Name),
+		UserDisplayName: truncate(hs.req.User.DisplayName),
+		Alg:             hs.alg,
+		PrivateKey:      hs.key.priv,
+		Created:         a.now().UTC(),
+	}
+	hs.credID = id
+	return nil
+}
+
+// commit stores the discoverable credential, if any, and saves the state
+// (with the signature counter) before the response leaves.
+func (hs *makeCredentialState) commit() error {
+	a := hs.a
+	if c := hs.resident; c != nil {
+		a.state.CreationSequence++
+		c.Sequence = a.state.CreationSequence
+		if hs.replace >= 0 {
+			a.state.Credentials = slices.Delete(a.state.Credentials, hs.replace, hs.replace+1)
+		}
+		a.state.Credentials = append(a.state.Credentials, *c)
+	}
+	return a.save()
+}
+
+// newResidentID returns a random discoverable credential ID that no
+// stored credential has.
+func (a *Authenticator) newResidentID() ([]byte, error) {
+	for {
+		id, err := a.randomBytes(residentIDLength)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(a.state.Credentials, func(c ResidentCredential) bool { return bytes.Equal(c.ID, id) }) {
+			return id, nil
+		}
+	}
+}
+
+// truncate cuts s to MaxStoredNameLength bytes without splitting a UTF-8
+// sequence.
+func truncate(s string) string {
+	if len(s) <= MaxStoredNameLength {
+		return s
+	}
+	s = s[:MaxStoredNameLength]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// makeAuthData builds the authenticator data with attested credential
+// data (WebAuthn §6.1, §6.5.1).
+func (hs *makeCredentialState) makeAuthData() error {
+	pub, err := hs.key.publicKey()
+	if err != nil {
+		return err
+	}
+	ad := ctap.AuthData{
+		RPIDHash:  hs.rpIDHash,
+		Flags:     hs.flags,
+		SignCount: hs.a.nextSignCount(),
+		AttestedCredential: &ctap.AttestedCredentialData{
+			AAGUID:       hs.a.aaguid,
+			CredentialID: hs.credID,
+			PublicKey:    pub,
+		},
+	}
+	hs.authData, err = ad.Marshal()
+	return err
+}
+
+// attest is step 19: the attestation statement for Config.Attestation.
+func (hs *makeCredentialState) attest() error {
+	a := hs.a
+	hs.resp.AuthData = hs.authData
+	switch a.attMode {
+	case AttestationNone:
+		hs.resp.Fmt = ctap.FormatNone
+	case AttestationSelf:
+		msg := append(bytes.Clone(hs.authData), hs.req.ClientDataHash...)
+		sig, err := hs.key.sign(a.rand, msg)
+		if err != nil {
+			return err
+		}
+		alg := hs.alg
+		hs.resp.Fmt = ctap.FormatPacked
+		hs.resp.AttStmt = ctap.AttestationStatement{Alg: &alg, Sig: sig}
+	default:
+		sig, err := a.att.sign(a.rand, hs.authData, hs.req.ClientDataHash)
+		if err != nil {
+			return err
+		}
+		alg := ctap.AlgES256
+		hs.resp.Fmt = ctap.FormatPacked
+		hs.resp.AttStmt = ctap.AttestationStatement{Alg: &alg, Sig: sig, X5C: [][]byte{a.att.leafDER}}
+	}
+	return nil
+}

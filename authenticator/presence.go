@@ -1,0 +1,205 @@
+package authenticator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/virtkey/virtkey/ctap"
+	"github.com/virtkey/virtkey/ctaphid"
+)
+
+// Presence asks the user for a test of user presence: a touch of the key
+// (WebAuthn §6.2.1). Later features extend it with user verification and
+// fingerprints through optional interfaces that a Presence may also
+// implement.
+type Presence interface {
+	// Touch asks the user to touch the key. It returns nil when the user
+	// touched it, ctap.StatusOperationDenied when the user declined,
+	// ctap.StatusUserActionTimeout when nobody touched it in time, and
+	// ctx.Err() when the request was cancelled (CTAPHID_CANCEL).
+	Touch(ctx context.Context, req TouchRequest) error
+}
+
+// TouchReason says why the key wants a touch, for a prompt or a log.
+type TouchReason string
+
+// Reasons for a touch.
+const (
+	ReasonMakeCredential TouchReason = "makeCredential" // §6.1.2 step 14
+	ReasonExcluded       TouchReason = "excludeList"    // §6.1.2 step 12: a credential in excludeList exists
+	ReasonGetAssertion   TouchReason = "getAssertion"   // §6.2.2 step 9
+	ReasonPINProbe       TouchReason = "pinUvAuthProbe" // §6.1.2 / §6.2.2 step 1: zero-length pinUvAuthParam
+	ReasonReset          TouchReason = "reset"          // §6.6
+	ReasonSelection      TouchReason = "selection"      // §6.9
+)
+
+// TouchRequest describes one request for user presence.
+type TouchRequest struct {
+	Command ctap.Command
+	// RPID is the relying party the command is for; empty for reset and
+	// selection.
+	RPID   string
+	Reason TouchReason
+}
+
+// AutoPresence is a user who touches the key at once, every time.
+type AutoPresence struct{}
+
+// Touch implements Presence.
+func (AutoPresence) Touch(ctx context.Context, req TouchRequest) error { return nil }
+
+// DenyPresence is a user who declines every request.
+type DenyPresence struct{}
+
+// Touch implements Presence.
+func (DenyPresence) Touch(ctx context.Context, req TouchRequest) error {
+	return ctap.StatusOperationDenied
+}
+
+// ScriptedPresence answers touches from a queue that a test fills with
+// Push: nil for a touch, ctap.StatusOperationDenied, ctap.StatusUserActionTimeout.
+// When the queue is empty Touch blocks until an answer is pushed or ctx is
+// done. It records every request it sees. The zero value is ready to use
+// and it is safe for concurrent use.
+type ScriptedPresence struct {
+	mu       sync.Mutex
+	answers  []error
+	requests []TouchRequest
+	changed  chan struct{} // closed and replaced when answers or requests change
+}
+
+// NewScriptedPresence returns a ScriptedPresence with answers queued.
+func NewScriptedPresence(answers ...error) *ScriptedPresence {
+	p := &ScriptedPresence{}
+	p.Push(answers...)
+	return p
+}
+
+// notifyLocked wakes everyone waiting for a change. p.mu must be held.
+func (p *ScriptedPresence) notifyLocked() {
+	if p.changed != nil {
+		close(p.changed)
+	}
+	p.changed = make(chan struct{})
+}
+
+func (p *ScriptedPresence) waitChanLocked() <-chan struct{} {
+	if p.changed == nil {
+		p.changed = make(chan struct{})
+	}
+	return p.changed
+}
+
+// Push queues answers for the next touches.
+func (p *ScriptedPresence) Push(answers ...error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.answers = append(p.answers, answers...)
+	p.notifyLocked()
+}
+
+// Touch implements Presence. It records req, then takes the next queued
+// answer, waiting for one if needed.
+func (p *ScriptedPresence) Touch(ctx context.Context, req TouchRequest) error {
+	p.mu.Lock()
+	p.requests = append(p.requests, req)
+	p.notifyLocked()
+	for {
+		if len(p.answers) > 0 {
+			a := p.answers[0]
+			p.answers = p.answers[1:]
+			p.mu.Unlock()
+			return a
+		}
+		wait := p.waitChanLocked()
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wait:
+		}
+		p.mu.Lock()
+	}
+}
+
+// Requests returns the requests seen so far, oldest first.
+func (p *ScriptedPresence) Requests() []TouchRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]TouchRequest(nil), p.requests...)
+}
+
+// Pending returns the number of queued answers not yet used.
+func (p *ScriptedPresence) Pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.answers)
+}
+
+// WaitRequests blocks until at least n requests were seen or ctx is done.
+func (p *ScriptedPresence) WaitRequests(ctx context.Context, n int) error {
+	for {
+		p.mu.Lock()
+		if len(p.requests) >= n {
+			p.mu.Unlock()
+			return nil
+		}
+		wait := p.waitChanLocked()
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wait:
+		}
+	}
+}
+
+// touch asks cfg.Presence for a touch and maps the answer to the error
+// the command returns: nil when touched; ctap.StatusKeepaliveCancel when
+// ctx was cancelled (CTAP 2.1 §11.2.9.1.5); otherwise the Presence's
+// status, with a deadline on ctx counting as a timeout. Callers map
+// declines and timeouts to their command's status.
+func (a *Authenticator) touch(ctx context.Context, req TouchRequest) error {
+	ctaphid.SetKeepaliveStatus(ctx, ctaphid.StatusUPNeeded)
+	defer ctaphid.SetKeepaliveStatus(ctx, ctaphid.StatusProcessing)
+	err := a.presence.Touch(ctx, req)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: %w", ctap.StatusKeepaliveCancel, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: %w", ctap.StatusUserActionTimeout, err)
+	case errors.Is(err, ctap.StatusOperationDenied), errors.Is(err, ctap.StatusUserActionTimeout):
+		return err
+	}
+	return fmt.Errorf("authenticator: user presence: %w", err)
+}
+
+// presenceOutcome classifies a touch error for the commands whose spec
+// text maps declines and timeouts differently.
+type presenceOutcome int
+
+const (
+	touched presenceOutcome = iota
+	declined
+	timedOut
+	cancelled
+	failed
+)
+
+func outcome(err error) presenceOutcome {
+	switch {
+	case err == nil:
+		return touched
+	case errors.Is(err, ctap.StatusKeepaliveCancel):
+		return cancelled
+	case errors.Is(err, ctap.StatusOperationDenied):
+		return declined
+	case errors.Is(err, ctap.StatusUserActionTimeout):
+		return timedOut
+	}
+	return failed
+}

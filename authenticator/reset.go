@@ -1,0 +1,49 @@
+package authenticator
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/virtkey/virtkey/ctap"
+)
+
+// reset is authenticatorReset (CTAP 2.1 §6.6). It is allowed only within
+// Config.ResetWindow of power-up (CTAP2_ERR_NOT_ALLOWED after) and needs a
+// touch: a decline is CTAP2_ERR_OPERATION_DENIED, a timeout
+// CTAP2_ERR_USER_ACTION_TIMEOUT.
+//
+// It deletes every discoverable credential and replaces the master secret,
+// so every non-discoverable credential ID issued before stops opening. It
+// keeps the attestation keys (they belong to the model, not to the user)
+// and the signature counter (so relying parties never see it go back).
+// The new state is saved before the response.
+func (a *Authenticator) reset(ctx context.Context) error {
+	if a.resetWin >= 0 {
+		if since := a.now().Sub(a.powerOn); since > a.resetWin {
+			return fmt.Errorf("%w: %v after power-up", ctap.StatusNotAllowed, since)
+		}
+	}
+	err := a.touch(ctx, TouchRequest{Command: ctap.CmdReset, Reason: ReasonReset})
+	switch outcome(err) {
+	case touched:
+	case declined:
+		return fmt.Errorf("%w: user declined", ctap.StatusOperationDenied)
+	case timedOut:
+		return fmt.Errorf("%w: no touch", ctap.StatusUserActionTimeout)
+	default:
+		return err
+	}
+	secret, err := a.randomBytes(32)
+	if err != nil {
+		return err
+	}
+	sealer, err := newSealer(secret)
+	if err != nil {
+		return err
+	}
+	a.state.MasterSecret = secret
+	a.state.Credentials = nil
+	a.sealer = sealer
+	a.pending = nil
+	return a.save()
+}

@@ -1,0 +1,275 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/virtkey/virtkey/ctap"
+	"github.com/virtkey/virtkey/ctaphid"
+)
+
+// Ctap2 sends the authenticator API commands of CTAP 2.1 §6 over a
+// Transport, each as a CTAPHID_CBOR message whose first byte is the command
+// code (CTAP 2.1 §8.1, §11.2.9.1.2). It is safe for concurrent use as far as
+// its Transport is; a ctaphid.Conn runs one Call at a time.
+type Ctap2 struct {
+	t      Transport
+	strict bool
+	info   atomic.Pointer[Info]
+}
+
+// Option configures a Ctap2.
+type Option func(*Ctap2)
+
+// WithStrictCBOR sets whether a response body that is not in CTAP2
+// canonical CBOR form (CTAP 2.1 §8) is an error, ErrNotCanonical. It is on
+// by default. With it off, bodies are still decoded with ctap.Unmarshal, so
+// indefinite lengths, tags, duplicate map keys and trailing bytes remain
+// errors; what is accepted is unsorted map keys and non-shortest integer
+// and length encodings.
+func WithStrictCBOR(strict bool) Option {
+	return func(c *Ctap2) { c.strict = strict }
+}
+
+// New returns a Ctap2 on t. It sends authenticatorGetInfo (CTAP 2.1 §6.4)
+// and caches the answer, which Info returns.
+func New(ctx context.Context, t Transport, opts ...Option) (*Ctap2, error) {
+	if t == nil {
+		return nil, errors.New("client: nil Transport")
+	}
+	c := &Ctap2{t: t, strict: true}
+	for _, o := range opts {
+		o(c)
+	}
+	if _, err := c.GetInfo(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Transport returns the transport c sends on.
+func (c *Ctap2) Transport() Transport { return c.t }
+
+// Info returns the cached getInfo response: the one New fetched, or the one
+// the last successful GetInfo call fetched. Callers must not modify it.
+func (c *Ctap2) Info() *Info { return c.info.Load() }
+
+// StrictCBOR reports whether non-canonical responses are rejected.
+func (c *Ctap2) StrictCBOR() bool { return c.strict }
+
+// callOptions are the per-call settings.
+type callOptions struct {
+	onKeepalive func(ctaphid.KeepaliveStatus)
+}
+
+// CallOption configures one command.
+type CallOption func(*callOptions)
+
+// WithKeepalive has f called with the status of every CTAPHID_KEEPALIVE
+// packet received while the command runs (CTAP 2.1 §11.2.9.1.7), for
+// example to prompt for a touch on StatusUPNeeded. f runs on the
+// transport's goroutine and must not block.
+func WithKeepalive(f func(ctaphid.KeepaliveStatus)) CallOption {
+	return func(o *callOptions) { o.onKeepalive = f }
+}
+
+func collect(opts []CallOption) callOptions {
+	var o callOptions
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	return o
+}
+
+// SendRaw sends cmd followed by params, which are not encoded or checked,
+// as one CTAPHID_CBOR message, and returns the status byte and the raw body
+// after it (CTAP 2.1 §8.1). A non-OK status is not an error here: err is
+// for transport failures and empty responses. When ctx is done before the
+// answer, the transport sends CTAPHID_CANCEL (CTAP 2.1 §11.2.9.1.5); if the
+// device still answered (usually with CTAP2_ERR_KEEPALIVE_CANCEL), its
+// status and body come back together with ctx's error.
+func (c *Ctap2) SendRaw(ctx context.Context, cmd ctap.Command, params []byte, opts ...CallOption) (ctap.Status, []byte, error) {
+	o := collect(opts)
+	payload := make([]byte, 1+len(params))
+	payload[0] = byte(cmd)
+	copy(payload[1:], params)
+	resp, err := c.t.Call(ctx, ctaphid.CmdCBOR, payload, o.onKeepalive)
+	if len(resp) == 0 {
+		if err != nil {
+			return 0, nil, fmt.Errorf("client: %v: %w", cmd, err)
+		}
+		return 0, nil, fmt.Errorf("%w: %v: empty CTAPHID_CBOR response", ErrBadResponse, cmd)
+	}
+	if err != nil {
+		err = fmt.Errorf("client: %v: %w", cmd, err)
+	}
+	return ctap.Status(resp[0]), resp[1:], err
+}
+
+// send sends cmd with the encoded params and returns the body of a
+// CTAP2_OK response, checked to be one CBOR item that the strict decode
+// mode accepts (or empty) and,
+// in strict mode, canonical.
+func (c *Ctap2) send(ctx context.Context, cmd ctap.Command, params []byte, opts []CallOption) ([]byte, error) {
+	st, body, err := c.SendRaw(ctx, cmd, params, opts...)
+	if err != nil {
+		if st != ctap.StatusOK {
+			// A cancelled request the authenticator answered: both the
+			// context error and the status match with errors.Is.
+			return nil, fmt.Errorf("%w (authenticator answered %w)", err, st)
+		}
+		return nil, err
+	}
+	if st != ctap.StatusOK {
+		return nil, fmt.Errorf("client: %v: %w", cmd, st)
+	}
+	if len(body) == 0 {
+		return body, nil
+	}
+	var item any
+	if err := ctap.Unmarshal(body, &item); err != nil {
+		return nil, fmt.Errorf("%w: %v: body is not one valid CBOR item: %v", ErrBadResponse, cmd, err)
+	}
+	if c.strict && !ctap.IsCanonical(body) {
+		return nil, fmt.Errorf("%w: %v", ErrNotCanonical, cmd)
+	}
+	return body, nil
+}
+
+// SendCBOR sends cmd with req encoded by ctap.Marshal (nil means no
+// parameters) and decodes the response body into resp with ctap.Unmarshal
+// (nil means the body must be empty; an empty body leaves resp as it is).
+// A status other than CTAP2_OK is returned as an error wrapping the
+// ctap.Status, so errors.Is(err, ctap.StatusNoCredentials) works. Decoding
+// failures wrap ErrBadResponse, never a ctap.Status. When ctx is done the
+// transport sends CTAPHID_CANCEL; the error then matches ctx's error and,
+// if the authenticator answered, its status.
+func (c *Ctap2) SendCBOR(ctx context.Context, cmd ctap.Command, req, resp any, opts ...CallOption) error {
+	var params []byte
+	if req != nil {
+		var err error
+		if params, err = ctap.Marshal(req); err != nil {
+			return fmt.Errorf("client: %v: encoding request: %w", cmd, err)
+		}
+	}
+	body, err := c.send(ctx, cmd, params, opts)
+	if err != nil {
+		return err
+	}
+	if resp == nil {
+		if len(body) != 0 {
+			return fmt.Errorf("%w: %v: unexpected %d-byte body", ErrBadResponse, cmd, len(body))
+		}
+		return nil
+	}
+	if len(body) == 0 {
+		return nil
+	}
+	if err := ctap.Unmarshal(body, resp); err != nil {
+		// %v, not %w: a decode error would otherwise match
+		// ctap.StatusInvalidCBOR as if the authenticator had sent it.
+		return fmt.Errorf("%w: %v: %v", ErrBadResponse, cmd, err)
+	}
+	return nil
+}
+
+// GetInfo sends authenticatorGetInfo (CTAP 2.1 §6.4), parses the answer
+// with ParseInfo and makes it the cached Info.
+func (c *Ctap2) GetInfo(ctx context.Context, opts ...CallOption) (*Info, error) {
+	body, err := c.send(ctx, ctap.CmdGetInfo, nil, opts)
+	if err != nil {
+		return nil, err
+	}
+	info, err := ParseInfo(body)
+	if err != nil {
+		return nil, err
+	}
+	c.info.Store(info)
+	return info, nil
+}
+
+// MakeCredential sends authenticatorMakeCredential (CTAP 2.1 §6.1) and
+// parses the answer with ParseAttestationResponse. It does not verify the
+// attestation: see AttestationResponse.Verify.
+func (c *Ctap2) MakeCredential(ctx context.Context, req *ctap.MakeCredentialRequest, opts ...CallOption) (*AttestationResponse, error) {
+	if req == nil {
+		return nil, errors.New("client: nil MakeCredentialRequest")
+	}
+	params, err := ctap.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("client: %v: encoding request: %w", ctap.CmdMakeCredential, err)
+	}
+	body, err := c.send(ctx, ctap.CmdMakeCredential, params, opts)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAttestationResponse(body)
+}
+
+// GetAssertion sends authenticatorGetAssertion (CTAP 2.1 §6.2) and parses
+// the answer with ParseAssertionResponse. The credential member is left nil
+// when the authenticator omitted it (allowed when the allow list had one
+// entry, CTAP 2.1 §6.2.2); the signature is not verified.
+func (c *Ctap2) GetAssertion(ctx context.Context, req *ctap.GetAssertionRequest, opts ...CallOption) (*AssertionResponse, error) {
+	if req == nil {
+		return nil, errors.New("client: nil GetAssertionRequest")
+	}
+	params, err := ctap.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("client: %v: encoding request: %w", ctap.CmdGetAssertion, err)
+	}
+	body, err := c.send(ctx, ctap.CmdGetAssertion, params, opts)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAssertionResponse(body)
+}
+
+// GetNextAssertion sends authenticatorGetNextAssertion (CTAP 2.1 §6.3).
+func (c *Ctap2) GetNextAssertion(ctx context.Context, opts ...CallOption) (*AssertionResponse, error) {
+	body, err := c.send(ctx, ctap.CmdGetNextAssertion, nil, opts)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAssertionResponse(body)
+}
+
+// GetAssertions sends authenticatorGetAssertion and then, when the first
+// response's numberOfCredentials is n > 1, n-1 authenticatorGetNextAssertion
+// commands (CTAP 2.1 §6.2.2, §6.3). It returns every response in order, or
+// the first error.
+func (c *Ctap2) GetAssertions(ctx context.Context, req *ctap.GetAssertionRequest, opts ...CallOption) ([]*AssertionResponse, error) {
+	first, err := c.GetAssertion(ctx, req, opts...)
+	if err != nil {
+		return nil, err
+	}
+	out := []*AssertionResponse{first}
+	n := uint64(1)
+	if first.NumberOfCredentials != nil && *first.NumberOfCredentials > 1 {
+		n = *first.NumberOfCredentials
+	}
+	for i := uint64(1); i < n; i++ {
+		next, err := c.GetNextAssertion(ctx, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("client: assertion %d of %d: %w", i+1, n, err)
+		}
+		out = append(out, next)
+	}
+	return out, nil
+}
+
+// Reset sends authenticatorReset (CTAP 2.1 §6.6). The authenticator wants a
+// touch within seconds of power-up; WithKeepalive reports when it waits.
+func (c *Ctap2) Reset(ctx context.Context, opts ...CallOption) error {
+	return c.SendCBOR(ctx, ctap.CmdReset, nil, nil, opts...)
+}
+
+// Selection sends authenticatorSelection (CTAP 2.1 §6.9), which returns
+// once the user touched the authenticator.
+func (c *Ctap2) Selection(ctx context.Context, opts ...CallOption) error {
+	return c.SendCBOR(ctx, ctap.CmdSelection, nil, nil, opts...)
+}

@@ -1,0 +1,59 @@
+package client
+
+import (
+	"crypto/sha256"
+	"testing"
+
+	"github.com/virtkey/virtkey/ctap"
+)
+
+// FuzzParseResponses feeds arbitrary bytes to ParseInfo,
+// ParseAttestationResponse and ParseAssertionResponse: none may panic, an
+// error comes with a nil value, and a parsed attestation can be verified
+// without panicking.
+func FuzzParseResponses(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{0xa0})
+	f.Add(fixedInfo)
+	f.Add(minimalInfoBody(f))
+	f.Add(assertionBody(f, "cred", u64(2)))
+	key := newP256(f)
+	authData := credentialAuthData(f, testAAGUID, ctap.AlgES256, key.Public())
+	f.Add(attestationBody(f, ctap.FormatNone, authData, nil))
+	f.Add(attestationBody(f, ctap.FormatPacked, authData, map[string]any{"alg": ctap.AlgES256, "sig": []byte{0x30, 0x00}}))
+	f.Add(attestationBody(f, ctap.FormatPacked, authData, map[string]any{"alg": ctap.AlgES256, "sig": []byte{1}, "x5c": [][]byte{{0x30, 0x03, 0x02, 0x01, 0x01}}}))
+	f.Add(attestationBody(f, ctap.FormatFIDOU2F, authData, map[string]any{"sig": []byte{1}, "x5c": [][]byte{{0x30}}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		info, err := ParseInfo(b)
+		if (err == nil) == (info == nil) {
+			t.Fatalf("ParseInfo = %v, %v", info, err)
+		}
+		if info != nil {
+			_ = info.Supports(ctap.VersionFIDO21)
+			_, _ = info.Option(ctap.OptionRK)
+		}
+		att, err := ParseAttestationResponse(b)
+		if (err == nil) == (att == nil) {
+			t.Fatalf("ParseAttestationResponse = %v, %v", att, err)
+		}
+		h := sha256.Sum256(b)
+		if att != nil {
+			if att.AuthData == nil || att.AuthData.AttestedCredential == nil {
+				t.Fatal("parsed attestation without attested credential data")
+			}
+			_ = att.Verify(h[:], nil)
+		}
+		asn, err := ParseAssertionResponse(b)
+		if (err == nil) == (asn == nil) {
+			t.Fatalf("ParseAssertionResponse = %v, %v", asn, err)
+		}
+		if asn != nil {
+			if asn.AuthData == nil {
+				t.Fatal("parsed assertion without authData")
+			}
+			if ac := asn.AuthData.AttestedCredential; ac != nil {
+				_ = asn.Verify(h[:], ac.PublicKey)
+			}
+		}
+	})
+}

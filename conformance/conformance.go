@@ -1,0 +1,401 @@
+// Package conformance is a suite of CTAP 2.1 conformance cases that run
+// against any key reachable through a client.Device: the in-process virtual
+// key, the virtkey daemon over UDP, or a hardware token over hidraw.
+//
+// Each case names the spec section it checks and asserts the exact status
+// codes and fields the spec requires. Cases register themselves at init
+// with Register; Run executes a selection against a Target.
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/virtkey/virtkey/client"
+)
+
+// Capability is something a case needs from the target beyond a plain
+// CTAPHID connection.
+type Capability string
+
+const (
+	// CapControl: the target can power-cycle the key and script user
+	// presence (a Controller).
+	CapControl Capability = "control"
+	// CapFresh: every case can start on a factory-new key (a Freshener).
+	CapFresh Capability = "fresh"
+	// CapClock: the key's clock can be moved forward (a Clock).
+	CapClock Capability = "clock"
+)
+
+// Freshener is a target that can replace its key with a factory-new one;
+// with CapFresh the runner calls Fresh before every case.
+type Freshener interface {
+	Fresh(ctx context.Context) error
+}
+
+// Clock is a controller whose key runs on a clock the suite moves.
+type Clock interface {
+	Advance(d time.Duration)
+}
+
+// Presence is how a controlled key answers a request for user presence.
+type Presence int
+
+const (
+	PresenceAuto    Presence = iota // the user touches at once
+	PresenceDeny                    // the user declines
+	PresenceTimeout                 // nobody touches until the key gives up
+	PresenceWait                    // the key waits until the request is cancelled
+)
+
+func (p Presence) String() string {
+	return [...]string{"auto", "deny", "timeout", "wait"}[p]
+}
+
+// Controller drives what a person would do to a key.
+type Controller interface {
+	// PowerCycle unplugs the key and plugs it back in.
+	PowerCycle(ctx context.Context) error
+	// SetPresence sets how the key answers the next requests for presence.
+	SetPresence(p Presence) error
+}
+
+// Target is a key under test.
+type Target interface {
+	// Open connects to the key on a new CTAPHID channel.
+	Open(ctx context.Context) (*client.Device, error)
+	// Capabilities lists what the target offers.
+	Capabilities() []Capability
+	// Controller returns the target's controller, or nil without CapControl.
+	Controller() Controller
+}
+
+// Case is one conformance case.
+type Case struct {
+	// ID is a short stable name such as "mc-excluded-credential".
+	ID string
+	// Section is the spec section checked, such as "CTAP 2.1 §6.1.2 step 7".
+	Section string
+	// Title says in a line what the case checks.
+	Title string
+	// Needs lists the capabilities the case requires; without them it is skipped.
+	Needs []Capability
+	// Destructive cases erase credentials or change the PIN of the key.
+	Destructive bool
+	// Run performs the case.
+	Run func(t *T)
+}
+
+var (
+	regMu    sync.Mutex
+	registry = map[string]Case{}
+)
+
+// Register adds cases to the suite. It panics on a duplicate or unnamed ID,
+// or on a case without a section: both are programming errors.
+func Register(cs ...Case) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	for _, c := range cs {
+		if c.ID == "" || c.Section == "" || c.Run == nil {
+			panic(fmt.Sprintf("conformance: case %q lacks an ID, a section or a body", c.ID))
+		}
+		if _, dup := registry[c.ID]; dup {
+			panic("conformance: duplicate case " + c.ID)
+		}
+		registry[c.ID] = c
+	}
+}
+
+// Cases returns every registered case, sorted by ID.
+func Cases() []Case {
+	regMu.Lock()
+	defer regMu.Unlock()
+	out := make([]Case, 0, len(registry))
+	for _, c := range registry {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Outcome is the result of one case.
+type Outcome int
+
+const (
+	Pass Outcome = iota
+	Fail
+	Skip
+)
+
+func (o Outcome) String() string { return [...]string{"PASS", "FAIL", "SKIP"}[o] }
+
+// Result is the outcome of one case with its messages.
+type Result struct {
+	Case     Case
+	Outcome  Outcome
+	Messages []string
+	Duration time.Duration
+}
+
+// Options select and shape a run.
+type Options struct {
+	// Filter selects cases whose ID matches; nil runs all.
+	Filter *regexp.Regexp
+	// AllowDestructive runs destructive cases on a target without CapFresh.
+	AllowDestructive bool
+	// CaseTimeout bounds each case (default 30 s).
+	CaseTimeout time.Duration
+	// Cases replaces the registered cases, when set.
+	Cases []Case
+	// Report, when set, is called after each case.
+	Report func(Result)
+}
+
+// Run runs the selected cases against target, one after the other.
+func Run(ctx context.Context, target Target, opts Options) []Result {
+	if opts.CaseTimeout == 0 {
+		opts.CaseTimeout = 30 * time.Second
+	}
+	caps := map[Capability]bool{}
+	for _, c := range target.Capabilities() {
+		caps[c] = true
+	}
+	cases := opts.Cases
+	if cases == nil {
+		cases = Cases()
+	}
+	var results []Result
+	for _, c := range cases {
+		if opts.Filter != nil && !opts.Filter.MatchString(c.ID) {
+			continue
+		}
+		r := runCase(ctx, target, caps, c, opts)
+		results = append(results, r)
+		if opts.Report != nil {
+			opts.Report(r)
+		}
+	}
+	return results
+}
+
+// Summary counts outcomes.
+func Summary(rs []Result) (passed, failed, skipped int) {
+	for _, r := range rs {
+		switch r.Outcome {
+		case Pass:
+			passed++
+		case Fail:
+			failed++
+		case Skip:
+			skipped++
+		}
+	}
+	return
+}
+
+func runCase(ctx context.Context, target Target, caps map[Capability]bool, c Case, opts Options) Result {
+	start := time.Now()
+	res := Result{Case: c}
+	var missing []string
+	for _, n := range c.Needs {
+		if !caps[n] {
+			missing = append(missing, string(n))
+		}
+	}
+	switch {
+	case len(missing) > 0:
+		res.Outcome = Skip
+		res.Messages = []string{"target lacks " + strings.Join(missing, ", ")}
+		return res
+	case c.Destructive && !caps[CapFresh] && !opts.AllowDestructive:
+		res.Outcome = Skip
+		res.Messages = []string{"destructive: erases the key (allow with --allow-destructive)"}
+		return res
+	}
+	cctx, cancel := context.WithTimeout(ctx, opts.CaseTimeout)
+	defer cancel()
+	if f, ok := target.(Freshener); ok && caps[CapFresh] {
+		if err := f.Fresh(cctx); err != nil {
+			res.Outcome = Fail
+			res.Messages = []string{"fresh key: " + err.Error()}
+			return res
+		}
+	}
+	t := &T{ctx: cctx, target: target, c: c}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				t.failed = true
+				t.logf("panic: %v", p)
+			}
+		}()
+		t.Run(c.Run)
+	}()
+	<-done
+	t.cleanup()
+	res.Duration = time.Since(start)
+	res.Messages = t.msgs
+	switch {
+	case t.failed:
+		res.Outcome = Fail
+	case t.skipped:
+		res.Outcome = Skip
+	default:
+		res.Outcome = Pass
+	}
+	return res
+}
+
+// T is a case's handle on the target, in the manner of testing.T.
+type T struct {
+	ctx     context.Context
+	target  Target
+	c       Case
+	mu      sync.Mutex
+	failed  bool
+	skipped bool
+	msgs    []string
+	devs    []*client.Device
+	ctap2   *client.Ctap2
+	dev     *client.Device
+	cleanup func()
+}
+
+// Run calls f; Fatalf and Skipf end f early.
+func (t *T) Run(f func(t *T)) {
+	t.cleanup = func() {
+		t.mu.Lock()
+		devs := t.devs
+		t.devs = nil
+		t.mu.Unlock()
+		for _, d := range devs {
+			d.Close()
+		}
+		if c := t.target.Controller(); c != nil {
+			c.SetPresence(PresenceAuto)
+		}
+	}
+	f(t)
+}
+
+// Context is the case's context; it ends at the case timeout.
+func (t *T) Context() context.Context { return t.ctx }
+
+// Case is the running case.
+func (t *T) Case() Case { return t.c }
+
+func (t *T) logf(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.msgs = append(t.msgs, fmt.Sprintf(format, args...))
+}
+
+// Logf records a message.
+func (t *T) Logf(format string, args ...any) { t.logf(format, args...) }
+
+// Errorf records a failure and goes on.
+func (t *T) Errorf(format string, args ...any) {
+	t.logf(format, args...)
+	t.mu.Lock()
+	t.failed = true
+	t.mu.Unlock()
+}
+
+// Fatalf records a failure and ends the case.
+func (t *T) Fatalf(format string, args ...any) {
+	t.Errorf(format, args...)
+	runtime.Goexit()
+}
+
+// Skipf ends the case as skipped.
+func (t *T) Skipf(format string, args ...any) {
+	t.logf(format, args...)
+	t.mu.Lock()
+	t.skipped = true
+	t.mu.Unlock()
+	runtime.Goexit()
+}
+
+// Failed reports whether the case has failed.
+func (t *T) Failed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.failed
+}
+
+// OpenDevice opens a new connection (a new CTAPHID channel) that closes
+// when the case ends.
+func (t *T) OpenDevice() *client.Device {
+	d, err := t.target.Open(t.ctx)
+	if err != nil {
+		t.Fatalf("open device: %v", err)
+	}
+	t.mu.Lock()
+	t.devs = append(t.devs, d)
+	t.mu.Unlock()
+	return d
+}
+
+// Device is the case's main connection, opened on first use.
+func (t *T) Device() *client.Device {
+	if t.dev == nil {
+		t.dev = t.OpenDevice()
+	}
+	return t.dev
+}
+
+// Ctap2 is a CTAP2 client on the case's main connection.
+func (t *T) Ctap2() *client.Ctap2 {
+	if t.ctap2 == nil {
+		c, err := client.New(t.ctx, t.Device())
+		if err != nil {
+			t.Fatalf("getInfo: %v", err)
+		}
+		t.ctap2 = c
+	}
+	return t.ctap2
+}
+
+// Control returns the target's controller; the case is skipped without one.
+func (t *T) Control() Controller {
+	c := t.target.Controller()
+	if c == nil {
+		t.Skipf("target has no controller")
+	}
+	return c
+}
+
+// SetPresence sets how the controlled key answers presence requests.
+func (t *T) SetPresence(p Presence) {
+	if err := t.Control().SetPresence(p); err != nil {
+		t.Fatalf("set presence %v: %v", p, err)
+	}
+}
+
+// Advance moves the key's clock forward; the case is skipped without CapClock.
+func (t *T) Advance(d time.Duration) {
+	c, ok := t.Control().(Clock)
+	if !ok {
+		t.Skipf("target has no clock control")
+	}
+	c.Advance(d)
+}
+
+// PowerCycle unplugs and replugs the controlled key. Connections opened
+// before are stale afterwards: the main connection is reopened on next use.
+func (t *T) PowerCycle() {
+	if err := t.Control().PowerCycle(t.ctx); err != nil {
+		t.Fatalf("power cycle: %v", err)
+	}
+	t.dev, t.ctap2 = nil, nil
+}

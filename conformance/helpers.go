@@ -1,0 +1,182 @@
+package conformance
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/virtkey/virtkey/client"
+	"github.com/virtkey/virtkey/ctap"
+	"github.com/virtkey/virtkey/ctaphid"
+)
+
+// RPID is an RP ID of the case's own, so that cases sharing a key do not
+// see each other's credentials.
+func (t *T) RPID() string { return t.c.ID + ".virtkey.test" }
+
+// Hash returns SHA-256 of the case ID and a label: a stand-in for a
+// clientDataHash that differs between requests.
+func (t *T) Hash(label string) []byte {
+	h := sha256.Sum256([]byte(t.c.ID + "/" + label))
+	return h[:]
+}
+
+// RPIDHash is SHA-256 of the case's RP ID.
+func (t *T) RPIDHash() [32]byte { return sha256.Sum256([]byte(t.RPID())) }
+
+// ES256 is the pubKeyCredParams most cases use.
+var ES256 = []ctap.CredentialParameter{{Type: ctap.CredentialTypePublicKey, Alg: ctap.AlgES256}}
+
+// MakeCredentialRequest returns a valid request for the case's RP: a user
+// named after label, ES256, and rk as given.
+func (t *T) MakeCredentialRequest(label string, rk bool) *ctap.MakeCredentialRequest {
+	req := &ctap.MakeCredentialRequest{
+		ClientDataHash:   t.Hash("mc/" + label),
+		RP:               &ctap.RPEntity{ID: t.RPID(), Name: "virtkey conformance"},
+		User:             &ctap.UserEntity{ID: []byte("user:" + label), Name: label + "@example.com", DisplayName: "User " + label},
+		PubKeyCredParams: ES256,
+	}
+	if rk {
+		req.Options = map[string]bool{ctap.OptionRK: true}
+	}
+	return req
+}
+
+// Credential is a credential a case made.
+type Credential struct {
+	ID        []byte
+	PublicKey ctap.COSEKey
+	User      *ctap.UserEntity
+	Response  *client.AttestationResponse
+}
+
+// Descriptor describes the credential for an allow or exclude list.
+func (c *Credential) Descriptor() ctap.CredentialDescriptor {
+	return ctap.CredentialDescriptor{Type: ctap.CredentialTypePublicKey, ID: c.ID}
+}
+
+// MustMakeCredential makes a credential and fails the case unless the key
+// answers OK with attested credential data that verifies.
+func (t *T) MustMakeCredential(req *ctap.MakeCredentialRequest) *Credential {
+	resp, err := t.Ctap2().MakeCredential(t.ctx, req)
+	if err != nil {
+		t.Fatalf("makeCredential: %v", err)
+	}
+	if err := resp.Verify(req.ClientDataHash, nil); err != nil {
+		t.Fatalf("attestation does not verify: %v", err)
+	}
+	ac := resp.AuthData.AttestedCredential
+	if ac == nil {
+		t.Fatalf("makeCredential response has no attested credential data")
+	}
+	return &Credential{ID: ac.CredentialID, PublicKey: ac.PublicKey, User: req.User, Response: resp}
+}
+
+// MakeCredential makes a credential for label with rk as given.
+func (t *T) MakeCredential(label string, rk bool) *Credential {
+	return t.MustMakeCredential(t.MakeCredentialRequest(label, rk))
+}
+
+// GetAssertionRequest returns a request for the case's RP with allow as
+// the allowList.
+func (t *T) GetAssertionRequest(label string, allow ...*Credential) *ctap.GetAssertionRequest {
+	req := &ctap.GetAssertionRequest{RPID: t.RPID(), ClientDataHash: t.Hash("ga/" + label)}
+	for _, c := range allow {
+		req.AllowList = append(req.AllowList, c.Descriptor())
+	}
+	return req
+}
+
+// MustGetAssertion gets an assertion and fails the case unless it is OK.
+func (t *T) MustGetAssertion(req *ctap.GetAssertionRequest) *client.AssertionResponse {
+	resp, err := t.Ctap2().GetAssertion(t.ctx, req)
+	if err != nil {
+		t.Fatalf("getAssertion: %v", err)
+	}
+	return resp
+}
+
+// ExpectStatus fails the case unless err carries the status want (nil for
+// StatusOK).
+func (t *T) ExpectStatus(err error, want ctap.Status, what string) {
+	t.Helper()
+	if want == ctap.StatusOK {
+		if err != nil {
+			t.Fatalf("%s: got %v, want %v", what, err, want)
+		}
+		return
+	}
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: got %v, want %v", what, describe(err), want)
+	}
+}
+
+// ExpectHIDError fails the case unless err is the CTAPHID error want.
+func (t *T) ExpectHIDError(err error, want ctaphid.ErrorCode, what string) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: got %v, want CTAPHID error %v", what, describe(err), want)
+	}
+}
+
+func describe(err error) string {
+	if err == nil {
+		return "success"
+	}
+	return err.Error()
+}
+
+// Helper does nothing; it keeps the shape of testing.T for readers.
+func (t *T) Helper() {}
+
+// Raw sends raw parameter bytes and returns the status and body.
+func (t *T) Raw(cmd ctap.Command, params []byte) (ctap.Status, []byte) {
+	st, body, err := t.Ctap2().SendRaw(t.ctx, cmd, params)
+	if err != nil {
+		t.Fatalf("%v: %v", cmd, err)
+	}
+	return st, body
+}
+
+// ExpectRaw sends raw parameters and fails unless the status is want.
+func (t *T) ExpectRaw(cmd ctap.Command, params []byte, want ctap.Status) []byte {
+	st, body := t.Raw(cmd, params)
+	if st != want {
+		t.Fatalf("%v with %x: got %v, want %v", cmd, params, st, want)
+	}
+	return body
+}
+
+// Equal fails the case unless got == want.
+func Equal[V comparable](t *T, what string, got, want V) {
+	if got != want {
+		t.Fatalf("%s = %v, want %v", what, got, want)
+	}
+}
+
+// Encode encodes v in canonical CBOR or fails the case.
+func (t *T) Encode(v any) []byte {
+	b, err := ctap.Marshal(v)
+	if err != nil {
+		t.Fatalf("encode %T: %v", v, err)
+	}
+	return b
+}
+
+// Sprintf is fmt.Sprintf, for brevity in case bodies.
+var Sprintf = fmt.Sprintf
+
+// contextWithCancel returns a child of the case's context.
+func contextWithCancel(t *T) (context.Context, context.CancelFunc) {
+	return context.WithCancel(t.ctx)
+}
+
+// clientKeepalive is the call option that reports keepalive packets.
+func clientKeepalive(f func(ctaphid.KeepaliveStatus)) client.CallOption {
+	return client.WithKeepalive(f)
+}
+
+type ctaphidStatus = ctaphid.KeepaliveStatus
+
+const upNeeded = ctaphid.StatusUPNeeded

@@ -1,0 +1,78 @@
+package ctaphid
+
+import (
+	"io"
+	"net"
+	"sync"
+)
+
+// pipeBuffer is the number of reports each direction of a Pipe holds, like
+// the report queue of a HID driver: enough for two maximum-size messages.
+const pipeBuffer = 2 * (MaxSeq + 2)
+
+// Pipe returns the two ends of an in-memory report link: what one end writes
+// the other reads, in order. Each direction buffers a few hundred reports.
+// Both ends are safe for concurrent use. After an end's Close, its own reads
+// and writes fail with net.ErrClosed; the other end reads what was already
+// sent, then io.EOF, and its writes fail with io.ErrClosedPipe.
+func Pipe() (device, host ReportDevice) {
+	d2h := make(chan []byte, pipeBuffer)
+	h2d := make(chan []byte, pipeBuffer)
+	d := &pipeEnd{rx: h2d, tx: d2h, done: make(chan struct{})}
+	h := &pipeEnd{rx: d2h, tx: h2d, done: make(chan struct{})}
+	d.peer, h.peer = h.done, d.done
+	return d, h
+}
+
+type pipeEnd struct {
+	rx   <-chan []byte
+	tx   chan<- []byte
+	done chan struct{} // closed by Close
+	peer <-chan struct{}
+	once sync.Once
+}
+
+func (p *pipeEnd) ReadReport() ([]byte, error) {
+	select {
+	case <-p.done:
+		return nil, net.ErrClosed
+	default:
+	}
+	select {
+	case r := <-p.rx:
+		return r, nil
+	case <-p.done:
+		return nil, net.ErrClosed
+	case <-p.peer:
+		select { // deliver what the peer wrote before closing
+		case r := <-p.rx:
+			return r, nil
+		default:
+			return nil, io.EOF
+		}
+	}
+}
+
+func (p *pipeEnd) WriteReport(report []byte) error {
+	select {
+	case <-p.done:
+		return net.ErrClosed
+	case <-p.peer:
+		return io.ErrClosedPipe
+	default:
+	}
+	r := append([]byte(nil), report...)
+	select {
+	case p.tx <- r:
+		return nil
+	case <-p.done:
+		return net.ErrClosed
+	case <-p.peer:
+		return io.ErrClosedPipe
+	}
+}
+
+func (p *pipeEnd) Close() error {
+	p.once.Do(func() { close(p.done) })
+	return nil
+}

@@ -1,0 +1,575 @@
+package ctaphid
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Handler is the command core behind [Serve]. It never sees channels,
+// packets or sequence numbers. Serve calls at most one method at a time, in
+// its own goroutine, with a context that is cancelled by CTAPHID_CANCEL, by a
+// resynchronising CTAPHID_INIT on the channel, and when Serve stops. Handlers
+// must return promptly once the context is done: the device stays busy, and
+// Serve does not return, until they do.
+type Handler interface {
+	// HandleCBOR gets a CTAPHID_CBOR payload, whose first byte is the CTAP
+	// command code, and returns the response payload, whose first byte is
+	// the CTAP status (CTAP 2.1 §11.2.9.1.2). A cancelled request is
+	// answered with status CTAP2_ERR_KEEPALIVE_CANCEL (0x2D).
+	HandleCBOR(ctx context.Context, req []byte) []byte
+	// HandleMsg gets a CTAPHID_MSG payload, a CTAP1/U2F request APDU, and
+	// returns the response APDU (CTAP 2.1 §11.2.9.1.1). An error that is an
+	// ErrorCode (errors.As), such as ErrInvalidCmd for a key without CTAP1,
+	// is answered with CTAPHID_ERROR and that code; any other error with
+	// ERR_OTHER.
+	HandleMsg(ctx context.Context, req []byte) ([]byte, error)
+}
+
+// Winker is implemented by a Handler that can identify the device to the user
+// (CTAP 2.1 §11.2.9.2.1). Serve advertises CapWink and calls Wink for
+// CTAPHID_WINK only when the handler implements it; otherwise CTAPHID_WINK is
+// answered with ERR_INVALID_CMD.
+type Winker interface {
+	Wink()
+}
+
+// Defaults for ServerConfig.
+const (
+	// DefaultKeepaliveInterval is the spec's upper bound: a device sends
+	// KEEPALIVE at least every 100 ms while processing (CTAP 2.1 §11.2.9.1.7).
+	DefaultKeepaliveInterval = 100 * time.Millisecond
+	// DefaultTransactionTimeout bounds how long a message may take to
+	// arrive in full (CTAP 2.1 §11.2.5.2).
+	DefaultTransactionTimeout = 3 * time.Second
+)
+
+// maxLockSeconds is the longest CTAPHID_LOCK (CTAP 2.1 §11.2.9.2.2).
+const maxLockSeconds = 10
+
+// ServerConfig configures [Serve]. The zero value is usable.
+type ServerConfig struct {
+	// Version is the device version (major, minor, build) in the INIT
+	// response (CTAP 2.1 §11.2.9.1.3).
+	Version [3]byte
+	// KeepaliveInterval is the time between KEEPALIVE packets while a
+	// CTAPHID_CBOR handler runs; zero means DefaultKeepaliveInterval.
+	KeepaliveInterval time.Duration
+	// TransactionTimeout is the time a multi-packet message has, from its
+	// initialization packet, to arrive in full; when it runs out Serve
+	// answers ERR_MSG_TIMEOUT and forgets the message (CTAP 2.1 §11.2.5.2).
+	// Zero means DefaultTransactionTimeout.
+	TransactionTimeout time.Duration
+	// After is the clock: it returns a channel that receives once d has
+	// passed. Nil means time.After. Serve abandons channels it no longer
+	// needs without draining them; a test clock can fire them at will.
+	After func(d time.Duration) <-chan time.Time
+	// Rand picks the first channel ID Serve allocates; later ones count up
+	// from it. Nil means crypto/rand.
+	Rand io.Reader
+	// Logf, if set, receives a line for each dropped or rejected report.
+	Logf func(format string, args ...any)
+}
+
+// keepaliveKey is the context key of the keepalive notifier.
+type keepaliveKey struct{}
+
+// keepaliveNotifier carries a handler's KEEPALIVE status to Serve.
+type keepaliveNotifier struct {
+	status  atomic.Uint32
+	changed chan struct{} // capacity 1: a status change is pending
+}
+
+// SetKeepaliveStatus sets the status Serve sends in KEEPALIVE packets for the
+// CTAPHID_CBOR request whose handler received ctx: StatusUPNeeded while it
+// waits for a touch, StatusProcessing otherwise (CTAP 2.1 §11.2.9.1.7). A
+// change is sent at once, without waiting for the next interval. It does
+// nothing when ctx carries no notifier: a handler called in-process, without
+// a transport, or a CTAPHID_MSG handler.
+func SetKeepaliveStatus(ctx context.Context, s KeepaliveStatus) {
+	n, _ := ctx.Value(keepaliveKey{}).(*keepaliveNotifier)
+	if n == nil {
+		return
+	}
+	if KeepaliveStatus(n.status.Swap(uint32(s))) != s {
+		select {
+		case n.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Serve runs the device side of CTAPHID (CTAP 2.1 §11.2) on dev until ctx is
+// done or dev fails, then closes dev, waits for a running handler to return,
+// and returns ctx.Err() or the device error. A nil cfg means the defaults.
+//
+// Serve processes one transaction at a time (CTAP 2.1 §11.2.5.1). While one
+// channel's message is being received or its handler runs, a request from any
+// other channel is answered with ERR_CHANNEL_BUSY. CTAPHID_INIT is the
+// exception: it is answered at any time, because it only allocates a channel
+// (on the broadcast channel) or resets the sender's own channel.
+//
+// Resynchronisation (CTAP 2.1 §11.2.5.3): CTAPHID_INIT on an allocated
+// channel drops a message being received on it and cancels its running
+// handler, whose response is then discarded; the device stays busy until the
+// handler has returned. It also releases a lock that channel holds.
+//
+// Locking (CTAP 2.1 §11.2.9.2.2): while a channel holds a CTAPHID_LOCK, a
+// request from any other channel fails with ERR_CHANNEL_BUSY; the spec says
+// only that such requests "fail", and busy is the code hosts treat as "try
+// later". ERR_LOCK_REQUIRED is not sent.
+//
+// Cancel (CTAP 2.1 §11.2.9.1.5): CTAPHID_CANCEL on the channel of a running
+// CTAPHID_CBOR or CTAPHID_MSG handler cancels the handler's context; the
+// handler's own response (status 0x2D for CTAP2) answers the request.
+// CANCEL itself is never answered, and is ignored in any other state.
+//
+// Keepalive (CTAP 2.1 §11.2.9.1.7): while a CTAPHID_CBOR handler runs, Serve
+// sends KEEPALIVE every KeepaliveInterval with STATUS_PROCESSING, or the
+// status set by [SetKeepaliveStatus]. A CTAPHID_MSG handler gets no
+// keepalives, as CTAP1 hosts do not expect them.
+func Serve(ctx context.Context, dev ReportDevice, h Handler, cfg *ServerConfig) error {
+	s, err := newServer(dev, h, cfg)
+	if err != nil {
+		dev.Close()
+		return err
+	}
+
+	stop := context.AfterFunc(ctx, func() { dev.Close() }) // unblock reads and writes
+	defer stop()
+
+	in := make(chan []byte)
+	readErr := make(chan error, 1)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			r, err := dev.ReadReport()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case in <- r:
+			case <-quit:
+				return
+			}
+		}
+	})
+
+	err = s.loop(ctx, in, readErr)
+
+	close(quit)
+	if s.run != nil {
+		s.run.cancel()
+		<-s.done
+		s.run = nil
+	}
+	dev.Close()
+	wg.Wait()
+	return err
+}
+
+// server is the state of one Serve call. Only the loop goroutine touches it.
+type server struct {
+	dev    ReportDevice
+	h      Handler
+	winker Winker // nil when h does not implement Winker
+	cfg    ServerConfig
+	caps   byte
+
+	// Channel allocation: IDs count up from first; next is the next one to
+	// hand out; all is set once every ID has been handed out.
+	first, next uint32
+	all         bool
+
+	asm      *assembler // the message being received, or nil
+	asmTimer <-chan time.Time
+
+	run     *transaction // the running handler, or nil
+	kaTimer <-chan time.Time
+	done    chan handlerResult // capacity 1
+
+	lockCID   uint32 // the channel holding CTAPHID_LOCK, or 0
+	lockTimer <-chan time.Time
+}
+
+// transaction is a running handler.
+type transaction struct {
+	cid     uint32
+	cmd     Cmd
+	cancel  context.CancelFunc
+	ka      *keepaliveNotifier // nil for CTAPHID_MSG
+	aborted bool               // the channel was resynchronised: drop the response
+}
+
+type handlerResult struct {
+	resp []byte
+	err  error
+}
+
+func newServer(dev ReportDevice, h Handler, cfg *ServerConfig) (*server, error) {
+	s := &server{dev: dev, h: h, done: make(chan handlerResult, 1)}
+	if cfg != nil {
+		s.cfg = *cfg
+	}
+	if s.cfg.KeepaliveInterval <= 0 {
+		s.cfg.KeepaliveInterval = DefaultKeepaliveInterval
+	}
+	if s.cfg.TransactionTimeout <= 0 {
+		s.cfg.TransactionTimeout = DefaultTransactionTimeout
+	}
+	if s.cfg.After == nil {
+		s.cfg.After = time.After
+	}
+	if s.cfg.Rand == nil {
+		s.cfg.Rand = rand.Reader
+	}
+	if s.cfg.Logf == nil {
+		s.cfg.Logf = func(string, ...any) {}
+	}
+	s.caps = CapCBOR
+	if w, ok := h.(Winker); ok {
+		s.winker = w
+		s.caps |= CapWink
+	}
+	var b [4]byte
+	if _, err := io.ReadFull(s.cfg.Rand, b[:]); err != nil {
+		return nil, fmt.Errorf("ctaphid: picking the first channel ID: %w", err)
+	}
+	s.first = binary.BigEndian.Uint32(b[:])
+	s.next = s.first
+	return s, nil
+}
+
+func (s *server) loop(ctx context.Context, in <-chan []byte, readErr <-chan error) error {
+	for {
+		var kaChanged <-chan struct{}
+		if s.run != nil && s.run.ka != nil && !s.run.aborted {
+			kaChanged = s.run.ka.changed
+		}
+		var err error
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-readErr:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("ctaphid: reading a report: %w", err)
+		case r := <-in:
+			err = s.handleReport(ctx, r)
+		case res := <-s.done:
+			err = s.finish(res)
+		case <-s.asmTimer:
+			err = s.transactionTimeout()
+		case <-s.kaTimer:
+			s.kaTimer = s.cfg.After(s.cfg.KeepaliveInterval)
+			err = s.keepalive()
+		case <-kaChanged:
+			err = s.keepalive()
+		case <-s.lockTimer:
+			s.unlock()
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+	}
+}
+
+// handleReport processes one report from the host. The returned error is a
+// device error: Serve stops.
+func (s *server) handleReport(ctx context.Context, raw []byte) error {
+	r, ok := padReport(raw)
+	if !ok {
+		s.cfg.Logf("ctaphid: dropping a %d-byte report", len(raw))
+		return nil
+	}
+	p, err := ParsePacket(r)
+	if err != nil {
+		return nil // unreachable: r has ReportSize bytes
+	}
+	if !p.Init {
+		return s.continuation(ctx, p)
+	}
+	switch p.Cmd {
+	case CmdInit:
+		return s.init(p)
+	case CmdCancel:
+		s.cancel(p)
+		return nil
+	}
+	cid := p.CID
+	if !s.allocated(cid) {
+		return s.sendError(cid, ErrInvalidChannel)
+	}
+	if s.lockCID != 0 && s.lockCID != cid {
+		return s.sendError(cid, ErrChannelBusy)
+	}
+	if s.asm != nil {
+		if s.asm.cid == cid {
+			// An initialization packet where a continuation was due
+			// (CTAP 2.1 §11.2.5.4).
+			s.dropAssembly()
+			return s.sendError(cid, ErrInvalidSeq)
+		}
+		return s.sendError(cid, ErrChannelBusy)
+	}
+	if s.run != nil {
+		return s.sendError(cid, ErrChannelBusy)
+	}
+	if !s.supported(p.Cmd) {
+		return s.sendError(cid, ErrInvalidCmd)
+	}
+	a, err := newAssembler(p)
+	if err != nil {
+		return s.sendError(cid, ErrInvalidLen)
+	}
+	if a.done() {
+		return s.dispatch(ctx, a)
+	}
+	s.asm = a
+	s.asmTimer = s.cfg.After(s.cfg.TransactionTimeout)
+	return nil
+}
+
+// continuation adds a continuation packet to the message being received.
+// Spurious continuation packets are ignored (CTAP 2.1 §11.2.5.4).
+func (s *server) continuation(ctx context.Context, p Packet) error {
+	if s.asm == nil || s.asm.cid != p.CID {
+		s.cfg.Logf("ctaphid: ignoring a spurious continuation packet on channel %08x", p.CID)
+		return nil
+	}
+	if err := s.asm.add(p); err != nil {
+		s.dropAssembly()
+		return s.sendError(p.CID, ErrInvalidSeq)
+	}
+	if !s.asm.done() {
+		return nil
+	}
+	a := s.asm
+	s.dropAssembly()
+	return s.dispatch(ctx, a)
+}
+
+// supported reports whether Serve answers cmd once its message is complete.
+func (s *server) supported(cmd Cmd) bool {
+	switch cmd {
+	case CmdPing, CmdMsg, CmdCBOR, CmdLock:
+		return true
+	case CmdWink:
+		return s.winker != nil
+	}
+	return false
+}
+
+// init answers CTAPHID_INIT (CTAP 2.1 §11.2.9.1.3): on the broadcast channel
+// it allocates a channel, on an allocated channel it resynchronises it.
+func (s *server) init(p Packet) error {
+	cid := p.CID
+	if cid != BroadcastCID && !s.allocated(cid) {
+		return s.sendError(cid, ErrInvalidChannel)
+	}
+	if p.BCNT != nonceSize {
+		return s.sendError(cid, ErrInvalidLen)
+	}
+	newCID := cid
+	if cid == BroadcastCID {
+		newCID = s.allocate()
+	} else {
+		if s.asm != nil && s.asm.cid == cid {
+			s.dropAssembly()
+		}
+		if s.run != nil && s.run.cid == cid && !s.run.aborted {
+			s.run.aborted = true
+			s.run.cancel()
+			s.kaTimer = nil
+		}
+		if s.lockCID == cid {
+			s.unlock()
+		}
+	}
+	resp := make([]byte, 17)
+	copy(resp, p.Data[:nonceSize])
+	binary.BigEndian.PutUint32(resp[8:], newCID)
+	resp[12] = ProtocolVersion
+	copy(resp[13:16], s.cfg.Version[:])
+	resp[16] = s.caps
+	return s.send(cid, CmdInit, resp)
+}
+
+// cancel handles CTAPHID_CANCEL (CTAP 2.1 §11.2.9.1.5). It never answers.
+func (s *server) cancel(p Packet) {
+	if s.run == nil || s.run.aborted || s.run.cid != p.CID {
+		s.cfg.Logf("ctaphid: ignoring CTAPHID_CANCEL on idle channel %08x", p.CID)
+		return
+	}
+	s.run.cancel()
+}
+
+// dispatch acts on a complete message.
+func (s *server) dispatch(ctx context.Context, a *assembler) error {
+	cid, data := a.cid, a.buf
+	switch a.cmd {
+	case CmdPing: // CTAP 2.1 §11.2.9.1.4
+		return s.send(cid, CmdPing, data)
+	case CmdWink: // CTAP 2.1 §11.2.9.2.1
+		if len(data) != 0 {
+			return s.sendError(cid, ErrInvalidLen)
+		}
+		s.winker.Wink()
+		return s.send(cid, CmdWink, nil)
+	case CmdLock: // CTAP 2.1 §11.2.9.2.2
+		if len(data) != 1 {
+			return s.sendError(cid, ErrInvalidLen)
+		}
+		secs := data[0]
+		if secs > maxLockSeconds {
+			return s.sendError(cid, ErrInvalidPar)
+		}
+		if secs == 0 {
+			s.unlock()
+		} else {
+			s.lockCID = cid
+			s.lockTimer = s.cfg.After(time.Duration(secs) * time.Second)
+		}
+		return s.send(cid, CmdLock, nil)
+	case CmdCBOR, CmdMsg: // CTAP 2.1 §11.2.9.1.2, §11.2.9.1.1
+		if len(data) == 0 {
+			return s.sendError(cid, ErrInvalidLen)
+		}
+		s.start(ctx, cid, a.cmd, data)
+		return nil
+	}
+	return s.sendError(cid, ErrInvalidCmd) // unreachable: supported filtered
+}
+
+// start runs the handler for a CTAPHID_CBOR or CTAPHID_MSG request.
+func (s *server) start(ctx context.Context, cid uint32, cmd Cmd, req []byte) {
+	t := &transaction{cid: cid, cmd: cmd}
+	if cmd == CmdCBOR {
+		t.ka = &keepaliveNotifier{changed: make(chan struct{}, 1)}
+		t.ka.status.Store(uint32(StatusProcessing))
+		ctx = context.WithValue(ctx, keepaliveKey{}, t.ka)
+		s.kaTimer = s.cfg.After(s.cfg.KeepaliveInterval)
+	}
+	ctx, t.cancel = context.WithCancel(ctx)
+	s.run = t
+	go func() {
+		var res handlerResult
+		if cmd == CmdCBOR {
+			res.resp = s.h.HandleCBOR(ctx, req)
+		} else {
+			res.resp, res.err = s.h.HandleMsg(ctx, req)
+		}
+		s.done <- res
+	}()
+}
+
+// finish sends a handler's response.
+func (s *server) finish(res handlerResult) error {
+	t := s.run
+	s.run = nil
+	s.kaTimer = nil
+	t.cancel()
+	if t.aborted {
+		return nil
+	}
+	if res.err != nil {
+		code := ErrOther
+		if !errors.As(res.err, &code) {
+			s.cfg.Logf("ctaphid: %v handler: %v", t.cmd, res.err)
+		}
+		return s.sendError(t.cid, code)
+	}
+	if len(res.resp) > MaxMessageSize {
+		s.cfg.Logf("ctaphid: %v handler returned %d bytes, more than %d", t.cmd, len(res.resp), MaxMessageSize)
+		return s.sendError(t.cid, ErrOther)
+	}
+	return s.send(t.cid, t.cmd, res.resp)
+}
+
+// keepalive sends a KEEPALIVE packet for the running CTAPHID_CBOR request.
+func (s *server) keepalive() error {
+	t := s.run
+	if t == nil || t.ka == nil || t.aborted {
+		return nil
+	}
+	status := byte(t.ka.status.Load())
+	return s.write(InitPacket(t.cid, CmdKeepalive, 1, []byte{status}))
+}
+
+// transactionTimeout abandons a message that did not arrive in time
+// (CTAP 2.1 §11.2.5.2).
+func (s *server) transactionTimeout() error {
+	cid := s.asm.cid
+	s.dropAssembly()
+	return s.sendError(cid, ErrMsgTimeout)
+}
+
+func (s *server) dropAssembly() {
+	s.asm = nil
+	s.asmTimer = nil
+}
+
+func (s *server) unlock() {
+	s.lockCID = 0
+	s.lockTimer = nil
+}
+
+// allocate hands out a channel ID, never 0 or BroadcastCID, unique until all
+// 2^32-2 have been used (CTAP 2.1 §11.2.3).
+func (s *server) allocate() uint32 {
+	for {
+		cid := s.next
+		s.next++
+		if s.next == s.first {
+			s.all = true
+		}
+		if cid != 0 && cid != BroadcastCID {
+			return cid
+		}
+	}
+}
+
+// allocated reports whether cid was handed out by allocate.
+func (s *server) allocated(cid uint32) bool {
+	if cid == 0 || cid == BroadcastCID {
+		return false
+	}
+	return s.all || cid-s.first < s.next-s.first
+}
+
+func (s *server) sendError(cid uint32, code ErrorCode) error {
+	s.cfg.Logf("ctaphid: channel %08x: %v", cid, code)
+	return s.write(errorPacket(cid, code))
+}
+
+func (s *server) send(cid uint32, cmd Cmd, msg []byte) error {
+	pkts, err := Fragment(cid, cmd, msg)
+	if err != nil {
+		return s.sendError(cid, ErrOther) // unreachable: callers check the size
+	}
+	for _, p := range pkts {
+		if err := s.write(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *server) write(report []byte) error {
+	if err := s.dev.WriteReport(report); err != nil {
+		return fmt.Errorf("ctaphid: writing a report: %w", err)
+	}
+	return nil
+}

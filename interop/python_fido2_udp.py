@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+"""Drives a virtkey over UDP with Debian's python3-fido2 (0.9.1), a client
+this project did not write.
+
+    virtkey serve --udp 127.0.0.1:8111 &
+    /usr/bin/python3 interop/python_fido2_udp.py 127.0.0.1:8111
+
+The UDP convention is SoloKeys' simulator: one 64-byte HID report per
+datagram, no report-ID byte. Exits non-zero on the first mismatch and
+prints one line per check.
+"""
+import hashlib
+import os
+import socket
+import sys
+
+from fido2.attestation import Attestation
+from fido2.cose import CoseKey
+from fido2.ctap import CtapError
+from fido2.ctap2 import Ctap2
+from fido2.hid import CtapHidDevice
+from fido2.hid.base import CtapHidConnection, HidDescriptor
+
+REPORT = 64
+
+
+class UdpConnection(CtapHidConnection):
+    """A CtapHidConnection over a UDP socket."""
+
+    def __init__(self, host, port):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.settimeout(10)
+        self.sock.connect((host, port))
+
+    def write_packet(self, data):
+        if len(data) != REPORT:
+            raise ValueError("report of %d bytes" % len(data))
+        self.sock.send(data)
+
+    def read_packet(self):
+        data = self.sock.recv(REPORT)
+        if len(data) != REPORT:
+            raise ValueError("datagram of %d bytes" % len(data))
+        return data
+
+    def close(self):
+        self.sock.close()
+
+
+checks = 0
+
+
+def check(cond, what):
+    global checks
+    if not cond:
+        print("FAIL:", what)
+        sys.exit(1)
+    checks += 1
+    print("ok:", what)
+
+
+def main():
+    host, port = (sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:8111").rsplit(":", 1)
+    desc = HidDescriptor("udp:%s:%s" % (host, port), 0x1209, 0x000F, REPORT, REPORT)
+    dev = CtapHidDevice(desc, UdpConnection(host, int(port)))
+    check(dev.version == 2, "CTAPHID INIT: protocol version 2, channel 0x%08x" % dev._channel_id)
+    check(dev.ping(b"virtkey") == b"virtkey", "CTAPHID PING echoes")
+
+    ctap = Ctap2(dev)  # strict_cbor: every response must be canonical
+    info = ctap.info
+    check("FIDO_2_1" in info.versions and "FIDO_2_0" in info.versions,
+          "getInfo versions %s" % info.versions)
+    check(len(info.aaguid) == 16, "getInfo aaguid %s" % info.aaguid.hex())
+    check(info.options.get("rk") is True and info.options.get("up") is True,
+          "getInfo options %s" % info.options)
+
+    rp = {"id": "python-fido2.example", "name": "python-fido2"}
+    suffix = os.urandom(4)
+    for rk in (False, True):
+        cdh = hashlib.sha256(b"make-credential-%d" % rk).digest()
+        user = {"id": b"user-" + suffix + bytes([rk]), "name": "alice", "displayName": "Alice"}
+        att = ctap.make_credential(cdh, rp, user, [{"type": "public-key", "alg": -7}],
+                                   options={"rk": True} if rk else None)
+        check(att.fmt == "packed", "makeCredential rk=%s fmt %s" % (rk, att.fmt))
+        verifier = Attestation.for_type(att.fmt)()
+        result = verifier.verify(att.att_stmt, att.auth_data, cdh)
+        check(len(result.trust_path) >= 1, "packed attestation verifies with x5c of %d" % len(result.trust_path))
+        cred = att.auth_data.credential_data
+        check(att.auth_data.rp_id_hash == hashlib.sha256(rp["id"].encode()).digest(), "authData rpIdHash")
+        check(att.auth_data.is_user_present(), "authData UP flag")
+        check(cred.aaguid == info.aaguid, "authData AAGUID equals getInfo's")
+        key = CoseKey.parse(cred.public_key)
+
+        cdh2 = hashlib.sha256(b"get-assertion-%d" % rk).digest()
+        allow = None if rk else [{"type": "public-key", "id": cred.credential_id}]
+        assertion = ctap.get_assertion(rp["id"], cdh2, allow)
+        assertion.verify(cdh2, key)
+        check(True, "getAssertion rk=%s signature verifies" % rk)
+        check(assertion.credential["id"] == cred.credential_id, "getAssertion credential ID")
+        check(assertion.auth_data.counter > att.auth_data.counter, "signature counter grows")
+        if rk:
+            check(assertion.user["id"] == user["id"], "discoverable credential returns the user ID")
+
+    try:
+        ctap.get_assertion("unknown.example", hashlib.sha256(b"x").digest())
+        check(False, "getAssertion for an unknown RP fails")
+    except CtapError as e:
+        check(e.code == CtapError.ERR.NO_CREDENTIALS, "unknown RP: %s" % e.code)
+    print("python-fido2: %d checks passed" % checks)
+
+
+if __name__ == "__main__":
+    main()
