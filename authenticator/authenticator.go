@@ -51,8 +51,10 @@ const (
 	// credentials stay available to getNextAssertion, counted from the
 	// last getAssertion or getNextAssertion (CTAP 2.1 §6.2.2 step 12, §6.3).
 	NextAssertionTimeout = 30 * time.Second
-	// MaxMsgSize is the largest request the key accepts, the most a
-	// CTAPHID message can carry; getInfo advertises it.
+	// MaxMsgSize is the largest request (command byte and parameters) the
+	// key accepts, the most a CTAPHID message can carry; getInfo
+	// advertises it, and Handle answers a longer one with
+	// CTAP1_ERR_INVALID_LENGTH.
 	MaxMsgSize = ctaphid.MaxMessageSize
 	// MaxCredentialCountInList is advertised in getInfo. Longer lists are
 	// processed all the same.
@@ -326,6 +328,10 @@ func (a *Authenticator) handle(ctx context.Context, cmd ctap.Command, params []b
 	// any command other than getNextAssertion.
 	if cmd != ctap.CmdGetNextAssertion {
 		a.pending = nil
+	}
+
+	if len(params) >= MaxMsgSize {
+		return nil, fmt.Errorf("%v: %w: %d bytes, more than maxMsgSize", cmd, ctap.StatusInvalidLength, len(params)+1)
 	}
 
 	// One case per command. Commands of later features (clientPIN,

@@ -74,6 +74,11 @@ func TestHandleCBOR(t *testing.T) {
 	if got := k.a.HandleCBOR(t.Context(), []byte{0x01}); !cmp.Equal(got, []byte{byte(ctap.StatusInvalidCBOR)}) {
 		t.Errorf("makeCredential without parameters: %x", got)
 	}
+	big := make([]byte, MaxMsgSize+1)
+	big[0] = byte(ctap.CmdGetAssertion)
+	if got := k.a.HandleCBOR(t.Context(), big); !cmp.Equal(got, []byte{byte(ctap.StatusInvalidLength)}) {
+		t.Errorf("oversize request: %x", got)
+	}
 	if _, err := k.a.HandleMsg(t.Context(), []byte{0, 3, 0, 0}); err != ctaphid.ErrInvalidCmd {
 		t.Errorf("HandleMsg: %v, want ErrInvalidCmd", err)
 	}

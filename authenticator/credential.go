@@ -53,7 +53,20 @@ var sealInfo = "virtkey authenticator credential ID v1"
 // credentialKey is a credential's private key with its COSE algorithm.
 type credentialKey struct {
 	alg  int64
-	priv []byte // P-256 scalar or Ed25519 seed
+	priv []byte            // P-256 scalar or Ed25519 seed
+	ec   *ecdsa.PrivateKey // parsed ES256 key, when already at hand
+}
+
+// ecdsaKey returns the parsed ES256 private key.
+func (k credentialKey) ecdsaKey() (*ecdsa.PrivateKey, error) {
+	if k.ec != nil {
+		return k.ec, nil
+	}
+	priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), k.priv)
+	if err != nil {
+		return nil, fmt.Errorf("authenticator: credential key: %w", err)
+	}
+	return priv, nil
 }
 
 // supportedAlgorithm reports whether alg is one this key generates.
@@ -72,8 +85,8 @@ func generateKey(r io.Reader, alg int64) (credentialKey, error) {
 			if _, err := io.ReadFull(r, buf); err != nil {
 				return credentialKey{}, fmt.Errorf("authenticator: generating key: %w", err)
 			}
-			if _, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), buf); err == nil {
-				return credentialKey{alg: alg, priv: buf}, nil
+			if ec, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), buf); err == nil {
+				return credentialKey{alg: alg, priv: buf, ec: ec}, nil
 			}
 		}
 		return credentialKey{}, errors.New("authenticator: generating key: no valid P-256 scalar from the random source")
@@ -90,9 +103,9 @@ func generateKey(r io.Reader, alg int64) (credentialKey, error) {
 func (k credentialKey) publicKey() (ctap.COSEKey, error) {
 	switch k.alg {
 	case ctap.AlgES256:
-		priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), k.priv)
+		priv, err := k.ecdsaKey()
 		if err != nil {
-			return ctap.COSEKey{}, fmt.Errorf("authenticator: credential key: %w", err)
+			return ctap.COSEKey{}, err
 		}
 		return ctap.NewCOSEKey(k.alg, &priv.PublicKey)
 	case ctap.AlgEdDSA:
@@ -107,9 +120,9 @@ func (k credentialKey) publicKey() (ctap.COSEKey, error) {
 func (k credentialKey) sign(r io.Reader, msg []byte) ([]byte, error) {
 	switch k.alg {
 	case ctap.AlgES256:
-		priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), k.priv)
+		priv, err := k.ecdsaKey()
 		if err != nil {
-			return nil, fmt.Errorf("authenticator: credential key: %w", err)
+			return nil, err
 		}
 		h := sha256.Sum256(msg)
 		sig, err := ecdsa.SignASN1(r, priv, h[:])

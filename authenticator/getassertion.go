@@ -194,8 +194,8 @@ func (hs *getAssertionState) locateCredentials() error {
 }
 
 // collectUserPresence is step 9: unless "up" is false, ask for a touch
-// and set the "up" bit. A decline is CTAP2_ERR_OPERATION_DENIED, a
-// timeout CTAP2_ERR_USER_ACTION_TIMEOUT (see makeCredential step 14).
+// and set the "up" bit. A decline or a timeout is
+// CTAP2_ERR_OPERATION_DENIED (see makeCredential step 14).
 func (hs *getAssertionState) collectUserPresence() error {
 	if !hs.up {
 		return nil

@@ -61,7 +61,7 @@ func TestGetAssertionStatus(t *testing.T) {
 			return r
 		}, nil, ctap.StatusMissingParameter, 0},
 		{"declined", false, func(id []byte) any { return gaReq("example.com", id) }, []error{ctap.StatusOperationDenied}, ctap.StatusOperationDenied, 1},
-		{"timeout", false, func(id []byte) any { return gaReq("example.com", id) }, []error{ctap.StatusUserActionTimeout}, ctap.StatusUserActionTimeout, 1},
+		{"timeout", false, func(id []byte) any { return gaReq("example.com", id) }, []error{ctap.StatusUserActionTimeout}, ctap.StatusOperationDenied, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

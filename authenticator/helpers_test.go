@@ -58,7 +58,7 @@ type testKey struct {
 
 type keyOption func(*Config)
 
-func withPresence(p Presence) keyOption         { return func(c *Config) { c.Presence = p } }
+func withPresence(p Presence) keyOption           { return func(c *Config) { c.Presence = p } }
 func withAttestation(m AttestationMode) keyOption { return func(c *Config) { c.Attestation = m } }
 func withMaxCredentials(n int) keyOption          { return func(c *Config) { c.MaxCredentials = n } }
 

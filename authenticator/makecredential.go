@@ -253,9 +253,8 @@ func (hs *makeCredentialState) checkExcludeList() error {
 
 // collectUserPresence is steps 13 and 14. There is no built-in UV (step
 // 13) and "up" is true, so the key asks for a touch and sets the "up" bit.
-// A decline is CTAP2_ERR_OPERATION_DENIED. A timeout is
-// CTAP2_ERR_USER_ACTION_TIMEOUT (the 2.1 text says OPERATION_DENIED for
-// both; this key tells the platform which happened, as hardware keys do).
+// A decline or a timeout is CTAP2_ERR_OPERATION_DENIED, as the 2.1 text
+// says for both.
 func (hs *makeCredentialState) collectUserPresence() error {
 	err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdMakeCredential, RPID: hs.req.RP.ID, Reason: ReasonMakeCredential})
 	if err := userPresenceError(err); err != nil {
@@ -274,7 +273,9 @@ func userPresenceError(err error) error {
 	case declined:
 		return fmt.Errorf("%w: user declined", ctap.StatusOperationDenied)
 	case timedOut:
-		return fmt.Errorf("%w: no touch", ctap.StatusUserActionTimeout)
+		// "If the user declines permission, or the operation times out,
+		// then end the operation by returning CTAP2_ERR_OPERATION_DENIED."
+		return fmt.Errorf("%w: no touch in time", ctap.StatusOperationDenied)
 	}
 	return err
 }

@@ -74,7 +74,7 @@ func TestMakeCredentialStatus(t *testing.T) {
 		}, nil, ctap.StatusInvalidParameter, 0},
 		{"enterpriseAttestation", func() any { r := valid(); r.EnterpriseAttestation = ptr[uint64](1); return r }, nil, ctap.StatusInvalidParameter, 0},
 		{"declined", func() any { return valid() }, []error{ctap.StatusOperationDenied}, ctap.StatusOperationDenied, 1},
-		{"timeout", func() any { return valid() }, []error{ctap.StatusUserActionTimeout}, ctap.StatusUserActionTimeout, 1},
+		{"timeout", func() any { return valid() }, []error{ctap.StatusUserActionTimeout}, ctap.StatusOperationDenied, 1},
 		{"foreign exclude entry", func() any {
 			r := valid()
 			r.ExcludeList = []ctap.CredentialDescriptor{{Type: ctap.CredentialTypePublicKey, ID: bytes.Repeat([]byte{0xAA}, 16)}}

@@ -22,7 +22,7 @@ type modelCred struct {
 // creation order, the non-discoverable IDs that are alive, and every ID
 // the key ever returned (to try dead ones).
 type keyModel struct {
-	creds    []modelCred // oldest first
+	creds    []modelCred       // oldest first
 	alive    map[string]string // non-discoverable ID -> rp
 	allIDs   [][]byte
 	sinceOn  time.Duration

@@ -66,9 +66,9 @@ func TestFileStore(t *testing.T) {
 func TestFileStoreCorrupt(t *testing.T) {
 	t.Parallel()
 	for name, content := range map[string]string{
-		"garbage":  "not json",
-		"trailing": `{"version":1,"masterSecret":"AAAA"} {}`,
-		"version":  `{"version":99}`,
+		"garbage":   "not json",
+		"trailing":  `{"version":1,"masterSecret":"AAAA"} {}`,
+		"version":   `{"version":99}`,
 		"truncated": `{"version":1,"mas`,
 	} {
 		path := filepath.Join(t.TempDir(), "state.json")

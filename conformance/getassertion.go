@@ -109,13 +109,13 @@ func init() {
 				t.ExpectStatus(err, ctap.StatusOperationDenied, "getAssertion declined")
 			}},
 		Case{ID: "ga-user-timeout", Section: "CTAP 2.1 §6.2.2 step 13",
-			Title: "no touch in time gives CTAP2_ERR_USER_ACTION_TIMEOUT",
+			Title: "no touch in time gives CTAP2_ERR_OPERATION_DENIED",
 			Needs: []Capability{CapControl},
 			Run: func(t *T) {
 				cred := t.MakeCredential("timeout", false)
 				t.SetPresence(PresenceTimeout)
 				_, err := t.Ctap2().GetAssertion(t.ctx, t.GetAssertionRequest("timeout", cred))
-				t.ExpectStatus(err, ctap.StatusUserActionTimeout, "getAssertion without a touch")
+				t.ExpectStatus(err, ctap.StatusOperationDenied, "getAssertion without a touch")
 			}},
 		Case{ID: "ga-missing-rpid", Section: "CTAP 2.1 §6.2.2 step 1",
 			Title: "no rpId gives CTAP2_ERR_MISSING_PARAMETER",

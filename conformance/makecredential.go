@@ -188,12 +188,12 @@ func init() {
 				t.ExpectStatus(err, ctap.StatusOperationDenied, "makeCredential declined")
 			}},
 		Case{ID: "mc-user-timeout", Section: "CTAP 2.1 §6.1.2 step 13",
-			Title: "no touch in time gives CTAP2_ERR_USER_ACTION_TIMEOUT",
+			Title: "no touch in time gives CTAP2_ERR_OPERATION_DENIED",
 			Needs: []Capability{CapControl},
 			Run: func(t *T) {
 				t.SetPresence(PresenceTimeout)
 				_, err := t.Ctap2().MakeCredential(t.ctx, t.MakeCredentialRequest("timeout", false))
-				t.ExpectStatus(err, ctap.StatusUserActionTimeout, "makeCredential without a touch")
+				t.ExpectStatus(err, ctap.StatusOperationDenied, "makeCredential without a touch")
 			}},
 		Case{ID: "mc-excluded-credential", Section: "CTAP 2.1 §6.1.2 step 7",
 			Title: "a credential of this RP in excludeList gives CTAP2_ERR_CREDENTIAL_EXCLUDED",

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"pgregory.net/rapid"
 )
 
 func TestParsePacket(t *testing.T) {
@@ -211,4 +213,24 @@ func TestStrings(t *testing.T) {
 			t.Errorf("got %q, want %q", tt.got, tt.want)
 		}
 	}
+}
+
+func TestFragmentReassembleProperty(t *testing.T) {
+	t.Parallel()
+	rapid.Check(t, func(t *rapid.T) {
+		cid := rapid.Uint32().Draw(t, "cid")
+		cmd := Cmd(rapid.ByteRange(0, 0x7f).Draw(t, "cmd"))
+		msg := rapid.SliceOfN(rapid.Byte(), 0, MaxMessageSize).Draw(t, "msg")
+		pkts, err := Fragment(cid, cmd, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Reassemble(pkts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(Message{CID: cid, Cmd: cmd, Data: msg}, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("round trip (-want +got):\n%s", diff)
+		}
+	})
 }

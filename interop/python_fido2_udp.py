@@ -15,6 +15,7 @@ import socket
 import sys
 
 from fido2.attestation import Attestation
+from fido2.attestation.base import verify_x509_chain
 from fido2.cose import CoseKey
 from fido2.ctap import CtapError
 from fido2.ctap2 import Ctap2
@@ -83,8 +84,11 @@ def main():
                                    options={"rk": True} if rk else None)
         check(att.fmt == "packed", "makeCredential rk=%s fmt %s" % (rk, att.fmt))
         verifier = Attestation.for_type(att.fmt)()
-        result = verifier.verify(att.att_stmt, att.auth_data, cdh)
+        result = verifier.verify(att.att_statement, att.auth_data, cdh)
         check(len(result.trust_path) >= 1, "packed attestation verifies with x5c of %d" % len(result.trust_path))
+        if len(result.trust_path) > 1:
+            verify_x509_chain(result.trust_path)
+            check(True, "x5c chain verifies")
         cred = att.auth_data.credential_data
         check(att.auth_data.rp_id_hash == hashlib.sha256(rp["id"].encode()).digest(), "authData rpIdHash")
         check(att.auth_data.is_user_present(), "authData UP flag")
