@@ -35,7 +35,7 @@ fuzz:
 
 # Compare runs with: benchstat old.txt new.txt
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./authenticator/ ./ctaphid/ | tee bench.txt
+	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./authenticator/ ./ctaphid/ ./virtkeytest/ | tee bench.txt
 
 interop:
 	bash interop/udp.sh
