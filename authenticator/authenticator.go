@@ -124,6 +124,7 @@ type Authenticator struct {
 	sealer  cipher.AEAD
 	powerOn time.Time
 	pending *assertionState // remembered getAssertion state (§6.2.2 step 12)
+	pin     pinState        // volatile PIN/UV state (§6.5.2), clientpin.go
 
 	runMu   sync.Mutex
 	running context.CancelFunc // cancels the running command; nil when idle
@@ -261,7 +262,10 @@ func (a *Authenticator) Winks() int { return int(a.winks.Load()) }
 
 // PowerCycle simulates unplugging and replugging the key: it cancels a
 // running command, forgets volatile state (the getNextAssertion state) and
-// restarts the reset window at Config.Now. Durable state is unaffected: it
+// restarts the reset window at Config.Now. The PIN/UV volatile state goes
+// too: the key agreement key is regenerated, the pinUvAuthToken is no
+// longer in use and the count of wrong PINs since power-up restarts
+// (CTAP 2.1 §6.5.2). Durable state is unaffected: it
 // always equals what the Store last saved.
 func (a *Authenticator) PowerCycle() {
 	a.runMu.Lock()
@@ -272,6 +276,7 @@ func (a *Authenticator) PowerCycle() {
 	a.sem <- struct{}{}
 	defer func() { <-a.sem }()
 	a.pending = nil
+	a.pin.powerUp()
 	a.powerOn = a.now()
 }
 
@@ -334,7 +339,7 @@ func (a *Authenticator) handle(ctx context.Context, cmd ctap.Command, params []b
 		return nil, fmt.Errorf("%v: %w: %d bytes, more than maxMsgSize", cmd, ctap.StatusInvalidLength, len(params)+1)
 	}
 
-	// One case per command. Commands of later features (clientPIN,
+	// One case per command. Commands of later features (
 	// credentialManagement, bioEnrollment, largeBlobs, config) are not
 	// advertised and fall to the default.
 	var body []byte
@@ -350,6 +355,8 @@ func (a *Authenticator) handle(ctx context.Context, cmd ctap.Command, params []b
 		body, err = withoutParams(params, a.getInfo)
 	case ctap.CmdReset:
 		body, err = withoutParams(params, func() ([]byte, error) { return nil, a.reset(ctx) })
+	case ctap.CmdClientPIN:
+		body, err = a.clientPIN(params)
 	case ctap.CmdSelection:
 		body, err = withoutParams(params, func() ([]byte, error) { return nil, a.selection(ctx) })
 	default:

@@ -22,9 +22,13 @@ func TestGetInfo(t *testing.T) {
 		t.Fatal(s)
 	}
 	want := ctap.InfoResponse{
-		Versions:                 []string{"FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"},
-		AAGUID:                   DefaultAAGUID[:],
-		Options:                  map[string]bool{"rk": true, "up": true, "plat": false},
+		Versions: []string{"FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"},
+		AAGUID:   DefaultAAGUID[:],
+		Options: map[string]bool{"rk": true, "up": true, "plat": false,
+			"clientPin": false, "pinUvAuthToken": true, "makeCredUvNotRqd": true},
+		PinUvAuthProtocols:       []uint64{2, 1},
+		MinPINLength:             4,
+		ForcePINChange:           ptr(false),
 		MaxMsgSize:               7609,
 		MaxCredentialCountInList: 32,
 		MaxCredentialIDLength:    128,
@@ -50,7 +54,7 @@ func TestGetInfo(t *testing.T) {
 func TestUnknownCommands(t *testing.T) {
 	t.Parallel()
 	k := newTestKey(t)
-	for _, cmd := range []ctap.Command{0x00, 0x03, 0x05, ctap.CmdClientPIN, ctap.CmdBioEnrollment, ctap.CmdCredentialManagement,
+	for _, cmd := range []ctap.Command{0x00, 0x03, 0x05, ctap.CmdBioEnrollment, ctap.CmdCredentialManagement,
 		ctap.CmdLargeBlobs, ctap.CmdConfig, ctap.CmdBioEnrollmentPre, ctap.CmdCredentialManagementPre, 0x10, 0xff} {
 		if s, body := k.a.Handle(t.Context(), cmd, []byte{0xa0}); s != ctap.StatusInvalidCommand || body != nil {
 			t.Errorf("%v: %v %x, want INVALID_COMMAND", cmd, s, body)

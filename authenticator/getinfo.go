@@ -7,10 +7,17 @@ import "github.com/virtkey/virtkey/ctap"
 var Versions = []string{ctap.VersionFIDO20, ctap.VersionFIDO21Pre, ctap.VersionFIDO21}
 
 // info builds the authenticatorGetInfo response (CTAP 2.1 §6.4). Features
-// of later issues add their members here (clientPin, pinUvAuthToken,
-// pinUvAuthProtocols, extensions, credMgmt, ...).
+// of later issues add their members here (extensions, credMgmt, ...).
+//
+// clientPin is false until a PIN is set and true after; pinUvAuthToken is
+// true (getPinUvAuthTokenUsingPinWithPermissions). makeCredUvNotRqd is
+// true: with a PIN set, makeCredential without a pinUvAuthParam still
+// works for a non-discoverable credential, and answers
+// CTAP2_ERR_PUAT_REQUIRED for a discoverable one (§6.1.2 step 7).
+// noMcGaPermissionsWithClientPin is absent (false).
 func (a *Authenticator) info() *ctap.InfoResponse {
 	remaining := uint64(max(a.maxCreds-len(a.state.Credentials), 0))
+	forcePINChange := a.state.ForcePINChange
 	return &ctap.InfoResponse{
 		Versions: Versions,
 		AAGUID:   a.aaguid[:],
@@ -18,7 +25,14 @@ func (a *Authenticator) info() *ctap.InfoResponse {
 			ctap.OptionRK:   true,
 			ctap.OptionUP:   true,
 			ctap.OptionPlat: false,
+
+			ctap.OptionClientPIN:        a.pinSet(),
+			ctap.OptionPinUvAuthToken:   true,
+			ctap.OptionMakeCredUvNotRqd: true,
 		},
+		PinUvAuthProtocols:       []uint64{2, 1},
+		MinPINLength:             MinPINLength,
+		ForcePINChange:           &forcePINChange,
 		MaxMsgSize:               MaxMsgSize,
 		MaxCredentialCountInList: MaxCredentialCountInList,
 		MaxCredentialIDLength:    maxCredentialIDLength,

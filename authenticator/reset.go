@@ -12,7 +12,8 @@ import (
 // touch: a decline is CTAP2_ERR_OPERATION_DENIED, a timeout
 // CTAP2_ERR_USER_ACTION_TIMEOUT.
 //
-// It deletes every discoverable credential and replaces the master secret,
+// It deletes every discoverable credential and the PIN (with its retries
+// and every pinUvAuthToken), and replaces the master secret,
 // so every non-discoverable credential ID issued before stops opening. It
 // keeps the attestation keys (they belong to the model, not to the user)
 // and the signature counter (so relying parties never see it go back).
@@ -43,6 +44,8 @@ func (a *Authenticator) reset(ctx context.Context) error {
 	}
 	a.state.MasterSecret = secret
 	a.state.Credentials = nil
+	a.state.PINHash, a.state.PINRetries, a.state.ForcePINChange = nil, 0, false
+	a.pin.powerUp()
 	a.sealer = sealer
 	a.pending = nil
 	return a.save()

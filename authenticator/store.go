@@ -50,6 +50,16 @@ type State struct {
 	// Credentials are the discoverable (resident) credentials, in no
 	// particular order.
 	Credentials []ResidentCredential `json:"credentials,omitempty"`
+
+	// PINHash is LEFT(SHA-256(PIN), 16) of the clientPIN PIN (CTAP 2.1
+	// §6.5.5.5); empty when no PIN is set.
+	PINHash []byte `json:"pinHash,omitempty"`
+	// PINRetries is pinRetries (CTAP 2.1 §6.5.2.2), meaningful only while
+	// PINHash is set: 0 then means the PIN is blocked.
+	PINRetries int `json:"pinRetries,omitempty"`
+	// ForcePINChange makes the token subcommands fail until changePIN
+	// (CTAP 2.1 §6.4 forcePINChange, §6.5.5.7).
+	ForcePINChange bool `json:"forcePINChange,omitempty"`
 }
 
 // AttestationState is the attestation key material: a self-signed P-256

@@ -59,9 +59,9 @@ func (p *PinProtocol) Encapsulate(rand io.Reader, peer ctap.COSEKey) (ctap.COSEK
 }
 
 // ValidateToken checks the length of a decrypted pinUvAuthToken and returns
-// it: 16 or 32 bytes for protocol one (CTAP 2.1 §6.5.2 allows either for
-// it), 32 bytes for protocol two (§6.5.7). Another length is an error
-// wrapping ErrBadResponse, like python-fido2's validate_token.
+// it: 16 or 32 bytes for protocol one (§6.5.6; CTAP 2.0 authenticators
+// may use 16), 32 bytes for protocol two (CTAP 2.1 §6.5.7). Another length
+// is an error wrapping ErrBadResponse, as in python-fido2's validate_token.
 func (p *PinProtocol) ValidateToken(token []byte) ([]byte, error) {
 	ok := len(token) == 32
 	if p.Version() == 1 {
@@ -76,7 +76,8 @@ func (p *PinProtocol) ValidateToken(token []byte) ([]byte, error) {
 
 // AuthParam returns the pinUvAuthParam of authenticatorMakeCredential and
 // authenticatorGetAssertion, authenticate(pinUvAuthToken, clientDataHash)
-// (CTAP 2.1 §6.1.1 and §6.2.1, computed as the platform does in §6.5.5.7).
+// (CTAP 2.1 §6.1 and §6.2, parameter pinUvAuthParam; the authenticator
+// verifies it in §6.1.2 and §6.2.2).
 func (p *PinProtocol) AuthParam(token, clientDataHash []byte) []byte {
 	return p.Authenticate(token, clientDataHash)
 }

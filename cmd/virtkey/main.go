@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,21 +26,23 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, `usage: virtkey serve --udp ADDR [--state PATH] [--presence auto|deny] [--log-level LEVEL]`)
 }
 
-func run(args []string, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
 	}
 	switch args[0] {
 	case "serve":
-		return serve(args[1:], stderr)
+		return serve(ctx, args[1:], stderr)
 	case "help", "-h", "--help":
 		usage(stderr)
 		return 0
@@ -49,7 +52,11 @@ func run(args []string, stderr io.Writer) int {
 	return 2
 }
 
-func serve(args []string, stderr io.Writer) int {
+// listening is told the address the daemon serves on; tests replace it.
+var listening = func(net.Addr) {}
+
+// serve runs the key until ctx ends.
+func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("virtkey serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -94,8 +101,10 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "virtkey: %v\n", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	if la, ok := dev.(interface{ LocalAddr() net.Addr }); ok {
+		listening(la.LocalAddr())
+		*udpAddr = la.LocalAddr().String()
+	}
 	log.Info("serving", "udp", *udpAddr, "state", *state, "presence", *presence)
 	err = ctaphid.Serve(ctx, dev, loggingHandler{key, log}, &ctaphid.ServerConfig{
 		Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) },

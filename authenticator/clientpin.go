@@ -1,0 +1,492 @@
+package authenticator
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/virtkey/virtkey/ctap"
+)
+
+// PIN policy and pinUvAuthToken limits (CTAP 2.1 §6.5).
+const (
+	// MaxPINRetries is maxPINRetries: a PIN is blocked after this many
+	// wrong attempts in a row, across power cycles (§6.5.2.2).
+	MaxPINRetries = 8
+	// MaxPINMismatchesPerBoot is how many consecutive wrong PINs the key
+	// accepts before it answers CTAP2_ERR_PIN_AUTH_BLOCKED until the next
+	// power cycle (§6.5.5.6 step 7, §6.5.5.7).
+	MaxPINMismatchesPerBoot = 3
+	// MinPINLength is minPINLength in Unicode code points (§6.4, §6.5.5.5).
+	MinPINLength = 4
+	// TokenInitialUsageLimit is the initial usage time limit of a
+	// pinUvAuthToken for USB: a token not used within it stops working
+	// (§6.5.2.1, pinUvAuthTokenUsageTimerObserver).
+	TokenInitialUsageLimit = 30 * time.Second
+	// TokenMaxUsagePeriod is the maximum usage time period of a
+	// pinUvAuthToken, counted from its issue (§6.5.2.1).
+	TokenMaxUsagePeriod = 10 * time.Minute
+)
+
+// supportedPermissions are the pinUvAuthToken permissions this key grants
+// (§6.5.5.7): makeCredential and getAssertion. Features that add
+// credentialManagement, largeBlobWrite or authenticatorConfig add their
+// bit here as they add the getInfo option.
+const supportedPermissions = ctap.PermissionMakeCredential | ctap.PermissionGetAssertion
+
+// pinState is the volatile PIN/UV state of §6.5.2: regenerated at power-up
+// (New, PowerCycle) and by reset. The key agreement key is made from
+// Config.Rand the first time a subcommand needs it after power-up, which
+// keeps Rand's output for keys that never use clientPIN as it was.
+type pinState struct {
+	keyAgreement *ctap.KeyAgreementKey // nil until needed
+	token        pinToken
+	mismatches   int // consecutive wrong PINs since power-up
+}
+
+// pinToken is pinUvAuthTokenState (§6.5.2.1). The zero value is a token
+// that is not in use, which verifies nothing.
+type pinToken struct {
+	value        []byte // 32 random bytes; nil when not in use
+	permissions  uint64
+	rpID         string // permissions RP ID; empty when none is bound
+	issued       time.Time
+	used         bool // used at least once: the initial usage limit no longer applies
+	userPresent  bool
+	userVerified bool
+}
+
+// powerUp forgets the PIN/UV volatile state: a new key agreement key on
+// next use, no token, no mismatches.
+func (p *pinState) powerUp() { *p = pinState{} }
+
+// pinSet reports whether a PIN is configured (getInfo option clientPin).
+func (a *Authenticator) pinSet() bool { return len(a.state.PINHash) != 0 }
+
+// keyAgreementKey returns the current key agreement key, generating it
+// from Config.Rand when there is none (§6.5.4 initialize).
+func (a *Authenticator) keyAgreementKey() (*ctap.KeyAgreementKey, error) {
+	if a.pin.keyAgreement == nil {
+		k, err := ctap.GenerateKeyAgreementKey(a.rand)
+		if err != nil {
+			return nil, err
+		}
+		a.pin.keyAgreement = k
+	}
+	return a.pin.keyAgreement, nil
+}
+
+// tokenInUse reports whether the pinUvAuthToken is in use, first running
+// the usage timer (§6.5.2.1): a token past its initial usage limit
+// without having been used, or past its maximum usage period, stops
+// being in use.
+func (a *Authenticator) tokenInUse() bool {
+	t := &a.pin.token
+	if t.value == nil {
+		return false
+	}
+	age := a.now().Sub(t.issued)
+	if age > TokenMaxUsagePeriod || (!t.used && age > TokenInitialUsageLimit) {
+		a.pin.token = pinToken{}
+		return false
+	}
+	return true
+}
+
+// clientPINState is one authenticatorClientPIN (CTAP 2.1 §6.5.5). handle
+// dispatches on subCommand; each subcommand method runs its section's
+// numbered steps in order.
+type clientPINState struct {
+	a      *Authenticator
+	req    ctap.ClientPINRequest
+	proto  ctap.PINProtocol
+	shared []byte
+	resp   ctap.ClientPINResponse
+}
+
+func (a *Authenticator) clientPIN(params []byte) ([]byte, error) {
+	hs := &clientPINState{a: a}
+	if err := ctap.Unmarshal(params, &hs.req); err != nil {
+		return nil, err
+	}
+	if err := hs.handle(); err != nil {
+		return nil, err
+	}
+	return ctap.Marshal(&hs.resp)
+}
+
+// handle dispatches on subCommand (§6.5.5.1). A missing subCommand is
+// CTAP2_ERR_MISSING_PARAMETER, an unknown one CTAP2_ERR_INVALID_SUBCOMMAND.
+// getPinUvAuthTokenUsingUvWithPermissions and getUVRetries need built-in
+// user verification, which this key lacks (the "uv" option is absent), so
+// they are CTAP2_ERR_INVALID_SUBCOMMAND too.
+func (hs *clientPINState) handle() error {
+	if hs.req.SubCommand == nil {
+		return fmt.Errorf("%w: subCommand", ctap.StatusMissingParameter)
+	}
+	switch sub := *hs.req.SubCommand; sub {
+	case ctap.PINGetPINRetries:
+		return hs.getPINRetries()
+	case ctap.PINGetKeyAgreement:
+		return hs.getKeyAgreement()
+	case ctap.PINSetPIN:
+		return hs.setPIN()
+	case ctap.PINChangePIN:
+		return hs.changePIN()
+	case ctap.PINGetPinToken:
+		return hs.getPinToken()
+	case ctap.PINGetPinUvAuthTokenUsingPinWithPermissions:
+		return hs.getPinUvAuthTokenUsingPin()
+	default:
+		return fmt.Errorf("%w: subCommand %d", ctap.StatusInvalidSubcommand, sub)
+	}
+}
+
+// checkProtocol requires pinUvAuthProtocol (CTAP2_ERR_MISSING_PARAMETER)
+// and a supported one (CTAP1_ERR_INVALID_PARAMETER).
+func (hs *clientPINState) checkProtocol() error {
+	if hs.req.PinUvAuthProtocol == nil {
+		return fmt.Errorf("%w: pinUvAuthProtocol", ctap.StatusMissingParameter)
+	}
+	p, ok := ctap.PINProtocolByVersion(*hs.req.PinUvAuthProtocol)
+	if !ok {
+		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *hs.req.PinUvAuthProtocol)
+	}
+	hs.proto = p
+	return nil
+}
+
+// require reports the first absent member as CTAP2_ERR_MISSING_PARAMETER.
+func require(members ...any) error {
+	for i := 0; i < len(members); i += 2 {
+		absent := false
+		switch v := members[i+1].(type) {
+		case []byte:
+			absent = v == nil
+		case *ctap.COSEKey:
+			absent = v == nil
+		case *uint64:
+			absent = v == nil
+		}
+		if absent {
+			return fmt.Errorf("%w: %s", ctap.StatusMissingParameter, members[i])
+		}
+	}
+	return nil
+}
+
+// decapsulate is the authenticator's decapsulate(keyAgreement) (§6.5.6):
+// a key that is not a P-256 point is CTAP1_ERR_INVALID_PARAMETER.
+func (hs *clientPINState) decapsulate() error {
+	k, err := hs.a.keyAgreementKey()
+	if err != nil {
+		return err
+	}
+	ss, err := k.SharedSecret(hs.proto, *hs.req.KeyAgreement)
+	if err != nil {
+		return fmt.Errorf("%w: keyAgreement: %w", ctap.StatusInvalidParameter, err)
+	}
+	hs.shared = ss
+	return nil
+}
+
+// getPINRetries is §6.5.5.2: pinRetries (MaxPINRetries while no PIN is
+// set) and powerCycleState, true when the key needs a power cycle before
+// the next PIN attempt.
+func (hs *clientPINState) getPINRetries() error {
+	retries := uint64(MaxPINRetries)
+	if hs.a.pinSet() {
+		retries = uint64(hs.a.state.PINRetries)
+	}
+	blocked := hs.a.pin.mismatches >= MaxPINMismatchesPerBoot
+	hs.resp.PINRetries = &retries
+	hs.resp.PowerCycleState = &blocked
+	return nil
+}
+
+// getKeyAgreement is §6.5.5.4: the key agreement public key as a COSE_Key
+// with alg -25.
+func (hs *clientPINState) getKeyAgreement() error {
+	if err := hs.checkProtocol(); err != nil {
+		return err
+	}
+	k, err := hs.a.keyAgreementKey()
+	if err != nil {
+		return err
+	}
+	ck := k.COSEKey()
+	hs.resp.KeyAgreement = &ck
+	return nil
+}
+
+// setPIN is §6.5.5.5.
+func (hs *clientPINState) setPIN() error {
+	r := &hs.req
+	if err := require("pinUvAuthProtocol", r.PinUvAuthProtocol, "keyAgreement", r.KeyAgreement,
+		"newPinEnc", r.NewPinEnc, "pinUvAuthParam", r.PinUvAuthParam); err != nil { // step 1
+		return err
+	}
+	if err := hs.checkProtocol(); err != nil { // step 2
+		return err
+	}
+	if hs.a.pinSet() { // step 3
+		return fmt.Errorf("%w: a PIN is already set", ctap.StatusNotAllowed)
+	}
+	if err := hs.decapsulate(); err != nil { // step 4
+		return err
+	}
+	if !hs.proto.Verify(hs.shared, r.NewPinEnc, r.PinUvAuthParam) { // step 5
+		return fmt.Errorf("%w: pinUvAuthParam over newPinEnc", ctap.StatusPINAuthInvalid)
+	}
+	pin, err := hs.decryptNewPIN() // steps 6, 7
+	if err != nil {
+		return err
+	}
+	a := hs.a // step 8, durable before the response
+	a.state.PINHash = ctap.PINHash(pin)
+	a.state.PINRetries = MaxPINRetries
+	a.state.ForcePINChange = false
+	return a.save()
+}
+
+// decryptNewPIN is §6.5.5.5 steps 6 and 7 (and §6.5.5.6 steps 8 and 9):
+// newPinEnc that does not decrypt to 64 bytes of padded PIN is
+// CTAP1_ERR_INVALID_PARAMETER; a PIN shorter than MinPINLength code
+// points, longer than 63 bytes or not UTF-8 is
+// CTAP2_ERR_PIN_POLICY_VIOLATION.
+func (hs *clientPINState) decryptNewPIN() (string, error) {
+	padded, err := hs.proto.Decrypt(hs.shared, hs.req.NewPinEnc)
+	if err != nil {
+		return "", fmt.Errorf("%w: newPinEnc: %w", ctap.StatusInvalidParameter, err)
+	}
+	pin, err := ctap.UnpadPIN(padded)
+	switch {
+	case errors.Is(err, ctap.ErrPINPadding):
+		return "", fmt.Errorf("%w: %w", ctap.StatusInvalidParameter, err)
+	case err != nil:
+		return "", fmt.Errorf("%w: %w", ctap.StatusPINPolicyViolation, err)
+	case utf8.RuneCountInString(pin) < MinPINLength:
+		return "", fmt.Errorf("%w: PIN shorter than %d code points", ctap.StatusPINPolicyViolation, MinPINLength)
+	}
+	return pin, nil
+}
+
+// checkPINHash is the PIN check shared by changePIN (§6.5.5.6 steps 3
+// and 6 to 7) and the token subcommands (§6.5.5.7): with no retries left
+// CTAP2_ERR_PIN_BLOCKED, after MaxPINMismatchesPerBoot mismatches since
+// power-up CTAP2_ERR_PIN_AUTH_BLOCKED. Otherwise pinRetries is decremented
+// and saved before pinHashEnc is compared. A mismatch regenerates the key
+// agreement key and answers CTAP2_ERR_PIN_AUTH_BLOCKED on the third
+// consecutive one, CTAP2_ERR_PIN_BLOCKED when no retries are left, else
+// CTAP2_ERR_PIN_INVALID. A match restores pinRetries to MaxPINRetries.
+// The caller has decapsulated and verified pinUvAuthParam where its
+// subcommand has one.
+func (hs *clientPINState) checkPINHash() error {
+	a := hs.a
+	a.state.PINRetries--
+	if err := a.save(); err != nil {
+		return err
+	}
+	got, err := hs.proto.Decrypt(hs.shared, hs.req.PinHashEnc)
+	if err != nil {
+		return fmt.Errorf("%w: pinHashEnc: %w", ctap.StatusInvalidParameter, err)
+	}
+	if len(got) != ctap.PINHashSize || subtle.ConstantTimeCompare(got, a.state.PINHash) != 1 {
+		a.pin.keyAgreement = nil // regenerated on next use
+		a.pin.mismatches++
+		switch {
+		case a.pin.mismatches >= MaxPINMismatchesPerBoot:
+			return fmt.Errorf("%w: %d wrong PINs since power-up", ctap.StatusPINAuthBlocked, a.pin.mismatches)
+		case a.state.PINRetries == 0:
+			return fmt.Errorf("%w: no retries left", ctap.StatusPINBlocked)
+		}
+		return fmt.Errorf("%w: %d retries left", ctap.StatusPINInvalid, a.state.PINRetries)
+	}
+	a.pin.mismatches = 0
+	a.state.PINRetries = MaxPINRetries
+	return a.save()
+}
+
+// checkPINUsable is the blocked checks before a PIN attempt: no PIN is
+// CTAP2_ERR_PIN_NOT_SET, no retries CTAP2_ERR_PIN_BLOCKED, too many
+// mismatches since power-up CTAP2_ERR_PIN_AUTH_BLOCKED.
+func (hs *clientPINState) checkPINUsable() error {
+	a := hs.a
+	switch {
+	case !a.pinSet():
+		return ctap.StatusPINNotSet
+	case a.state.PINRetries <= 0:
+		return fmt.Errorf("%w: no retries left", ctap.StatusPINBlocked)
+	case a.pin.mismatches >= MaxPINMismatchesPerBoot:
+		return fmt.Errorf("%w: power cycle needed", ctap.StatusPINAuthBlocked)
+	}
+	return nil
+}
+
+// changePIN is §6.5.5.6.
+func (hs *clientPINState) changePIN() error {
+	r := &hs.req
+	if err := require("pinUvAuthProtocol", r.PinUvAuthProtocol, "keyAgreement", r.KeyAgreement,
+		"pinHashEnc", r.PinHashEnc, "newPinEnc", r.NewPinEnc, "pinUvAuthParam", r.PinUvAuthParam); err != nil { // step 1
+		return err
+	}
+	if err := hs.checkProtocol(); err != nil { // step 2
+		return err
+	}
+	if err := hs.checkPINUsable(); err != nil { // step 3
+		return err
+	}
+	if err := hs.decapsulate(); err != nil { // step 4
+		return err
+	}
+	msg := append(append([]byte{}, r.NewPinEnc...), r.PinHashEnc...)
+	if !hs.proto.Verify(hs.shared, msg, r.PinUvAuthParam) { // step 5
+		return fmt.Errorf("%w: pinUvAuthParam over newPinEnc || pinHashEnc", ctap.StatusPINAuthInvalid)
+	}
+	if err := hs.checkPINHash(); err != nil { // steps 6, 7
+		return err
+	}
+	pin, err := hs.decryptNewPIN() // steps 8, 9
+	if err != nil {
+		return err
+	}
+	a := hs.a
+	hash := ctap.PINHash(pin)
+	if a.state.ForcePINChange && subtle.ConstantTimeCompare(hash, a.state.PINHash) == 1 {
+		return fmt.Errorf("%w: forcePINChange needs a different PIN", ctap.StatusPINPolicyViolation)
+	}
+	a.state.PINHash = hash // step 10
+	a.state.ForcePINChange = false
+	a.pin.token = pinToken{} // resetPinUvAuthToken
+	return a.save()
+}
+
+// getPinToken is §6.5.5.7.1, the CTAP 2.0 subcommand: a token with the
+// makeCredential and getAssertion permissions and no permissions RP ID.
+// permissions or rpId in the request are CTAP1_ERR_INVALID_PARAMETER.
+func (hs *clientPINState) getPinToken() error {
+	r := &hs.req
+	if err := require("pinUvAuthProtocol", r.PinUvAuthProtocol, "keyAgreement", r.KeyAgreement,
+		"pinHashEnc", r.PinHashEnc); err != nil {
+		return err
+	}
+	if r.Permissions != nil || r.RPID != nil {
+		return fmt.Errorf("%w: permissions or rpId with getPinToken", ctap.StatusInvalidParameter)
+	}
+	if err := hs.checkProtocol(); err != nil {
+		return err
+	}
+	return hs.issueToken(ctap.PermissionMakeCredential|ctap.PermissionGetAssertion, "")
+}
+
+// getPinUvAuthTokenUsingPin is getPinUvAuthTokenUsingPinWithPermissions
+// (§6.5.5.7.2). permissions 0 is CTAP1_ERR_INVALID_PARAMETER; a
+// permission outside supportedPermissions (bio enrollment, which needs
+// built-in UV, and the features not built yet) is
+// CTAP2_ERR_UNAUTHORIZED_PERMISSION.
+func (hs *clientPINState) getPinUvAuthTokenUsingPin() error {
+	r := &hs.req
+	if err := require("pinUvAuthProtocol", r.PinUvAuthProtocol, "keyAgreement", r.KeyAgreement,
+		"pinHashEnc", r.PinHashEnc, "permissions", r.Permissions); err != nil { // step 1
+		return err
+	}
+	if err := hs.checkProtocol(); err != nil { // step 2
+		return err
+	}
+	perms := *r.Permissions
+	if perms == 0 { // step 3
+		return fmt.Errorf("%w: permissions 0", ctap.StatusInvalidParameter)
+	}
+	if perms&^supportedPermissions != 0 { // step 4
+		return fmt.Errorf("%w: permissions %#x", ctap.StatusUnauthorizedPermission, perms&^supportedPermissions)
+	}
+	rpID := ""
+	if r.RPID != nil {
+		rpID = *r.RPID
+	}
+	return hs.issueToken(perms, rpID)
+}
+
+// issueToken is the rest of §6.5.5.7.1 and §6.5.5.7.2: the PIN check;
+// forcePINChange is CTAP2_ERR_PIN_POLICY_VIOLATION; then a new random
+// token (invalidating earlier ones: resetPinUvAuthToken), with its
+// permissions and RP ID, userVerified set, userPresent clear and its
+// usage timer started (beginUsingPinUvAuthToken), returned encrypted
+// under the shared secret.
+func (hs *clientPINState) issueToken(perms uint64, rpID string) error {
+	a := hs.a
+	if err := hs.checkPINUsable(); err != nil {
+		return err
+	}
+	if err := hs.decapsulate(); err != nil {
+		return err
+	}
+	if err := hs.checkPINHash(); err != nil {
+		return err
+	}
+	if a.state.ForcePINChange {
+		return fmt.Errorf("%w: forcePINChange", ctap.StatusPINPolicyViolation)
+	}
+	value, err := a.randomBytes(32)
+	if err != nil {
+		return err
+	}
+	a.pin.token = pinToken{
+		value:        value,
+		permissions:  perms,
+		rpID:         rpID,
+		issued:       a.now(),
+		userVerified: true,
+	}
+	enc, err := hs.proto.Encrypt(a.rand, hs.shared, value)
+	if err != nil {
+		return err
+	}
+	hs.resp.PinUvAuthToken = enc
+	return nil
+}
+
+// verifyPinUvAuthParam is makeCredential §6.1.2 step 11 and getAssertion
+// §6.2.2 step 6: pinUvAuthParam must be Authenticate(token,
+// clientDataHash) under a token in use, with permission perm, bound to
+// rpID or to no RP ID (it is then bound to rpID), and with userVerified
+// set; anything else is CTAP2_ERR_PIN_AUTH_INVALID. The caller checked
+// the protocol (step 2).
+func (a *Authenticator) verifyPinUvAuthParam(protocol uint64, param, clientDataHash []byte, perm uint64, rpID string) error {
+	p, ok := ctap.PINProtocolByVersion(protocol)
+	if !ok {
+		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, protocol)
+	}
+	t := &a.pin.token
+	switch {
+	case !a.tokenInUse():
+		return fmt.Errorf("%w: no pinUvAuthToken in use", ctap.StatusPINAuthInvalid)
+	case !p.Verify(t.value, clientDataHash, param):
+		return fmt.Errorf("%w: pinUvAuthParam", ctap.StatusPINAuthInvalid)
+	case t.permissions&perm == 0:
+		return fmt.Errorf("%w: token lacks permission %#x", ctap.StatusPINAuthInvalid, perm)
+	case t.rpID != "" && t.rpID != rpID:
+		return fmt.Errorf("%w: token bound to another RP", ctap.StatusPINAuthInvalid)
+	case !t.userVerified:
+		return fmt.Errorf("%w: token already used", ctap.StatusPINAuthInvalid)
+	}
+	if t.rpID == "" {
+		t.rpID = rpID
+	}
+	t.used = true
+	return nil
+}
+
+// tokenConsumed is what makeCredential (§6.1.2 step 14) and getAssertion
+// (§6.2.2 step 9) do after collecting user presence with a
+// pinUvAuthParam: clearUserPresentFlag, clearUserVerifiedFlag and
+// clearPinUvAuthTokenPermissionsExceptLbw. The token then serves no
+// further makeCredential or getAssertion.
+func (a *Authenticator) tokenConsumed() {
+	t := &a.pin.token
+	t.userPresent = false
+	t.userVerified = false
+	t.permissions &= ctap.PermissionLargeBlobWrite
+}
