@@ -12,7 +12,7 @@
 //
 // Multi-step commands follow crypto/tls: a state struct per command whose
 // handle method calls the spec's numbered steps in order
-// (makecredential.go, getassertion.go).
+// (makecredential.go, getassertion.go, clientpin.go).
 package authenticator
 
 import (

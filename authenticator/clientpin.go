@@ -50,6 +50,7 @@ type pinState struct {
 // that is not in use, which verifies nothing.
 type pinToken struct {
 	value        []byte // 32 random bytes; nil when not in use
+	protocol     uint64 // the PIN/UV auth protocol that issued it
 	permissions  uint64
 	rpID         string // permissions RP ID; empty when none is bound
 	issued       time.Time
@@ -113,6 +114,11 @@ func (a *Authenticator) clientPIN(params []byte) ([]byte, error) {
 	}
 	if err := hs.handle(); err != nil {
 		return nil, err
+	}
+	if r := hs.resp; r.KeyAgreement == nil && r.PinUvAuthToken == nil && r.PINRetries == nil &&
+		r.PowerCycleState == nil && r.UVRetries == nil {
+		// setPIN and changePIN answer CTAP2_OK alone (§6.5.5.5, §6.5.5.6).
+		return nil, nil
 	}
 	return ctap.Marshal(&hs.resp)
 }
@@ -435,6 +441,7 @@ func (hs *clientPINState) issueToken(perms uint64, rpID string) error {
 	}
 	a.pin.token = pinToken{
 		value:        value,
+		protocol:     hs.proto.Version(),
 		permissions:  perms,
 		rpID:         rpID,
 		issued:       a.now(),
@@ -463,6 +470,11 @@ func (a *Authenticator) verifyPinUvAuthParam(protocol uint64, param, clientDataH
 	switch {
 	case !a.tokenInUse():
 		return fmt.Errorf("%w: no pinUvAuthToken in use", ctap.StatusPINAuthInvalid)
+	case t.protocol != protocol:
+		// Each protocol has its own pinUvAuthToken and a new token resets
+		// them all (§6.5.4 resetPinUvAuthToken), so a token is good only
+		// under the protocol that issued it.
+		return fmt.Errorf("%w: token of protocol %d used with protocol %d", ctap.StatusPINAuthInvalid, t.protocol, protocol)
 	case !p.Verify(t.value, clientDataHash, param):
 		return fmt.Errorf("%w: pinUvAuthParam", ctap.StatusPINAuthInvalid)
 	case t.permissions&perm == 0:

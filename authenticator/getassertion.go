@@ -87,8 +87,8 @@ func (a *Authenticator) getAssertion(ctx context.Context, params []byte) ([]byte
 	return body, nil
 }
 
-// handle runs CTAP 2.1 §6.2.2. Steps 5, 6 and 8 concern alwaysUv and user
-// verification, which a key without a PIN or built-in UV passes.
+// handle runs CTAP 2.1 §6.2.2. Steps 5 and 8 concern alwaysUv and
+// built-in user verification, which this key lacks; they pass.
 func (hs *getAssertionState) handle() error {
 	if err := hs.checkParameters(); err != nil {
 		return err
@@ -101,6 +101,9 @@ func (hs *getAssertionState) handle() error {
 	}
 	hs.flags = 0                                // step 3
 	if err := hs.processOptions(); err != nil { // step 4
+		return err
+	}
+	if err := hs.verifyPinUvAuthParam(); err != nil { // step 6
 		return err
 	}
 	if err := hs.locateCredentials(); err != nil { // step 7
@@ -166,6 +169,22 @@ func (hs *getAssertionState) processOptions() error {
 	return nil
 }
 
+// verifyPinUvAuthParam is step 6: as makeCredential step 11 with the ga
+// permission and rpId. On success the "uv" bit is set, and hs.uv makes
+// the response carry user name and displayName (step 12).
+func (hs *getAssertionState) verifyPinUvAuthParam() error {
+	if hs.req.PinUvAuthParam == nil {
+		return nil
+	}
+	if err := hs.a.verifyPinUvAuthParam(*hs.req.PinUvAuthProtocol, hs.req.PinUvAuthParam,
+		hs.req.ClientDataHash, ctap.PermissionGetAssertion, hs.req.RPID); err != nil {
+		return err
+	}
+	hs.flags |= ctap.FlagUV
+	hs.uv = true
+	return nil
+}
+
 // locateCredentials is step 7: with a non-empty allowList, the listed
 // credentials of this key bound to rpId; without, the discoverable
 // credentials for rpId. None is CTAP2_ERR_NO_CREDENTIALS (7.6).
@@ -195,7 +214,9 @@ func (hs *getAssertionState) locateCredentials() error {
 
 // collectUserPresence is step 9: unless "up" is false, ask for a touch
 // and set the "up" bit. A decline or a timeout is
-// CTAP2_ERR_OPERATION_DENIED (see makeCredential step 14).
+// CTAP2_ERR_OPERATION_DENIED (see makeCredential step 14). With a
+// pinUvAuthParam the token is consumed after the touch, as in
+// makeCredential.
 func (hs *getAssertionState) collectUserPresence() error {
 	if !hs.up {
 		return nil
@@ -205,6 +226,9 @@ func (hs *getAssertionState) collectUserPresence() error {
 		return err
 	}
 	hs.flags |= ctap.FlagUP
+	if hs.req.PinUvAuthParam != nil {
+		hs.a.tokenConsumed()
+	}
 	return nil
 }
 

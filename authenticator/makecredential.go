@@ -45,10 +45,8 @@ func (a *Authenticator) makeCredential(ctx context.Context, params []byte) ([]by
 	return ctap.Marshal(&hs.resp)
 }
 
-// handle runs CTAP 2.1 §6.1.2. Steps 6 to 8, 10 and 11 concern alwaysUv,
-// makeCredUvNotRqd and a key protected by user verification; a key
-// without a PIN or built-in UV passes them, and they get their own
-// methods when clientPIN arrives.
+// handle runs CTAP 2.1 §6.1.2. Steps 6, 8 and 10 concern alwaysUv and
+// built-in user verification, which this key lacks; they pass.
 func (hs *makeCredentialState) handle() error {
 	if err := hs.checkParameters(); err != nil {
 		return err
@@ -66,7 +64,13 @@ func (hs *makeCredentialState) handle() error {
 	if err := hs.processOptions(); err != nil { // step 5
 		return err
 	}
+	if err := hs.checkUvRequired(); err != nil { // step 7
+		return err
+	}
 	if err := hs.checkEnterpriseAttestation(); err != nil { // step 9
+		return err
+	}
+	if err := hs.verifyPinUvAuthParam(); err != nil { // step 11
 		return err
 	}
 	if err := hs.checkExcludeList(); err != nil { // step 12
@@ -139,11 +143,16 @@ func (hs *makeCredentialState) pinUvAuthParamProbe() error {
 	return hs.a.pinUvAuthProbe(hs.ctx, ctap.CmdMakeCredential, hs.req.RP.ID)
 }
 
-// pinUvAuthProbe is step 1 of makeCredential and getAssertion.
+// pinUvAuthProbe is step 1 of makeCredential and getAssertion: after the
+// touch, CTAP2_ERR_PIN_NOT_SET without a PIN and CTAP2_ERR_PIN_INVALID
+// with one.
 func (a *Authenticator) pinUvAuthProbe(ctx context.Context, cmd ctap.Command, rpID string) error {
 	err := a.touch(ctx, TouchRequest{Command: cmd, RPID: rpID, Reason: ReasonPINProbe})
 	switch outcome(err) {
 	case touched:
+		if a.pinSet() {
+			return fmt.Errorf("%w: zero-length pinUvAuthParam", ctap.StatusPINInvalid)
+		}
 		return fmt.Errorf("%w: zero-length pinUvAuthParam", ctap.StatusPINNotSet)
 	case declined, timedOut:
 		return fmt.Errorf("%w: %w", ctap.StatusOperationDenied, err)
@@ -153,7 +162,7 @@ func (a *Authenticator) pinUvAuthProbe(ctx context.Context, cmd ctap.Command, rp
 
 // checkPinUvAuthProtocol is step 2: with a pinUvAuthParam, the protocol
 // must be present (CTAP2_ERR_MISSING_PARAMETER) and supported
-// (CTAP1_ERR_INVALID_PARAMETER; this key supports none yet).
+// (CTAP1_ERR_INVALID_PARAMETER; this key supports protocols 1 and 2).
 func (hs *makeCredentialState) checkPinUvAuthProtocol() error {
 	return checkPinUvAuthProtocol(hs.req.PinUvAuthParam, hs.req.PinUvAuthProtocol)
 }
@@ -172,8 +181,38 @@ func checkPinUvAuthProtocol(param []byte, protocol *uint64) error {
 }
 
 // pinUvAuthProtocolSupported reports whether the key implements a PIN/UV
-// auth protocol (CTAP 2.1 §6.5). None yet.
-func pinUvAuthProtocolSupported(p uint64) bool { return false }
+// auth protocol (CTAP 2.1 §6.5.6, §6.5.7).
+func pinUvAuthProtocolSupported(p uint64) bool {
+	_, ok := ctap.PINProtocolByVersion(p)
+	return ok
+}
+
+// checkUvRequired is step 7. The key advertises makeCredUvNotRqd, so with
+// a PIN set (the key is "protected by some form of user verification")
+// only a discoverable credential needs a pinUvAuthParam:
+// CTAP2_ERR_PUAT_REQUIRED without one.
+func (hs *makeCredentialState) checkUvRequired() error {
+	if hs.a.pinSet() && hs.req.PinUvAuthParam == nil && !hs.uv && hs.rk {
+		return fmt.Errorf("%w: rk with a PIN set", ctap.StatusPUATRequired)
+	}
+	return nil
+}
+
+// verifyPinUvAuthParam is step 11: with a pinUvAuthParam, the token must
+// verify it over clientDataHash, hold the mc permission and be bound to
+// rp.id or to no RP (CTAP2_ERR_PIN_AUTH_INVALID otherwise); the "uv" bit
+// is then set.
+func (hs *makeCredentialState) verifyPinUvAuthParam() error {
+	if hs.req.PinUvAuthParam == nil {
+		return nil
+	}
+	if err := hs.a.verifyPinUvAuthParam(*hs.req.PinUvAuthProtocol, hs.req.PinUvAuthParam,
+		hs.req.ClientDataHash, ctap.PermissionMakeCredential, hs.req.RP.ID); err != nil {
+		return err
+	}
+	hs.flags |= ctap.FlagUV
+	return nil
+}
 
 // chooseAlgorithm is step 3: the first element of pubKeyCredParams whose
 // type is "public-key" and whose algorithm this key supports (ES256,
@@ -254,13 +293,19 @@ func (hs *makeCredentialState) checkExcludeList() error {
 // collectUserPresence is steps 13 and 14. There is no built-in UV (step
 // 13) and "up" is true, so the key asks for a touch and sets the "up" bit.
 // A decline or a timeout is CTAP2_ERR_OPERATION_DENIED, as the 2.1 text
-// says for both.
+// says for both. A token's userPresent flag is never set (tokens come
+// from the PIN only), so a pinUvAuthParam does not spare the touch; after
+// it, the token is consumed (step 14: clearUserPresentFlag,
+// clearUserVerifiedFlag, clearPinUvAuthTokenPermissionsExceptLbw).
 func (hs *makeCredentialState) collectUserPresence() error {
 	err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdMakeCredential, RPID: hs.req.RP.ID, Reason: ReasonMakeCredential})
 	if err := userPresenceError(err); err != nil {
 		return err
 	}
 	hs.flags |= ctap.FlagUP
+	if hs.req.PinUvAuthParam != nil {
+		hs.a.tokenConsumed()
+	}
 	return nil
 }
 

@@ -67,11 +67,16 @@ func TestMakeCredentialStatus(t *testing.T) {
 		{"zero-length pinUvAuthParam, declined", func() any { return withMember(valid(), 8, []byte{}) }, []error{ctap.StatusOperationDenied}, ctap.StatusOperationDenied, 1},
 		{"zero-length pinUvAuthParam, timeout", func() any { return withMember(valid(), 8, []byte{}) }, []error{ctap.StatusUserActionTimeout}, ctap.StatusOperationDenied, 1},
 		{"pinUvAuthParam without protocol", func() any { r := valid(); r.PinUvAuthParam = make([]byte, 16); return r }, nil, ctap.StatusMissingParameter, 0},
-		{"pinUvAuthParam, protocol 1 unsupported", func() any {
+		{"pinUvAuthParam, protocol 3 unsupported", func() any {
+			r := valid()
+			r.PinUvAuthParam, r.PinUvAuthProtocol = make([]byte, 16), ptr[uint64](3)
+			return r
+		}, nil, ctap.StatusInvalidParameter, 0},
+		{"pinUvAuthParam, no token", func() any {
 			r := valid()
 			r.PinUvAuthParam, r.PinUvAuthProtocol = make([]byte, 16), ptr[uint64](1)
 			return r
-		}, nil, ctap.StatusInvalidParameter, 0},
+		}, nil, ctap.StatusPINAuthInvalid, 0},
 		{"enterpriseAttestation", func() any { r := valid(); r.EnterpriseAttestation = ptr[uint64](1); return r }, nil, ctap.StatusInvalidParameter, 0},
 		{"declined", func() any { return valid() }, []error{ctap.StatusOperationDenied}, ctap.StatusOperationDenied, 1},
 		{"timeout", func() any { return valid() }, []error{ctap.StatusUserActionTimeout}, ctap.StatusOperationDenied, 1},
