@@ -19,6 +19,7 @@ from fido2.attestation.base import verify_x509_chain
 from fido2.cose import CoseKey
 from fido2.ctap import CtapError
 from fido2.ctap2 import Ctap2
+from fido2.ctap2.pin import ClientPin, PinProtocolV1, PinProtocolV2
 from fido2.hid import CtapHidDevice
 from fido2.hid.base import CtapHidConnection, HidDescriptor
 
@@ -110,7 +111,64 @@ def main():
         check(False, "getAssertion for an unknown RP fails")
     except CtapError as e:
         check(e.code == CtapError.ERR.NO_CREDENTIALS, "unknown RP: %s" % e.code)
+    pin_section(ctap, rp)
     print("python-fido2: %d checks passed" % checks)
+
+
+def pin_section(ctap, rp):
+    """clientPIN with both PIN/UV auth protocols (CTAP 2.1 §6.5), then
+    makeCredential and getAssertion with a pinUvAuthToken. Needs a key
+    without a PIN."""
+    info = ctap.get_info()
+    check(info.options.get("clientPin") is False, "getInfo clientPin is false before setPIN")
+    check(info.pin_uv_protocols[:2] == [2, 1], "pinUvAuthProtocols %s" % info.pin_uv_protocols)
+    v2 = ClientPin(ctap, PinProtocolV2())
+    v1 = ClientPin(ctap, PinProtocolV1())
+    check(v2.get_pin_retries()[0] == 8, "getPINRetries 8 before a PIN")
+    v2.set_pin("1234")
+    check(ctap.get_info().options.get("clientPin") is True, "setPIN (protocol 2): clientPin turns true")
+    v1.change_pin("1234", "56789")
+    check(True, "changePIN (protocol 1)")
+    try:
+        v2.get_pin_token("1234", ClientPin.PERMISSION.GET_ASSERTION)
+        check(False, "the old PIN is refused")
+    except CtapError as e:
+        check(e.code == CtapError.ERR.PIN_INVALID, "the old PIN: %s" % e.code)
+    check(v1.get_pin_retries()[0] == 7, "a wrong PIN costs a retry")
+
+    perms = ClientPin.PERMISSION.MAKE_CREDENTIAL
+    for cp in (v1, v2):
+        proto = cp.protocol
+        name = "protocol %d" % proto.VERSION
+        token = cp.get_pin_token("56789", perms, rp["id"])
+        check(len(token) == 32, "%s: token of %d bytes" % (name, len(token)))
+        check(cp.get_pin_retries()[0] == 8, "%s: the right PIN restores the retries" % name)
+        cdh = hashlib.sha256(b"pin-mc-%d" % proto.VERSION).digest()
+        user = {"id": b"pin-user-%d" % proto.VERSION, "name": "bob", "displayName": "Bob"}
+        att = ctap.make_credential(cdh, rp, user, [{"type": "public-key", "alg": -7}],
+                                   options={"rk": True},
+                                   pin_uv_param=proto.authenticate(token, cdh),
+                                   pin_uv_protocol=proto.VERSION)
+        Attestation.for_type(att.fmt)().verify(att.att_statement, att.auth_data, cdh)
+        check(att.auth_data.is_user_verified(), "%s: makeCredential with a token sets UV" % name)
+        try:
+            ctap.make_credential(cdh, rp, user, [{"type": "public-key", "alg": -7}],
+                                 pin_uv_param=proto.authenticate(token, cdh),
+                                 pin_uv_protocol=proto.VERSION)
+            check(False, "%s: a used token is refused" % name)
+        except CtapError as e:
+            check(e.code == CtapError.ERR.PIN_AUTH_INVALID, "%s: a used token: %s" % (name, e.code))
+
+        token = cp.get_pin_token("56789", ClientPin.PERMISSION.GET_ASSERTION, rp["id"])
+        cdh2 = hashlib.sha256(b"pin-ga-%d" % proto.VERSION).digest()
+        cred = att.auth_data.credential_data
+        assertion = ctap.get_assertion(rp["id"], cdh2,
+                                       [{"type": "public-key", "id": cred.credential_id}],
+                                       pin_uv_param=proto.authenticate(token, cdh2),
+                                       pin_uv_protocol=proto.VERSION)
+        assertion.verify(cdh2, CoseKey.parse(cred.public_key))
+        check(assertion.auth_data.is_user_verified(), "%s: getAssertion with a token sets UV" % name)
+        check(assertion.user["name"] == "bob", "%s: with UV the user's name comes back" % name)
 
 
 if __name__ == "__main__":
