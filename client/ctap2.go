@@ -18,6 +18,9 @@ type Ctap2 struct {
 	t      Transport
 	strict bool
 	info   atomic.Pointer[Info]
+
+	// onKeepalive serves calls without WithKeepalive (WithDefaultKeepalive).
+	onKeepalive func(ctaphid.KeepaliveStatus)
 }
 
 // Option configures a Ctap2.
@@ -94,6 +97,9 @@ func collect(opts []CallOption) callOptions {
 // status and body come back together with ctx's error.
 func (c *Ctap2) SendRaw(ctx context.Context, cmd ctap.Command, params []byte, opts ...CallOption) (ctap.Status, []byte, error) {
 	o := collect(opts)
+	if o.onKeepalive == nil {
+		o.onKeepalive = c.onKeepalive
+	}
 	payload := make([]byte, 1+len(params))
 	payload[0] = byte(cmd)
 	copy(payload[1:], params)

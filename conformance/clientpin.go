@@ -178,7 +178,6 @@ func (pc *pinCase) ga(label string, token []byte, allow ...*Credential) (*client
 }
 
 func u64(v uint64) *uint64 { return &v }
-func str(s string) *string { return &s }
 
 // pinCaseDef is a case body that runs per protocol.
 type pinCaseDef struct {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/virtkey/virtkey/client"
+	"github.com/virtkey/virtkey/ctaphid"
 )
 
 // Capability is something a case needs from the target beyond a plain
@@ -143,6 +144,9 @@ type Result struct {
 	Outcome  Outcome
 	Messages []string
 	Duration time.Duration
+	// SkipReason is why a skipped case was skipped, in words shared by
+	// every case skipped for the same reason, for a summary.
+	SkipReason string
 }
 
 // Options select and shape a run.
@@ -157,6 +161,12 @@ type Options struct {
 	Cases []Case
 	// Report, when set, is called after each case.
 	Report func(Result)
+	// Prompt, when set, asks a person for a touch on a target without a
+	// Controller: it is called, at most once per case, when the key answers
+	// a call of the case's Ctap2 client with KEEPALIVE STATUS_UPNEEDED
+	// (CTAP 2.1 §11.2.9.1.7). The case keeps waiting, until its timeout.
+	// Prompt runs on the transport's goroutine and must not block.
+	Prompt func(msg string)
 }
 
 // Run runs the selected cases against target, one after the other.
@@ -214,10 +224,12 @@ func runCase(ctx context.Context, target Target, caps map[Capability]bool, c Cas
 	case len(missing) > 0:
 		res.Outcome = Skip
 		res.Messages = []string{"target lacks " + strings.Join(missing, ", ")}
+		res.SkipReason = needReason(missing...)
 		return res
 	case c.Destructive && !caps[CapFresh] && !opts.AllowDestructive:
 		res.Outcome = Skip
 		res.Messages = []string{"destructive: erases the key (allow with --allow-destructive)"}
+		res.SkipReason = reasonDestructive
 		return res
 	}
 	cctx, cancel := context.WithTimeout(ctx, opts.CaseTimeout)
@@ -230,6 +242,9 @@ func runCase(ctx context.Context, target Target, caps map[Capability]bool, c Cas
 		}
 	}
 	t := &T{ctx: cctx, target: target, c: c}
+	if opts.Prompt != nil && target.Controller() == nil {
+		t.prompt = opts.Prompt
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -250,6 +265,7 @@ func runCase(ctx context.Context, target Target, caps map[Capability]bool, c Cas
 		res.Outcome = Fail
 	case t.skipped:
 		res.Outcome = Skip
+		res.SkipReason = t.skipReason
 	default:
 		res.Outcome = Pass
 	}
@@ -269,6 +285,10 @@ type T struct {
 	ctap2   *client.Ctap2
 	dev     *client.Device
 	cleanup func()
+
+	skipReason string           // Result.SkipReason: the first Skipf's message unless set before
+	prompt     func(msg string) // Options.Prompt on a target without a Controller
+	promptOnce sync.Once
 }
 
 // Run calls f; Fatalf and Skipf end f early.
@@ -322,6 +342,9 @@ func (t *T) Skipf(format string, args ...any) {
 	t.logf(format, args...)
 	t.mu.Lock()
 	t.skipped = true
+	if t.skipReason == "" {
+		t.skipReason = fmt.Sprintf(format, args...)
+	}
 	t.mu.Unlock()
 	runtime.Goexit()
 }
@@ -357,7 +380,11 @@ func (t *T) Device() *client.Device {
 // Ctap2 is a CTAP2 client on the case's main connection.
 func (t *T) Ctap2() *client.Ctap2 {
 	if t.ctap2 == nil {
-		c, err := client.New(t.ctx, t.Device())
+		var opts []client.Option
+		if t.prompt != nil {
+			opts = append(opts, client.WithDefaultKeepalive(t.promptForPresence))
+		}
+		c, err := client.New(t.ctx, t.Device(), opts...)
 		if err != nil {
 			t.Fatalf("getInfo: %v", err)
 		}
@@ -370,7 +397,7 @@ func (t *T) Ctap2() *client.Ctap2 {
 func (t *T) Control() Controller {
 	c := t.target.Controller()
 	if c == nil {
-		t.Skipf("target has no controller")
+		t.skipNeeding(CapControl, "target has no controller")
 	}
 	return c
 }
@@ -386,7 +413,7 @@ func (t *T) SetPresence(p Presence) {
 func (t *T) Advance(d time.Duration) {
 	c, ok := t.Control().(Clock)
 	if !ok {
-		t.Skipf("target has no clock control")
+		t.skipNeeding(CapClock, "target has no clock control")
 	}
 	c.Advance(d)
 }
@@ -398,4 +425,51 @@ func (t *T) PowerCycle() {
 		t.Fatalf("power cycle: %v", err)
 	}
 	t.dev, t.ctap2 = nil, nil
+}
+
+// promptForPresence is the case's default keepalive handler on a target
+// without a Controller: the first STATUS_UPNEEDED asks a person for a touch.
+func (t *T) promptForPresence(s ctaphid.KeepaliveStatus) {
+	if s != ctaphid.StatusUPNeeded {
+		return
+	}
+	t.promptOnce.Do(func() {
+		msg := t.c.ID + ": touch your key now"
+		if d, ok := t.ctx.Deadline(); ok {
+			msg += fmt.Sprintf(" (the case gives up in %s)", time.Until(d).Round(time.Second))
+		}
+		t.logf("the key asked for user presence")
+		t.prompt(msg)
+	})
+}
+
+// skipNeeding skips the case for want of capability c.
+func (t *T) skipNeeding(c Capability, msg string) {
+	t.mu.Lock()
+	t.skipReason = needReason(string(c))
+	t.mu.Unlock()
+	t.Skipf("%s", msg)
+}
+
+// reasonDestructive is the Result.SkipReason of a destructive case the
+// options did not allow.
+const reasonDestructive = "destructive (erase the key or change its PIN)"
+
+// capabilityWords says what a capability lets the suite do.
+var capabilityWords = map[Capability]string{
+	CapControl: "control (power cycle, scripted touches)",
+	CapFresh:   "a factory-new key per case",
+	CapClock:   "clock control",
+}
+
+// needReason is the skip reason of a case whose target lacks caps.
+func needReason(caps ...string) string {
+	words := make([]string, len(caps))
+	for i, c := range caps {
+		words[i] = c
+		if w, ok := capabilityWords[Capability(c)]; ok {
+			words[i] = w
+		}
+	}
+	return "need " + strings.Join(words, " and ")
 }

@@ -1,13 +1,21 @@
 // Command ctaptest runs the CTAP 2.1 conformance suite against a key: a
-// fresh in-process virtual key by default, or a key over UDP.
+// fresh in-process virtual key by default, a key over UDP, or a hardware
+// key through Linux hidraw.
 //
 //	ctaptest                      # every case against an in-process virtkey
 //	ctaptest --list               # the cases with their spec sections
 //	ctaptest --run '^mc-'         # cases whose ID matches
 //	ctaptest --udp 127.0.0.1:8111 # a key served by `virtkey serve --udp`
+//	ctaptest --list-devices       # the FIDO hidraw devices of this machine
+//	ctaptest --device /dev/hidraw0
 //
-// It prints a line per case and a closing "N passed, N failed, N skipped"
-// line, and exits 1 when a case fails.
+// A hardware key shares one state across cases and has no controller: cases
+// that power-cycle the key or script touches are skipped, and destructive
+// cases (reset, PIN changes, exhausting retries) run only with
+// --allow-destructive. When the key waits for a touch, ctaptest says so.
+//
+// It prints a line per case, a closing "N passed, N failed, N skipped" line
+// and the skip reasons, and exits 1 when a case fails.
 package main
 
 import (
@@ -19,7 +27,9 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/virtkey/virtkey/authenticator"
@@ -39,13 +49,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		list        = fs.Bool("list", false, "list the cases with their spec sections and exit")
 		runRE       = fs.String("run", "", "run only cases whose ID matches this regular expression")
 		udpAddr     = fs.String("udp", "", "test a key over UDP at this address (SoloKeys simulator convention)")
+		device      = fs.String("device", "", "test a hardware key at this hidraw node, such as /dev/hidraw0")
+		listDevs    = fs.Bool("list-devices", false, "list the FIDO hidraw devices and exit")
 		wait        = fs.Duration("wait", 0, "with --udp, keep retrying the first connection this long")
 		destructive = fs.Bool("allow-destructive", false, "run cases that erase the key (always allowed on the in-process key)")
 		verbose     = fs.Bool("v", false, "print the messages of passing cases too")
 		timeout     = fs.Duration("case-timeout", 30*time.Second, "time limit of one case")
 	)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ctaptest [--list] [--run REGEXP] [--udp ADDR] [--allow-destructive]")
+		fmt.Fprintln(stderr, "usage: ctaptest [--list | --list-devices] [--run REGEXP] [--udp ADDR | --device /dev/hidrawN] [--allow-destructive]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -53,6 +65,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		return 2
+	}
+	if *udpAddr != "" && *device != "" {
+		fmt.Fprintln(stderr, "ctaptest: --udp and --device exclude each other")
+		return 2
+	}
+	if *listDevs {
+		return listDevices(stdout, stderr)
 	}
 	var filter *regexp.Regexp
 	if *runRE != "" {
@@ -80,8 +99,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
+	stdout = &lockedWriter{w: stdout} // the touch prompt writes from the transport
 	var target conformance.Target
 	switch {
+	case *device != "":
+		target = &hidTarget{path: *device}
+		if err := checkDevice(ctx, *device); err != nil {
+			fmt.Fprintf(stderr, "ctaptest: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "target: hidraw %s%s\n", *device, describeDevice(*device))
+		if *destructive {
+			fmt.Fprintln(stdout, "destructive cases: ON, they may reset the key and erase its credentials and PIN")
+		} else {
+			fmt.Fprintln(stdout, "destructive cases: skipped (--allow-destructive runs them)")
+		}
 	case *udpAddr != "":
 		target = &udpTarget{addr: *udpAddr}
 		if *wait > 0 {
@@ -100,6 +132,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Filter:           filter,
 		AllowDestructive: *destructive,
 		CaseTimeout:      *timeout,
+		Prompt:           prompter(stdout),
 		Report: func(r conformance.Result) {
 			fmt.Fprintf(stdout, "%s %-40s %-32s %s\n", r.Outcome, r.Case.ID, r.Case.Section, r.Duration.Round(time.Millisecond))
 			if r.Outcome != conformance.Pass || *verbose {
@@ -111,6 +144,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	})
 	passed, failed, skipped := conformance.Summary(results)
 	fmt.Fprintf(stdout, "%d passed, %d failed, %d skipped\n", passed, failed, skipped)
+	if skipped > 0 {
+		fmt.Fprintln(stdout, skipSummary(results, *verbose))
+	}
 	if failed > 0 || (passed == 0 && len(results) > 0) {
 		return 1
 	}
@@ -146,4 +182,117 @@ func waitForUDP(ctx context.Context, addr string, limit time.Duration) error {
 		case <-t.C:
 		}
 	}
+}
+
+// listHIDDevices lists the FIDO hidraw devices; tests replace it.
+var listHIDDevices = client.ListHIDDevices
+
+// listDevices prints the FIDO hidraw devices, one a line.
+func listDevices(stdout, stderr io.Writer) int {
+	devs, err := listHIDDevices()
+	if err != nil {
+		fmt.Fprintf(stderr, "ctaptest: listing devices: %v\n", err)
+		return 1
+	}
+	if len(devs) == 0 {
+		fmt.Fprintln(stdout, "no FIDO devices found")
+		return 0
+	}
+	for _, d := range devs {
+		fmt.Fprintf(stdout, "%-14s %04x:%04x  %-40q reports: %d bytes in, %d bytes out\n",
+			d.Path, d.VendorID, d.ProductID, d.Product, d.InputReportSize, d.OutputReportSize)
+	}
+	return 0
+}
+
+// describeDevice is " (vid:pid product)" for a listed device, or "".
+func describeDevice(path string) string {
+	devs, err := listHIDDevices()
+	if err != nil {
+		return ""
+	}
+	for _, d := range devs {
+		if d.Path == path {
+			return fmt.Sprintf(" (%04x:%04x %s)", d.VendorID, d.ProductID, d.Product)
+		}
+	}
+	return ""
+}
+
+// checkDevice opens the key once, so that a wrong path fails before the
+// first case.
+func checkDevice(ctx context.Context, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	d, err := client.OpenHID(ctx, path)
+	if err != nil {
+		return err
+	}
+	return d.Close()
+}
+
+// hidTarget is a hardware key over hidraw. It shares one key across cases
+// and has no controller.
+type hidTarget struct{ path string }
+
+// Open implements conformance.Target: a new CTAPHID channel on the key.
+func (h *hidTarget) Open(ctx context.Context) (*client.Device, error) {
+	return client.OpenHID(ctx, h.path)
+}
+func (h *hidTarget) Capabilities() []conformance.Capability { return nil }
+func (h *hidTarget) Controller() conformance.Controller     { return nil }
+
+// prompter returns the conformance.Options.Prompt that asks the person at
+// the key for a touch.
+func prompter(w io.Writer) func(msg string) {
+	return func(msg string) { fmt.Fprintf(w, ">>> %s\n", msg) }
+}
+
+// skipSummary is "N skipped: n1 reason1, n2 reason2", the largest group
+// first; with verbose, each group's case IDs follow on their own lines.
+func skipSummary(rs []conformance.Result, verbose bool) string {
+	var (
+		order []string
+		ids   = map[string][]string{}
+	)
+	for _, r := range rs {
+		if r.Outcome != conformance.Skip {
+			continue
+		}
+		reason := r.SkipReason
+		if reason == "" {
+			reason = "no reason given"
+		}
+		if _, ok := ids[reason]; !ok {
+			order = append(order, reason)
+		}
+		ids[reason] = append(ids[reason], r.Case.ID)
+	}
+	sort.SliceStable(order, func(i, j int) bool { return len(ids[order[i]]) > len(ids[order[j]]) })
+	n := 0
+	parts := make([]string, len(order))
+	for i, reason := range order {
+		n += len(ids[reason])
+		parts[i] = fmt.Sprintf("%d %s", len(ids[reason]), reason)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d skipped: %s", n, strings.Join(parts, ", "))
+	if verbose {
+		for _, reason := range order {
+			fmt.Fprintf(&b, "\n    %s: %s", reason, strings.Join(ids[reason], " "))
+		}
+	}
+	return b.String()
+}
+
+// lockedWriter serialises writes from the runner and the touch prompt.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
