@@ -78,7 +78,17 @@ type Config struct {
 	// Store keeps the state. Nil means NewMemoryStore().
 	Store Store
 	// Presence answers requests for user presence. Nil means AutoPresence.
+	// With BuiltInUV, a Presence that also implements Verifier answers
+	// the built-in user verification attempts; one that does not is a
+	// user whose every attempt matches.
 	Presence Presence
+	// BuiltInUV gives the key built-in user verification, as a
+	// fingerprint sensor would (uv.go): getInfo lists "uv" true,
+	// preferredPlatformUvAttempts and uvModality; clientPIN answers
+	// getUVRetries and getPinUvAuthTokenUsingUvWithPermissions; and
+	// makeCredential and getAssertion accept the "uv" option. False keeps
+	// a key without it, whose getInfo has no "uv" option.
+	BuiltInUV bool
 	// AAGUID identifies the authenticator model (WebAuthn §6.5.1). Zero
 	// means DefaultAAGUID.
 	AAGUID [16]byte
@@ -106,12 +116,15 @@ type Authenticator struct {
 	now      func() time.Time
 	store    Store
 	presence Presence
+	verifier Verifier // with builtInUV: presence, or AutoPresence
 	aaguid   [16]byte
 	attMode  AttestationMode
 	maxCreds int
 	resetWin time.Duration
 	firmware uint64
 	onWink   func()
+
+	builtInUV bool
 
 	att *attestation // fixed after New: reset keeps the attestation keys
 
@@ -151,6 +164,8 @@ func New(cfg Config) (*Authenticator, error) {
 		firmware: cfg.FirmwareVersion,
 		onWink:   cfg.OnWink,
 		sem:      make(chan struct{}, 1),
+
+		builtInUV: cfg.BuiltInUV,
 	}
 	if a.rand == nil {
 		a.rand = rand.Reader
@@ -163,6 +178,10 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	if a.presence == nil {
 		a.presence = AutoPresence{}
+	}
+	a.verifier = AutoPresence{}
+	if v, ok := a.presence.(Verifier); ok {
+		a.verifier = v
 	}
 	if a.aaguid == [16]byte{} {
 		a.aaguid = DefaultAAGUID
@@ -356,7 +375,7 @@ func (a *Authenticator) handle(ctx context.Context, cmd ctap.Command, params []b
 	case ctap.CmdReset:
 		body, err = withoutParams(params, func() ([]byte, error) { return nil, a.reset(ctx) })
 	case ctap.CmdClientPIN:
-		body, err = a.clientPIN(params)
+		body, err = a.clientPIN(ctx, params)
 	case ctap.CmdSelection:
 		body, err = withoutParams(params, func() ([]byte, error) { return nil, a.selection(ctx) })
 	default:

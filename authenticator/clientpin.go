@@ -1,6 +1,7 @@
 package authenticator
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -28,6 +29,11 @@ const (
 	// TokenMaxUsagePeriod is the maximum usage time period of a
 	// pinUvAuthToken, counted from its issue (§6.5.2.1).
 	TokenMaxUsagePeriod = 10 * time.Minute
+	// TokenUserPresentTimeLimit is the user present time limit of a
+	// pinUvAuthToken for USB, the same as its initial usage limit: a
+	// token's userPresent flag (set when built-in UV issued it) counts
+	// only this long after issue (§6.5.2.1, getUserPresentFlagValue).
+	TokenUserPresentTimeLimit = TokenInitialUsageLimit
 )
 
 // supportedPermissions are the pinUvAuthToken permissions this key grants
@@ -101,14 +107,15 @@ func (a *Authenticator) tokenInUse() bool {
 // numbered steps in order.
 type clientPINState struct {
 	a      *Authenticator
+	ctx    context.Context
 	req    ctap.ClientPINRequest
 	proto  ctap.PINProtocol
 	shared []byte
 	resp   ctap.ClientPINResponse
 }
 
-func (a *Authenticator) clientPIN(params []byte) ([]byte, error) {
-	hs := &clientPINState{a: a}
+func (a *Authenticator) clientPIN(ctx context.Context, params []byte) ([]byte, error) {
+	hs := &clientPINState{a: a, ctx: ctx}
 	if err := ctap.Unmarshal(params, &hs.req); err != nil {
 		return nil, err
 	}
@@ -125,14 +132,15 @@ func (a *Authenticator) clientPIN(params []byte) ([]byte, error) {
 
 // handle dispatches on subCommand (§6.5.5.1). A missing subCommand is
 // CTAP2_ERR_MISSING_PARAMETER, an unknown one CTAP2_ERR_INVALID_SUBCOMMAND.
-// getPinUvAuthTokenUsingUvWithPermissions and getUVRetries need built-in
-// user verification, which this key lacks (the "uv" option is absent), so
-// they are CTAP2_ERR_INVALID_SUBCOMMAND too.
+// getPinUvAuthTokenUsingUvWithPermissions and getUVRetries apply only to
+// a key with built-in user verification (§6.5.5.3, §6.5.5.7.3; uv.go);
+// without Config.BuiltInUV (the "uv" option absent) they are
+// CTAP2_ERR_INVALID_SUBCOMMAND too.
 func (hs *clientPINState) handle() error {
 	if hs.req.SubCommand == nil {
 		return fmt.Errorf("%w: subCommand", ctap.StatusMissingParameter)
 	}
-	switch sub := *hs.req.SubCommand; sub {
+	switch *hs.req.SubCommand {
 	case ctap.PINGetPINRetries:
 		return hs.getPINRetries()
 	case ctap.PINGetKeyAgreement:
@@ -145,9 +153,16 @@ func (hs *clientPINState) handle() error {
 		return hs.getPinToken()
 	case ctap.PINGetPinUvAuthTokenUsingPinWithPermissions:
 		return hs.getPinUvAuthTokenUsingPin()
-	default:
-		return fmt.Errorf("%w: subCommand %d", ctap.StatusInvalidSubcommand, sub)
+	case ctap.PINGetUVRetries:
+		if hs.a.builtInUV {
+			return hs.getUVRetries()
+		}
+	case ctap.PINGetPinUvAuthTokenUsingUvWithPermissions:
+		if hs.a.builtInUV {
+			return hs.getPinUvAuthTokenUsingUV()
+		}
 	}
+	return fmt.Errorf("%w: subCommand %d", ctap.StatusInvalidSubcommand, *hs.req.SubCommand)
 }
 
 // checkProtocol requires pinUvAuthProtocol (CTAP2_ERR_MISSING_PARAMETER)
@@ -286,8 +301,9 @@ func (hs *clientPINState) decryptNewPIN() (string, error) {
 // and saved before pinHashEnc is compared. A mismatch regenerates the key
 // agreement key and answers CTAP2_ERR_PIN_AUTH_BLOCKED on the third
 // consecutive one, CTAP2_ERR_PIN_BLOCKED when no retries are left, else
-// CTAP2_ERR_PIN_INVALID. A match restores pinRetries to MaxPINRetries.
-// The caller has decapsulated and verified pinUvAuthParam where its
+// CTAP2_ERR_PIN_INVALID. A match restores pinRetries to MaxPINRetries
+// and uvRetries to MaxUVRetries (§6.5.2.2: a correct PIN unblocks built-in
+// user verification too). The caller has decapsulated and verified pinUvAuthParam where its
 // subcommand has one.
 func (hs *clientPINState) checkPINHash() error {
 	a := hs.a
@@ -312,6 +328,7 @@ func (hs *clientPINState) checkPINHash() error {
 	}
 	a.pin.mismatches = 0
 	a.state.PINRetries = MaxPINRetries
+	a.state.UVFailures = 0
 	return a.save()
 }
 
@@ -416,11 +433,8 @@ func (hs *clientPINState) getPinUvAuthTokenUsingPin() error {
 }
 
 // issueToken is the rest of §6.5.5.7.1 and §6.5.5.7.2: the PIN check;
-// forcePINChange is CTAP2_ERR_PIN_POLICY_VIOLATION; then a new random
-// token (invalidating earlier ones: resetPinUvAuthToken), with its
-// permissions and RP ID, userVerified set, userPresent clear and its
-// usage timer started (beginUsingPinUvAuthToken), returned encrypted
-// under the shared secret.
+// forcePINChange is CTAP2_ERR_PIN_POLICY_VIOLATION; then a new token with
+// userPresent clear (newToken).
 func (hs *clientPINState) issueToken(perms uint64, rpID string) error {
 	a := hs.a
 	if err := hs.checkPINUsable(); err != nil {
@@ -435,6 +449,17 @@ func (hs *clientPINState) issueToken(perms uint64, rpID string) error {
 	if a.state.ForcePINChange {
 		return fmt.Errorf("%w: forcePINChange", ctap.StatusPINPolicyViolation)
 	}
+	return hs.newToken(perms, rpID, false)
+}
+
+// newToken makes a new random pinUvAuthToken, invalidating earlier ones
+// (resetPinUvAuthToken), with its permissions and RP ID, userVerified
+// set, userPresent as given and its usage timer started
+// (beginUsingPinUvAuthToken, §6.5.2.1), and returns it encrypted under
+// the shared secret (§6.5.5.7.2 steps 13 to 17, §6.5.5.7.3 steps 12 to
+// 16).
+func (hs *clientPINState) newToken(perms uint64, rpID string, userPresent bool) error {
+	a := hs.a
 	value, err := a.randomBytes(32)
 	if err != nil {
 		return err
@@ -445,6 +470,7 @@ func (hs *clientPINState) issueToken(perms uint64, rpID string) error {
 		permissions:  perms,
 		rpID:         rpID,
 		issued:       a.now(),
+		userPresent:  userPresent,
 		userVerified: true,
 	}
 	enc, err := hs.proto.Encrypt(a.rand, hs.shared, value)
@@ -489,6 +515,20 @@ func (a *Authenticator) verifyPinUvAuthParam(protocol uint64, param, clientDataH
 	}
 	t.used = true
 	return nil
+}
+
+// tokenUserPresent is getUserPresentFlagValue (§6.5.2.1): the in-use
+// token's userPresent flag, which lapses TokenUserPresentTimeLimit after
+// issue. Only a token from built-in UV has it set.
+func (a *Authenticator) tokenUserPresent() bool {
+	t := &a.pin.token
+	if !a.tokenInUse() || !t.userPresent {
+		return false
+	}
+	if a.now().Sub(t.issued) > TokenUserPresentTimeLimit {
+		t.userPresent = false // clearUserPresentFlag
+	}
+	return t.userPresent
 }
 
 // tokenConsumed is what makeCredential (§6.1.2 step 14) and getAssertion

@@ -51,6 +51,9 @@ type getAssertionState struct {
 	uv, up bool
 	// flags are the response's "up" and "uv" bits (step 3).
 	flags ctap.AuthDataFlags
+	// uvEvidence is set when built-in UV (step 6.2) supplied evidence of
+	// user interaction (step 8).
+	uvEvidence bool
 
 	creds    []credentialRef // the applicable credentials (step 7)
 	selected credentialRef
@@ -87,8 +90,8 @@ func (a *Authenticator) getAssertion(ctx context.Context, params []byte) ([]byte
 	return body, nil
 }
 
-// handle runs CTAP 2.1 §6.2.2. Steps 5 and 8 concern alwaysUv and
-// built-in user verification, which this key lacks; they pass.
+// handle runs CTAP 2.1 §6.2.2. Step 5 concerns alwaysUv, which this key
+// lacks; it passes.
 func (hs *getAssertionState) handle() error {
 	if err := hs.checkParameters(); err != nil {
 		return err
@@ -103,13 +106,13 @@ func (hs *getAssertionState) handle() error {
 	if err := hs.processOptions(); err != nil { // step 4
 		return err
 	}
-	if err := hs.verifyPinUvAuthParam(); err != nil { // step 6
+	if err := hs.verifyUser(); err != nil { // step 6
 		return err
 	}
 	if err := hs.locateCredentials(); err != nil { // step 7
 		return err
 	}
-	if err := hs.collectUserPresence(); err != nil { // step 9
+	if err := hs.collectUserPresence(); err != nil { // steps 8, 9
 		return err
 	}
 	if err := hs.processExtensions(); err != nil { // step 10
@@ -147,16 +150,16 @@ func (hs *getAssertionState) pinUvAuthParamProbe() error {
 }
 
 // processOptions is step 4. Unknown options are ignored. "uv" true needs
-// built-in user verification: CTAP2_ERR_INVALID_OPTION. "rk" is not an
-// option of getAssertion: CTAP2_ERR_UNSUPPORTED_OPTION. "up" defaults to
-// true.
+// built-in user verification (Config.BuiltInUV):
+// CTAP2_ERR_INVALID_OPTION without. "rk" is not an option of
+// getAssertion: CTAP2_ERR_UNSUPPORTED_OPTION. "up" defaults to true.
 func (hs *getAssertionState) processOptions() error {
 	opts := hs.req.Options
 	hs.uv = opts[ctap.OptionUV] // 4.1
 	if hs.req.PinUvAuthParam != nil {
 		hs.uv = false // 4.2
 	}
-	if hs.uv { // 4.3
+	if hs.uv && !hs.a.uvConfigured() { // 4.3
 		return fmt.Errorf("%w: uv (no built-in user verification)", ctap.StatusInvalidOption)
 	}
 	if _, ok := opts[ctap.OptionRK]; ok { // 4.4
@@ -169,16 +172,28 @@ func (hs *getAssertionState) processOptions() error {
 	return nil
 }
 
-// verifyPinUvAuthParam is step 6: as makeCredential step 11 with the ga
-// permission and rpId. On success the "uv" bit is set, and hs.uv makes
-// the response carry user name and displayName (step 12).
-func (hs *getAssertionState) verifyPinUvAuthParam() error {
-	if hs.req.PinUvAuthParam == nil {
+// verifyUser is step 6: as makeCredential step 11, with the ga
+// permission and rpId for a pinUvAuthParam (6.1) and built-in UV for the
+// "uv" option (6.2). On success the "uv" bit is set, and hs.uv makes the
+// response carry user name and displayName (step 12).
+func (hs *getAssertionState) verifyUser() error {
+	switch {
+	case hs.req.PinUvAuthParam != nil:
+		if err := hs.a.verifyPinUvAuthParam(*hs.req.PinUvAuthProtocol, hs.req.PinUvAuthParam,
+			hs.req.ClientDataHash, ctap.PermissionGetAssertion, hs.req.RPID); err != nil {
+			return err
+		}
+	case hs.uv:
+		o, err := hs.a.performBuiltInUV(hs.ctx, UVRequest{Command: ctap.CmdGetAssertion, RPID: hs.req.RPID}, true)
+		if err != nil {
+			return err
+		}
+		if o != uvVerified {
+			return hs.a.mcGaUVError(o)
+		}
+		hs.uvEvidence = true
+	default:
 		return nil
-	}
-	if err := hs.a.verifyPinUvAuthParam(*hs.req.PinUvAuthProtocol, hs.req.PinUvAuthParam,
-		hs.req.ClientDataHash, ctap.PermissionGetAssertion, hs.req.RPID); err != nil {
-		return err
 	}
 	hs.flags |= ctap.FlagUV
 	hs.uv = true
@@ -212,18 +227,26 @@ func (hs *getAssertionState) locateCredentials() error {
 	return nil
 }
 
-// collectUserPresence is step 9: unless "up" is false, ask for a touch
-// and set the "up" bit. A decline or a timeout is
-// CTAP2_ERR_OPERATION_DENIED (see makeCredential step 14). With a
-// pinUvAuthParam the token is consumed after the touch, as in
+// collectUserPresence is steps 8 and 9. After built-in UV the "up" bit is
+// set without a touch, whatever the "up" option (step 8). Otherwise,
+// unless "up" is false, ask for a touch (spared when a pinUvAuthParam's
+// token has its userPresent flag set) and set the "up" bit. A decline or
+// a timeout is CTAP2_ERR_OPERATION_DENIED (see makeCredential step 14).
+// With a pinUvAuthParam the token is consumed after, as in
 // makeCredential.
 func (hs *getAssertionState) collectUserPresence() error {
+	if hs.uvEvidence { // step 8
+		hs.flags |= ctap.FlagUP
+		return nil
+	}
 	if !hs.up {
 		return nil
 	}
-	err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdGetAssertion, RPID: hs.req.RPID, Reason: ReasonGetAssertion})
-	if err := userPresenceError(err); err != nil {
-		return err
+	if hs.req.PinUvAuthParam == nil || !hs.a.tokenUserPresent() {
+		err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdGetAssertion, RPID: hs.req.RPID, Reason: ReasonGetAssertion})
+		if err := userPresenceError(err); err != nil {
+			return err
+		}
 	}
 	hs.flags |= ctap.FlagUP
 	if hs.req.PinUvAuthParam != nil {

@@ -15,10 +15,15 @@ var Versions = []string{ctap.VersionFIDO20, ctap.VersionFIDO21Pre, ctap.VersionF
 // works for a non-discoverable credential, and answers
 // CTAP2_ERR_PUAT_REQUIRED for a discoverable one (§6.1.2 step 7).
 // noMcGaPermissionsWithClientPin is absent (false).
+//
+// With Config.BuiltInUV, "uv" is true (built-in UV supported and
+// configured), preferredPlatformUvAttempts is
+// PreferredPlatformUVAttempts and uvModality is UVModalityFingerprint;
+// without, all three are absent.
 func (a *Authenticator) info() *ctap.InfoResponse {
 	remaining := uint64(max(a.maxCreds-len(a.state.Credentials), 0))
 	forcePINChange := a.state.ForcePINChange
-	return &ctap.InfoResponse{
+	info := &ctap.InfoResponse{
 		Versions: Versions,
 		AAGUID:   a.aaguid[:],
 		Options: map[string]bool{
@@ -44,6 +49,12 @@ func (a *Authenticator) info() *ctap.InfoResponse {
 		FirmwareVersion:                  a.firmware,
 		RemainingDiscoverableCredentials: &remaining,
 	}
+	if a.builtInUV {
+		info.Options[ctap.OptionUV] = a.uvConfigured()
+		info.PreferredPlatformUvAttempts = PreferredPlatformUVAttempts
+		info.UVModality = UVModalityFingerprint
+	}
+	return info
 }
 
 // getInfo is authenticatorGetInfo (CTAP 2.1 §6.4).

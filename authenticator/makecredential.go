@@ -25,6 +25,9 @@ type makeCredentialState struct {
 	rk, uv bool
 	// flags are the response's "up" and "uv" bits (step 4).
 	flags ctap.AuthDataFlags
+	// uvEvidence is set when built-in UV (step 11.2) supplied evidence of
+	// user interaction: the sensor was touched, so no touch follows.
+	uvEvidence bool
 
 	key      credentialKey
 	credID   []byte
@@ -45,8 +48,9 @@ func (a *Authenticator) makeCredential(ctx context.Context, params []byte) ([]by
 	return ctap.Marshal(&hs.resp)
 }
 
-// handle runs CTAP 2.1 §6.1.2. Steps 6, 8 and 10 concern alwaysUv and
-// built-in user verification, which this key lacks; they pass.
+// handle runs CTAP 2.1 §6.1.2. Step 6 concerns alwaysUv, which this key
+// lacks, step 8 keys without makeCredUvNotRqd, and step 10 only says
+// when step 11 has nothing to do; they pass.
 func (hs *makeCredentialState) handle() error {
 	if err := hs.checkParameters(); err != nil {
 		return err
@@ -70,7 +74,7 @@ func (hs *makeCredentialState) handle() error {
 	if err := hs.checkEnterpriseAttestation(); err != nil { // step 9
 		return err
 	}
-	if err := hs.verifyPinUvAuthParam(); err != nil { // step 11
+	if err := hs.verifyUser(); err != nil { // step 11
 		return err
 	}
 	if err := hs.checkExcludeList(); err != nil { // step 12
@@ -187,28 +191,46 @@ func pinUvAuthProtocolSupported(p uint64) bool {
 	return ok
 }
 
-// checkUvRequired is step 7. The key advertises makeCredUvNotRqd, so with
-// a PIN set (the key is "protected by some form of user verification")
-// only a discoverable credential needs a pinUvAuthParam:
-// CTAP2_ERR_PUAT_REQUIRED without one.
+// checkUvRequired is step 7. The key advertises makeCredUvNotRqd, so when
+// it is "protected by some form of user verification" (a PIN set, or
+// built-in UV) only a discoverable credential needs user verification:
+// without a pinUvAuthParam or the "uv" option it is
+// CTAP2_ERR_PUAT_REQUIRED with a PIN set (clientPin true) and
+// CTAP2_ERR_OPERATION_DENIED without one.
 func (hs *makeCredentialState) checkUvRequired() error {
-	if hs.a.pinSet() && hs.req.PinUvAuthParam == nil && !hs.uv && hs.rk {
-		return fmt.Errorf("%w: rk with a PIN set", ctap.StatusPUATRequired)
-	}
-	return nil
-}
-
-// verifyPinUvAuthParam is step 11: with a pinUvAuthParam, the token must
-// verify it over clientDataHash, hold the mc permission and be bound to
-// rp.id or to no RP (CTAP2_ERR_PIN_AUTH_INVALID otherwise); the "uv" bit
-// is then set.
-func (hs *makeCredentialState) verifyPinUvAuthParam() error {
-	if hs.req.PinUvAuthParam == nil {
+	if !hs.a.protectedByUV() || hs.req.PinUvAuthParam != nil || hs.uv || !hs.rk {
 		return nil
 	}
-	if err := hs.a.verifyPinUvAuthParam(*hs.req.PinUvAuthProtocol, hs.req.PinUvAuthParam,
-		hs.req.ClientDataHash, ctap.PermissionMakeCredential, hs.req.RP.ID); err != nil {
-		return err
+	if hs.a.pinSet() {
+		return fmt.Errorf("%w: rk with a PIN set", ctap.StatusPUATRequired)
+	}
+	return fmt.Errorf("%w: rk without user verification", ctap.StatusOperationDenied)
+}
+
+// verifyUser is step 11. With a pinUvAuthParam (11.1), the token must
+// verify it over clientDataHash, hold the mc permission and be bound to
+// rp.id or to no RP (CTAP2_ERR_PIN_AUTH_INVALID otherwise). With the "uv"
+// option (11.2), the key runs built-in UV with internal retries; a
+// failure is answered as mcGaUVError says. Either way the "uv" bit is
+// then set.
+func (hs *makeCredentialState) verifyUser() error {
+	switch {
+	case hs.req.PinUvAuthParam != nil:
+		if err := hs.a.verifyPinUvAuthParam(*hs.req.PinUvAuthProtocol, hs.req.PinUvAuthParam,
+			hs.req.ClientDataHash, ctap.PermissionMakeCredential, hs.req.RP.ID); err != nil {
+			return err
+		}
+	case hs.uv:
+		o, err := hs.a.performBuiltInUV(hs.ctx, UVRequest{Command: ctap.CmdMakeCredential, RPID: hs.req.RP.ID}, true)
+		if err != nil {
+			return err
+		}
+		if o != uvVerified {
+			return hs.a.mcGaUVError(o)
+		}
+		hs.uvEvidence = true
+	default:
+		return nil
 	}
 	hs.flags |= ctap.FlagUV
 	return nil
@@ -235,16 +257,17 @@ func (hs *makeCredentialState) chooseAlgorithm() error {
 }
 
 // processOptions is step 5. Unknown options are ignored. "uv" true needs
-// built-in user verification, which this key lacks:
-// CTAP2_ERR_INVALID_OPTION. "rk" is supported. "up" false is
-// CTAP2_ERR_INVALID_OPTION: makeCredential always tests user presence.
+// built-in user verification, supported and configured
+// (Config.BuiltInUV): CTAP2_ERR_INVALID_OPTION without. "rk" is
+// supported. "up" false is CTAP2_ERR_INVALID_OPTION: makeCredential
+// always tests user presence.
 func (hs *makeCredentialState) processOptions() error {
 	opts := hs.req.Options
 	hs.uv = opts[ctap.OptionUV] // 5.1: absent is false
 	if hs.req.PinUvAuthParam != nil {
 		hs.uv = false // 5.2
 	}
-	if hs.uv { // 5.3
+	if hs.uv && !hs.a.uvConfigured() { // 5.3
 		return fmt.Errorf("%w: uv (no built-in user verification)", ctap.StatusInvalidOption)
 	}
 	hs.rk = opts[ctap.OptionRK]                   // 5.4, 5.5
@@ -266,7 +289,9 @@ func (hs *makeCredentialState) checkEnterpriseAttestation() error {
 // checkExcludeList is step 12: when excludeList names a credential of
 // this key bound to rp.id, wait for user presence and then, "regardless of
 // whether user presence is obtained or the authenticator times out",
-// answer CTAP2_ERR_CREDENTIAL_EXCLUDED. A cancelled request is answered
+// answer CTAP2_ERR_CREDENTIAL_EXCLUDED. The user is already present, and
+// not asked again, after built-in UV or with a token whose userPresent
+// flag is set (userPresentFlagValue). A cancelled request is answered
 // CTAP2_ERR_KEEPALIVE_CANCEL.
 func (hs *makeCredentialState) checkExcludeList() error {
 	found := false
@@ -282,6 +307,9 @@ func (hs *makeCredentialState) checkExcludeList() error {
 	if !found {
 		return nil
 	}
+	if hs.uvEvidence || (hs.req.PinUvAuthParam != nil && hs.a.tokenUserPresent()) {
+		return ctap.StatusCredentialExcluded
+	}
 	err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdMakeCredential, RPID: hs.req.RP.ID, Reason: ReasonExcluded})
 	switch outcome(err) {
 	case touched, declined, timedOut:
@@ -290,17 +318,25 @@ func (hs *makeCredentialState) checkExcludeList() error {
 	return err
 }
 
-// collectUserPresence is steps 13 and 14. There is no built-in UV (step
-// 13) and "up" is true, so the key asks for a touch and sets the "up" bit.
-// A decline or a timeout is CTAP2_ERR_OPERATION_DENIED, as the 2.1 text
-// says for both. A token's userPresent flag is never set (tokens come
-// from the PIN only), so a pinUvAuthParam does not spare the touch; after
-// it, the token is consumed (step 14: clearUserPresentFlag,
-// clearUserVerifiedFlag, clearPinUvAuthTokenPermissionsExceptLbw).
+// collectUserPresence is steps 13 and 14. After built-in UV (step 13) the
+// "up" bit is set without a touch. Otherwise "up" is true (step 14): the
+// key asks for a touch, unless a pinUvAuthParam's token has its
+// userPresent flag set (a token from built-in UV, within
+// TokenUserPresentTimeLimit), and sets the "up" bit. A decline or a
+// timeout is CTAP2_ERR_OPERATION_DENIED, as the 2.1 text says for both.
+// With a pinUvAuthParam the token is then consumed (step 14.4:
+// clearUserPresentFlag, clearUserVerifiedFlag,
+// clearPinUvAuthTokenPermissionsExceptLbw).
 func (hs *makeCredentialState) collectUserPresence() error {
-	err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdMakeCredential, RPID: hs.req.RP.ID, Reason: ReasonMakeCredential})
-	if err := userPresenceError(err); err != nil {
-		return err
+	if hs.uvEvidence { // step 13
+		hs.flags |= ctap.FlagUP
+		return nil
+	}
+	if hs.req.PinUvAuthParam == nil || !hs.a.tokenUserPresent() {
+		err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdMakeCredential, RPID: hs.req.RP.ID, Reason: ReasonMakeCredential})
+		if err := userPresenceError(err); err != nil {
+			return err
+		}
 	}
 	hs.flags |= ctap.FlagUP
 	if hs.req.PinUvAuthParam != nil {

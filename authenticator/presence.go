@@ -11,9 +11,9 @@ import (
 )
 
 // Presence asks the user for a test of user presence: a touch of the key
-// (WebAuthn §6.2.1). Later features extend it with user verification and
-// fingerprints through optional interfaces that a Presence may also
-// implement.
+// (WebAuthn §6.2.1). Later features extend it through optional interfaces
+// that a Presence may also implement: Verifier for built-in user
+// verification (uv.go).
 type Presence interface {
 	// Touch asks the user to touch the key. It returns nil when the user
 	// touched it, ctap.StatusOperationDenied when the user declined,
@@ -44,13 +44,18 @@ type TouchRequest struct {
 	Reason TouchReason
 }
 
-// AutoPresence is a user who touches the key at once, every time.
+// AutoPresence is a user who touches the key at once, every time, and
+// whose every built-in user verification attempt matches.
 type AutoPresence struct{}
 
 // Touch implements Presence.
 func (AutoPresence) Touch(ctx context.Context, req TouchRequest) error { return nil }
 
-// DenyPresence is a user who declines every request.
+// VerifyUser implements Verifier: always a match.
+func (AutoPresence) VerifyUser(ctx context.Context, req UVRequest) error { return nil }
+
+// DenyPresence is a user who declines every request, touches and
+// verifications alike.
 type DenyPresence struct{}
 
 // Touch implements Presence.
@@ -58,16 +63,32 @@ func (DenyPresence) Touch(ctx context.Context, req TouchRequest) error {
 	return ctap.StatusOperationDenied
 }
 
+// VerifyUser implements Verifier: the user declines.
+func (DenyPresence) VerifyUser(ctx context.Context, req UVRequest) error {
+	return ctap.StatusOperationDenied
+}
+
+var (
+	_ Verifier = AutoPresence{}
+	_ Verifier = DenyPresence{}
+	_ Verifier = (*ScriptedPresence)(nil)
+)
+
 // ScriptedPresence answers touches from a queue that a test fills with
 // Push: nil for a touch, ctap.StatusOperationDenied, ctap.StatusUserActionTimeout.
-// When the queue is empty Touch blocks until an answer is pushed or ctx is
+// Built-in user verification attempts take their answers from a second
+// queue, filled with PushUV: nil for a match, ctap.StatusUVInvalid,
+// ctap.StatusOperationDenied, ctap.StatusUserActionTimeout. When its queue
+// is empty Touch or VerifyUser blocks until an answer is pushed or ctx is
 // done. It records every request it sees. The zero value is ready to use
 // and it is safe for concurrent use.
 type ScriptedPresence struct {
-	mu       sync.Mutex
-	answers  []error
-	requests []TouchRequest
-	changed  chan struct{} // closed and replaced when answers or requests change
+	mu         sync.Mutex
+	answers    []error
+	uvAnswers  []error
+	requests   []TouchRequest
+	uvRequests []UVRequest
+	changed    chan struct{} // closed and replaced when answers or requests change
 }
 
 // NewScriptedPresence returns a ScriptedPresence with answers queued.
@@ -100,16 +121,39 @@ func (p *ScriptedPresence) Push(answers ...error) {
 	p.notifyLocked()
 }
 
+// PushUV queues answers for the next built-in user verification attempts.
+func (p *ScriptedPresence) PushUV(answers ...error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.uvAnswers = append(p.uvAnswers, answers...)
+	p.notifyLocked()
+}
+
 // Touch implements Presence. It records req, then takes the next queued
 // answer, waiting for one if needed.
 func (p *ScriptedPresence) Touch(ctx context.Context, req TouchRequest) error {
 	p.mu.Lock()
 	p.requests = append(p.requests, req)
 	p.notifyLocked()
+	return p.takeLocked(ctx, &p.answers)
+}
+
+// VerifyUser implements Verifier. It records req, then takes the next
+// answer queued with PushUV, waiting for one if needed.
+func (p *ScriptedPresence) VerifyUser(ctx context.Context, req UVRequest) error {
+	p.mu.Lock()
+	p.uvRequests = append(p.uvRequests, req)
+	p.notifyLocked()
+	return p.takeLocked(ctx, &p.uvAnswers)
+}
+
+// takeLocked takes the first answer of queue, waiting until there is one
+// or ctx is done. It is called with p.mu held and returns with it released.
+func (p *ScriptedPresence) takeLocked(ctx context.Context, queue *[]error) error {
 	for {
-		if len(p.answers) > 0 {
-			a := p.answers[0]
-			p.answers = p.answers[1:]
+		if len(*queue) > 0 {
+			a := (*queue)[0]
+			*queue = (*queue)[1:]
 			p.mu.Unlock()
 			return a
 		}
@@ -131,11 +175,27 @@ func (p *ScriptedPresence) Requests() []TouchRequest {
 	return append([]TouchRequest(nil), p.requests...)
 }
 
-// Pending returns the number of queued answers not yet used.
+// Pending returns the number of queued touch answers not yet used.
 func (p *ScriptedPresence) Pending() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.answers)
+}
+
+// UVRequests returns the user verification requests seen so far, oldest
+// first.
+func (p *ScriptedPresence) UVRequests() []UVRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]UVRequest(nil), p.uvRequests...)
+}
+
+// PendingUV returns the number of queued verification answers not yet
+// used.
+func (p *ScriptedPresence) PendingUV() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.uvAnswers)
 }
 
 // WaitRequests blocks until at least n requests were seen or ctx is done.

@@ -13,7 +13,7 @@ import (
 // CTAP2_ERR_USER_ACTION_TIMEOUT.
 //
 // It deletes every discoverable credential and the PIN (with its retries
-// and every pinUvAuthToken), and replaces the master secret,
+// and every pinUvAuthToken), restores uvRetries to MaxUVRetries, and replaces the master secret,
 // so every non-discoverable credential ID issued before stops opening. It
 // keeps the attestation keys (they belong to the model, not to the user)
 // and the signature counter (so relying parties never see it go back).
@@ -45,6 +45,7 @@ func (a *Authenticator) reset(ctx context.Context) error {
 	a.state.MasterSecret = secret
 	a.state.Credentials = nil
 	a.state.PINHash, a.state.PINRetries, a.state.ForcePINChange = nil, 0, false
+	a.state.UVFailures = 0
 	a.pin.powerUp()
 	a.sealer = sealer
 	a.pending = nil

@@ -60,6 +60,11 @@ type State struct {
 	// ForcePINChange makes the token subcommands fail until changePIN
 	// (CTAP 2.1 §6.4 forcePINChange, §6.5.5.7).
 	ForcePINChange bool `json:"forcePINChange,omitempty"`
+	// UVFailures counts the built-in user verification attempts that did
+	// not match since the last match, correct PIN or reset: uvRetries is
+	// MaxUVRetries less it (CTAP 2.1 §6.5.2.2, §6.5.5.3), so zero means
+	// every retry is left.
+	UVFailures int `json:"uvFailures,omitempty"`
 }
 
 // AttestationState is the attestation key material: a self-signed P-256

@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -73,5 +74,26 @@ func TestCaseCanFail(t *testing.T) {
 	}
 	if p, f, s := conformance.Summary(rs); p != 1 || f != 3 || s != 2 {
 		t.Errorf("Summary = %d, %d, %d; want 1, 3, 2", p, f, s)
+	}
+}
+
+// TestSuiteBuiltInUV runs the built-in user verification cases against a
+// key protected by a simulated fingerprint sensor.
+func TestSuiteBuiltInUV(t *testing.T) {
+	for _, fresh := range []bool{true, false} {
+		target := virtkeytest.NewTarget(authenticator.Config{BuiltInUV: true}, fresh)
+		// On the shared key the destructive cases (which block UV on
+		// purpose) are left out, as they are on a hardware key by default.
+		results := conformance.Run(context.Background(), target, conformance.Options{
+			Filter: regexp.MustCompile("^uv-")})
+		passed, _, _ := conformance.Summary(results)
+		if want := map[bool]int{true: 27, false: 15}[fresh]; passed < want {
+			t.Errorf("fresh=%t: %d uv cases passed, want at least %d", fresh, passed, want)
+		}
+		for _, r := range results {
+			if r.Outcome == conformance.Fail {
+				t.Errorf("fresh=%t %s: %s", fresh, r.Case.ID, strings.Join(r.Messages, "; "))
+			}
+		}
 	}
 }

@@ -21,11 +21,18 @@ import (
 )
 
 // Presence answers the key's requests for user presence as the test says.
+// It is also the key's authenticator.Verifier: with Config.BuiltInUV, its
+// UV outcome (UVMatch unless SetUV says otherwise) answers the built-in
+// user verification attempts.
 type Presence struct {
-	mu   sync.Mutex
-	mode conformance.Presence
-	seen []authenticator.TouchRequest
+	mu     sync.Mutex
+	mode   conformance.Presence
+	uv     conformance.UVOutcome
+	seen   []authenticator.TouchRequest
+	uvSeen []authenticator.UVRequest
 }
+
+var _ authenticator.Verifier = (*Presence)(nil)
 
 // Set changes how the next requests are answered.
 func (p *Presence) Set(mode conformance.Presence) {
@@ -39,6 +46,39 @@ func (p *Presence) Requests() []authenticator.TouchRequest {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]authenticator.TouchRequest(nil), p.seen...)
+}
+
+// SetUV changes how the next user verification attempts are answered.
+func (p *Presence) SetUV(o conformance.UVOutcome) {
+	p.mu.Lock()
+	p.uv = o
+	p.mu.Unlock()
+}
+
+// UVRequests returns the user verification requests seen so far.
+func (p *Presence) UVRequests() []authenticator.UVRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]authenticator.UVRequest(nil), p.uvSeen...)
+}
+
+// VerifyUser implements authenticator.Verifier with the outcome SetUV
+// chose: a match, ctap.StatusUVInvalid, ctap.StatusOperationDenied or
+// ctap.StatusUserActionTimeout.
+func (p *Presence) VerifyUser(ctx context.Context, req authenticator.UVRequest) error {
+	p.mu.Lock()
+	o := p.uv
+	p.uvSeen = append(p.uvSeen, req)
+	p.mu.Unlock()
+	switch o {
+	case conformance.UVNoMatch:
+		return ctap.StatusUVInvalid
+	case conformance.UVDecline:
+		return ctap.StatusOperationDenied
+	case conformance.UVTimeout:
+		return ctap.StatusUserActionTimeout
+	}
+	return ctx.Err()
 }
 
 // Touch implements authenticator.Presence.
@@ -201,11 +241,15 @@ func (t *Target) Open(ctx context.Context) (*client.Device, error) {
 	return client.OpenInProcess(ctx, key, nil)
 }
 
-// Capabilities implements conformance.Target.
+// Capabilities implements conformance.Target. A target whose Config has
+// BuiltInUV offers conformance.CapUV.
 func (t *Target) Capabilities() []conformance.Capability {
 	caps := []conformance.Capability{conformance.CapControl, conformance.CapClock}
 	if t.fresh {
 		caps = append(caps, conformance.CapFresh)
+	}
+	if t.Config.BuiltInUV {
+		caps = append(caps, conformance.CapUV)
 	}
 	return caps
 }
@@ -233,6 +277,19 @@ func (t *Target) SetPresence(p conformance.Presence) error {
 	t.presence.Set(p)
 	return nil
 }
+
+// SetUV implements conformance.UVControl.
+func (t *Target) SetUV(o conformance.UVOutcome) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.presence == nil {
+		return errors.New("virtkeytest: no key yet")
+	}
+	t.presence.SetUV(o)
+	return nil
+}
+
+var _ conformance.UVControl = (*Target)(nil)
 
 // Advance implements conformance.Clock.
 func (t *Target) Advance(d time.Duration) {

@@ -3,22 +3,40 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/virtkey/virtkey/authenticator"
 	"github.com/virtkey/virtkey/ctap"
 )
 
-// loggingHandler logs each CTAP command and the status it got.
+// loggingHandler is the daemon's ctaphid.Handler: the authenticator, with
+// each command and the status it got logged, and getInfo answered as the
+// profile's key.
 type loggingHandler struct {
 	*authenticator.Authenticator
-	log *slog.Logger
+	profile *profile
+	log     *slog.Logger
 }
 
 func (h loggingHandler) HandleCBOR(ctx context.Context, req []byte) []byte {
+	start := time.Now()
 	resp := h.Authenticator.HandleCBOR(ctx, req)
+	if len(req) > 0 && ctap.Command(req[0]) == ctap.CmdGetInfo {
+		resp = h.profile.rewriteInfo(resp)
+	}
 	if len(req) > 0 && len(resp) > 0 {
 		h.log.Info("ctap", "cmd", ctap.Command(req[0]).String(), "status", ctap.Status(resp[0]).String(),
-			"in", len(req), "out", len(resp))
+			"in", len(req), "out", len(resp), "took", time.Since(start).Round(time.Microsecond))
 	}
 	return resp
+}
+
+func (h loggingHandler) HandleMsg(ctx context.Context, req []byte) ([]byte, error) {
+	resp, err := h.Authenticator.HandleMsg(ctx, req)
+	if err != nil {
+		h.log.Info("ctap1", "in", len(req), "err", err)
+	} else {
+		h.log.Info("ctap1", "in", len(req), "out", len(resp))
+	}
+	return resp, err
 }

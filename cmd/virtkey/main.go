@@ -1,41 +1,61 @@
 // Command virtkey is a virtual FIDO2 security key.
 //
-//	virtkey serve --udp 127.0.0.1:8111 [--state PATH] [--presence auto|deny]
+//	virtkey serve [--udp ADDR] [--state PATH] [--profile NAME] [--presence auto|deny|prompt|control]
+//	              [--control PATH|off] [--name NAME] [--vid HEX] [--pid HEX] [--uhid PATH]
+//	              [--ready-file PATH] [--log-level LEVEL]
+//	virtkey profiles
+//	virtkey touch|deny [--wait] [--timeout D] [--control PATH]
+//	virtkey finger N | --bad [--control PATH]
+//	virtkey power-cycle [--control PATH]
+//	virtkey status [--wait] [--json] [--control PATH]
 //
-// serve answers CTAPHID over UDP in the SoloKeys simulator convention: one
-// 64-byte report per datagram, no report-ID byte, replies to the sender.
-// With --state, the key's state lives in PATH, written atomically and
-// durably before any response that depends on it leaves; without it the key
-// forgets everything when it stops.
+// serve creates a FIDO HID device through Linux's /dev/uhid, which
+// browsers and libfido2 see as a USB security key, or with --udp answers
+// CTAPHID over UDP in the SoloKeys simulator convention (one 64-byte
+// report per datagram, no report-ID byte, replies to the sender). With
+// --state, the key's state lives in PATH, a file only its owner can read,
+// written atomically and durably before any response that depends on it
+// leaves; without it the key forgets everything when it stops.
+//
+// The other commands talk to a running daemon through its control socket
+// (see control.go for the protocol): they answer a request for a touch,
+// put a finger on the sensor, unplug and replug the key, or show what the
+// key holds and what it is waiting for. docs/running.md tells how to run
+// the daemon on a Linux machine.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/virtkey/virtkey/authenticator"
-	"github.com/virtkey/virtkey/ctaphid"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+	// After the first signal, a second one kills the process at once.
+	context.AfterFunc(ctx, stop)
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, `usage: virtkey serve --udp ADDR [--state PATH] [--presence auto|deny] [--log-level LEVEL]`)
-}
+const usageText = `usage:
+  virtkey serve [flags]          run the key (virtkey serve --help for the flags)
+  virtkey profiles               list the device profiles for serve --profile
+  virtkey touch [--wait]         touch the key: answer the request that waits for a touch
+  virtkey deny [--wait]          decline the request that waits for a touch
+  virtkey finger N | --bad       put finger N (1-10), or an unenrolled finger, on the sensor (fido21-bio)
+  virtkey power-cycle            unplug and replug the key
+  virtkey status [--wait]        what the key holds and what it is waiting for
+The control commands take --control PATH (default $XDG_RUNTIME_DIR/virtkey.sock,
+or /run/virtkey.sock for root).`
 
-func run(ctx context.Context, args []string, stderr io.Writer) int {
+func usage(w io.Writer) { fmt.Fprintln(w, usageText) }
+
+// run is the whole command; it returns the exit code: 0, 1 when something
+// failed, 2 for a usage error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
@@ -43,77 +63,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stderr)
+	case "profiles":
+		return listProfiles(args[1:], stdout, stderr)
+	case opTouch, opDeny, opFinger, opPowerCycle, opStatus:
+		return controlCommand(ctx, args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":
-		usage(stderr)
+		usage(stdout)
 		return 0
 	}
 	fmt.Fprintf(stderr, "virtkey: unknown command %q\n", args[0])
 	usage(stderr)
 	return 2
-}
-
-// listening is told the address the daemon serves on; tests replace it.
-var listening = func(net.Addr) {}
-
-// serve runs the key until ctx ends.
-func serve(ctx context.Context, args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("virtkey serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var (
-		udpAddr  = fs.String("udp", "", "serve over UDP at this address, e.g. 127.0.0.1:8111")
-		state    = fs.String("state", "", "keep the key's state in this file (default: memory only)")
-		presence = fs.String("presence", "auto", "how user presence is answered: auto (touched at once) or deny")
-		level    = fs.String("log-level", "info", "log level: debug, info, warn, error")
-	)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintf(stderr, "virtkey: --log-level: %v\n", err)
-		return 2
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
-	if *udpAddr == "" {
-		fmt.Fprintln(stderr, "virtkey: serve needs --udp ADDR (uhid is not available in this build)")
-		return 2
-	}
-	cfg := authenticator.Config{}
-	switch *presence {
-	case "auto":
-		cfg.Presence = authenticator.AutoPresence{}
-	case "deny":
-		cfg.Presence = authenticator.DenyPresence{}
-	default:
-		fmt.Fprintf(stderr, "virtkey: --presence %q: want auto or deny\n", *presence)
-		return 2
-	}
-	if *state != "" {
-		cfg.Store = authenticator.NewFileStore(*state)
-	}
-	key, err := authenticator.New(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "virtkey: %v\n", err)
-		return 1
-	}
-	dev, err := ctaphid.ListenUDP(*udpAddr)
-	if err != nil {
-		fmt.Fprintf(stderr, "virtkey: %v\n", err)
-		return 1
-	}
-	if la, ok := dev.(interface{ LocalAddr() net.Addr }); ok {
-		listening(la.LocalAddr())
-		*udpAddr = la.LocalAddr().String()
-	}
-	log.Info("serving", "udp", *udpAddr, "state", *state, "presence", *presence)
-	err = ctaphid.Serve(ctx, dev, loggingHandler{key, log}, &ctaphid.ServerConfig{
-		Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) },
-	})
-	dev.Close()
-	if err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(stderr, "virtkey: %v\n", err)
-		return 1
-	}
-	log.Info("stopped")
-	return 0
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -37,13 +38,21 @@ func (l *lockedBuffer) String() string {
 // startDaemon runs `virtkey serve` until the returned stop is called.
 func startDaemon(t *testing.T, args ...string) (addr string, stop func() int) {
 	t.Helper()
+	addr, _, stop = startDaemonLogs(t, args...)
+	return addr, stop
+}
+
+// startDaemonLogs is startDaemon that also returns the daemon's log.
+func startDaemonLogs(t *testing.T, args ...string) (addr string, logs *lockedBuffer, stop func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	logs := &lockedBuffer{}
+	logs = &lockedBuffer{}
 	addrs := make(chan net.Addr, 1)
 	listening = func(a net.Addr) { addrs <- a }
 	go func() {
-		done <- run(ctx, append([]string{"serve", "--udp", "127.0.0.1:0", "--log-level", "debug"}, args...), logs)
+		done <- run(ctx, append([]string{"serve", "--udp", "127.0.0.1:0", "--log-level", "debug",
+			"--control", filepath.Join(t.TempDir(), "control.sock")}, args...), io.Discard, logs)
 	}()
 	select {
 	case a := <-addrs:
@@ -60,7 +69,7 @@ func startDaemon(t *testing.T, args ...string) (addr string, stop func() int) {
 		return code
 	}
 	t.Cleanup(func() { cancel() })
-	return addr, stop
+	return addr, logs, stop
 }
 
 // connect opens the daemon, which is listening already.
@@ -138,7 +147,7 @@ func TestCorruptStateRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	code := run(context.Background(), []string{"serve", "--udp", "127.0.0.1:0", "--state", state}, &logs)
+	code := run(context.Background(), []string{"serve", "--udp", "127.0.0.1:0", "--state", state}, io.Discard, &logs)
 	if code == 0 {
 		t.Fatal("daemon started on a corrupt state file")
 	}
@@ -149,8 +158,8 @@ func TestCorruptStateRefused(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	var logs bytes.Buffer
-	for _, args := range [][]string{nil, {"frobnicate"}, {"serve"}, {"serve", "--udp", "x", "--presence", "maybe"}} {
-		if code := run(context.Background(), args, &logs); code != 2 {
+	for _, args := range [][]string{nil, {"frobnicate"}, {"serve", "extra"}, {"serve", "--udp", "x", "--presence", "maybe"}} {
+		if code := run(context.Background(), args, io.Discard, &logs); code != 2 {
 			t.Errorf("run(%q) = %d, want 2", args, code)
 		}
 	}

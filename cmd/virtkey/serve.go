@@ -1,0 +1,341 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/virtkey/virtkey/authenticator"
+	"github.com/virtkey/virtkey/ctaphid"
+	"github.com/virtkey/virtkey/uhid"
+)
+
+// listening is told the address the daemon serves on (for uhid, the
+// uhid path) once the device and the control socket are up; tests
+// replace it.
+var listening = func(net.Addr) {}
+
+// stdin is where --presence prompt reads its answers; tests replace it.
+var stdin io.Reader = os.Stdin
+
+// controlOff disables the control socket: --control off.
+const controlOff = "off"
+
+// serveFlags are the flags of `virtkey serve`.
+type serveFlags struct {
+	udp, state, presence, control, profile string
+	name, vid, pid, uhidPath, readyFile    string
+	level                                  slog.Level
+	set                                    map[string]bool // flags given on the command line
+	vendor, product                        uint32
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
+	f := &serveFlags{}
+	fs := flag.NewFlagSet("virtkey serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.udp, "udp", "", "serve over UDP at this address (e.g. 127.0.0.1:8111) instead of creating a uhid device")
+	fs.StringVar(&f.state, "state", "", "keep the key's state in this file (default: memory only, forgotten at exit)")
+	fs.StringVar(&f.presence, "presence", presenceAuto, "how user presence is answered: "+strings.Join(presenceModes, ", "))
+	fs.StringVar(&f.control, "control", defaultControlPath(), "control socket path, or \"off\"")
+	fs.StringVar(&f.profile, "profile", defaultProfile, "device profile: "+profileNames()+" (listed by: virtkey profiles)")
+	fs.StringVar(&f.name, "name", "", "uhid: HID device name (default: the profile's)")
+	fs.StringVar(&f.vid, "vid", "", fmt.Sprintf("uhid: USB vendor ID in hex (default %04x)", uhid.DefaultVendorID))
+	fs.StringVar(&f.pid, "pid", "", fmt.Sprintf("uhid: USB product ID in hex (default %04x)", uhid.DefaultProductID))
+	fs.StringVar(&f.uhidPath, "uhid", uhid.DefaultPath, "uhid: the uhid device node")
+	fs.StringVar(&f.readyFile, "ready-file", "", "once serving, write the device address (UDP host:port or uhid path) to this file; removed at exit")
+	fs.TextVar(&f.level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	f.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+
+	if _, ok := lookupProfile(f.profile); !ok {
+		return nil, fmt.Errorf("--profile %q: want one of %s", f.profile, profileNames())
+	}
+	if !validPresence(f.presence) {
+		return nil, fmt.Errorf("--presence %q: want one of %s", f.presence, strings.Join(presenceModes, ", "))
+	}
+	if f.udp != "" {
+		for _, n := range []string{"name", "vid", "pid", "uhid"} {
+			if f.set[n] {
+				return nil, fmt.Errorf("--%s is for uhid devices and does not go with --udp", n)
+			}
+		}
+	}
+	var err error
+	if f.vendor, err = parseHexID("vid", f.vid); err != nil {
+		return nil, err
+	}
+	if f.product, err = parseHexID("pid", f.pid); err != nil {
+		return nil, err
+	}
+	if len(f.name) > 127 {
+		return nil, fmt.Errorf("--name: %d bytes, at most 127", len(f.name))
+	}
+	if f.control == "" {
+		f.control = controlOff
+		if f.set["control"] {
+			return nil, errors.New("--control: empty path (use \"off\" for no control socket)")
+		}
+	}
+	if f.presence == presenceControl && f.control == controlOff {
+		return nil, errors.New("--presence control needs a control socket: give --control PATH (or set XDG_RUNTIME_DIR)")
+	}
+	return f, nil
+}
+
+func validPresence(s string) bool {
+	for _, m := range presenceModes {
+		if s == m {
+			return true
+		}
+	}
+	return false
+}
+
+// parseHexID parses a USB vendor or product ID, "1209" or "0x1209";
+// empty means the default (0).
+func parseHexID(name, s string) (uint32, error) {
+	if s == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(s), "0x"), 16, 16)
+	if err != nil || v == 0 {
+		return 0, fmt.Errorf("--%s %q: want a non-zero 16-bit hex number such as 1209", name, s)
+	}
+	return uint32(v), nil
+}
+
+// daemon is a running key: what the control socket works on.
+type daemon struct {
+	key       *authenticator.Authenticator
+	presence  *userPresence
+	store     *watchedStore
+	profile   *profile
+	statePath string
+	transport string
+	started   time.Time
+}
+
+func (d *daemon) status() *daemonStatus {
+	return &daemonStatus{
+		Profile:       d.profile.Name,
+		Presence:      d.presence.mode,
+		Transport:     d.transport,
+		State:         d.statePath,
+		stateSummary:  d.store.summary(),
+		Waiting:       d.presence.waiting(),
+		FingersQueued: d.presence.queuedFingers(),
+		Winks:         d.key.Winks(),
+		Started:       d.started,
+	}
+}
+
+// powerCycle unplugs and replugs the key: a running command is
+// cancelled, volatile state and queued fingers are gone.
+func (d *daemon) powerCycle() {
+	d.key.PowerCycle()
+	d.presence.powerCycle()
+}
+
+// serve is `virtkey serve`: it runs the key until ctx ends. Exit codes: 2
+// for a usage error, 1 when the key cannot start or fails.
+func serve(ctx context.Context, args []string, stderr io.Writer) int {
+	f, err := parseServeFlags(args, stderr)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "virtkey serve: %v\n", err)
+			return 2
+		}
+		return 0
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.level}))
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "virtkey: "+format+"\n", args...)
+		return 1
+	}
+	prof, _ := lookupProfile(f.profile)
+	if err := prof.servable(); err != nil {
+		return fail("%v", err)
+	}
+
+	// The state first: a key that cannot read its state does not start,
+	// and the file stays as it is.
+	d := &daemon{profile: prof, statePath: f.state, started: time.Now()}
+	cfg := authenticator.Config{OnWink: func() { log.Info("wink") }}
+	prof.apply(&cfg)
+	if f.state != "" {
+		abs, err := filepath.Abs(f.state)
+		if err != nil {
+			return fail("--state %s: %v", f.state, err)
+		}
+		d.statePath = abs
+		if err := checkStateFile(abs, log); err != nil {
+			return fail("%v", err)
+		}
+		d.store = &watchedStore{Store: authenticator.NewFileStore(abs)}
+	} else {
+		d.store = &watchedStore{Store: authenticator.NewMemoryStore()}
+	}
+	cfg.Store = d.store
+	d.presence = newUserPresence(f.presence, log, stdin, stderr)
+	cfg.Presence = d.presence
+	key, err := authenticator.New(cfg)
+	if err != nil {
+		if errors.Is(err, authenticator.ErrCorruptState) {
+			return fail("state file %s cannot be read: %v\nThe file was left as it is. Move it away to start with a new, empty key, or restore it from a backup.", d.statePath, err)
+		}
+		if d.statePath != "" {
+			return fail("starting the key with state file %s: %v", d.statePath, err)
+		}
+		return fail("starting the key: %v", err)
+	}
+	d.key = key
+
+	var dev ctaphid.ReportDevice
+	var addr net.Addr
+	if f.udp != "" {
+		dev, err = ctaphid.ListenUDP(f.udp)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if la, ok := dev.(interface{ LocalAddr() net.Addr }); ok {
+			addr = la.LocalAddr()
+		}
+		d.transport = "udp " + addr.String()
+	} else {
+		ucfg := uhid.Config{
+			Path:      f.uhidPath,
+			Name:      f.name,
+			Phys:      "virtkey",
+			Bus:       uhid.BusUSB,
+			VendorID:  f.vendor,
+			ProductID: f.product,
+			Logf:      func(format string, args ...any) { log.Debug("uhid: " + fmt.Sprintf(format, args...)) },
+		}
+		if ucfg.Name == "" {
+			ucfg.Name = prof.DeviceName
+		}
+		udev, err := uhid.Create(ucfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "virtkey: %v\n", err)
+			if errors.Is(err, uhid.ErrNoUHID) || errors.Is(err, uhid.ErrPermission) {
+				fmt.Fprintln(stderr, "virtkey: see docs/running.md, or serve over UDP with --udp 127.0.0.1:8111")
+			}
+			return 1
+		}
+		dev = udev
+		addr = &net.UnixAddr{Name: f.uhidPath, Net: "uhid"}
+		vid, pid := ucfg.VendorID, ucfg.ProductID
+		if vid == 0 {
+			vid = uhid.DefaultVendorID
+		}
+		if pid == 0 {
+			pid = uhid.DefaultProductID
+		}
+		d.transport = fmt.Sprintf("uhid %s %q %04x:%04x", f.uhidPath, ucfg.Name, vid, pid)
+	}
+
+	// Then the control socket; the device goes away if it cannot be had.
+	var ctl *controlListener
+	if f.control != controlOff {
+		if ctl, err = listenControl(f.control); err != nil {
+			dev.Close()
+			return fail("%v", err)
+		}
+		defer ctl.Close()
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	if ctl != nil {
+		srv := &controlServer{d: d, log: log}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			srv.serve(ctx, ctl)
+		}()
+	}
+
+	if f.readyFile != "" {
+		if err := writeReadyFile(f.readyFile, addr.String()); err != nil {
+			dev.Close()
+			return fail("--ready-file: %v", err)
+		}
+		defer os.Remove(f.readyFile)
+	}
+	listening(addr)
+	log.Info("serving", "transport", d.transport, "profile", prof.Name, "state", d.statePath,
+		"presence", f.presence, "control", f.control)
+
+	err = ctaphid.Serve(ctx, dev, loggingHandler{key, prof, log}, &ctaphid.ServerConfig{
+		Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) },
+	})
+	dev.Close() // Serve closed it already; for uhid this destroyed the device
+	cancel()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fail("%v", err)
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// checkStateFile refuses a state path that is not a regular file and
+// warns when others may read it. The file is not changed: the next save
+// replaces it with a file of mode 0600.
+func checkStateFile(path string, log *slog.Logger) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("state file %s: %w", path, err)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("state file %s: not a regular file", path)
+	case fi.Mode().Perm()&0o077 != 0:
+		log.Warn("state file is readable by others; the next save makes it 0600", "path", path, "mode", fi.Mode().Perm())
+	}
+	return nil
+}
+
+// writeReadyFile writes the address atomically: a reader sees no file or
+// the whole address.
+func writeReadyFile(path, addr string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".virtkey-ready-")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.WriteString(addr + "\n"); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
