@@ -29,6 +29,9 @@ const (
 	// CapControl: the target can power-cycle the key and script user
 	// presence (a Controller).
 	CapControl Capability = "control"
+	// CapPowerCycle: the target's Controller can power-cycle the key; its
+	// presence may not be scriptable.
+	CapPowerCycle Capability = "power-cycle"
 	// CapFresh: every case can start on a factory-new key (a Freshener).
 	CapFresh Capability = "fresh"
 	// CapClock: the key's clock can be moved forward (a Clock).
@@ -285,6 +288,7 @@ type T struct {
 	ctap2   *client.Ctap2
 	dev     *client.Device
 	cleanup func()
+	atEnd   []func(ctx context.Context) error
 
 	skipReason string           // Result.SkipReason: the first Skipf's message unless set before
 	prompt     func(msg string) // Options.Prompt on a target without a Controller
@@ -294,15 +298,22 @@ type T struct {
 // Run calls f; Fatalf and Skipf end f early.
 func (t *T) Run(f func(t *T)) {
 	t.cleanup = func() {
+		if c := t.target.Controller(); c != nil {
+			c.SetPresence(PresenceAuto)
+		}
+		for _, fn := range t.atEnd {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := fn(ctx); err != nil {
+				t.Errorf("cleaning up after the case: %v", err)
+			}
+			cancel()
+		}
 		t.mu.Lock()
 		devs := t.devs
 		t.devs = nil
 		t.mu.Unlock()
 		for _, d := range devs {
 			d.Close()
-		}
-		if c := t.target.Controller(); c != nil {
-			c.SetPresence(PresenceAuto)
 		}
 	}
 	f(t)
@@ -457,9 +468,10 @@ const reasonDestructive = "destructive (erase the key or change its PIN)"
 
 // capabilityWords says what a capability lets the suite do.
 var capabilityWords = map[Capability]string{
-	CapControl: "control (power cycle, scripted touches)",
-	CapFresh:   "a factory-new key per case",
-	CapClock:   "clock control",
+	CapControl:    "control (power cycle, scripted touches)",
+	CapPowerCycle: "power cycles",
+	CapFresh:      "a factory-new key per case",
+	CapClock:      "clock control",
 }
 
 // needReason is the skip reason of a case whose target lacks caps.

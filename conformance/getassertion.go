@@ -306,7 +306,7 @@ func init() {
 			}},
 		Case{ID: "gna-cleared-by-power-cycle", Section: "CTAP 2.1 §6.3",
 			Title: "a power cycle clears the getNextAssertion state",
-			Needs: []Capability{CapControl},
+			Needs: []Capability{CapPowerCycle},
 			Run: func(t *T) {
 				t.MakeCredential("p1", true)
 				t.MakeCredential("p2", true)

@@ -150,7 +150,7 @@ func init() {
 			}},
 		Case{ID: "rst-erases-credentials", Section: "CTAP 2.1 §6.6",
 			Title: "reset within the power-up window erases discoverable credentials",
-			Needs: []Capability{CapControl}, Destructive: true,
+			Needs: []Capability{CapPowerCycle}, Destructive: true,
 			Run: func(t *T) {
 				t.MakeCredential("gone", true)
 				t.PowerCycle()
@@ -162,7 +162,7 @@ func init() {
 			}},
 		Case{ID: "rst-invalidates-non-resident", Section: "CTAP 2.1 §6.6",
 			Title: "after reset a non-discoverable credential ID no longer works",
-			Needs: []Capability{CapControl}, Destructive: true,
+			Needs: []Capability{CapPowerCycle}, Destructive: true,
 			Run: func(t *T) {
 				cred := t.MakeCredential("old", false)
 				t.PowerCycle()
@@ -205,7 +205,7 @@ func init() {
 			}},
 		Case{ID: "rst-key-usable-after", Section: "CTAP 2.1 §6.6",
 			Title: "reset then makeCredential works: the key is usable after a reset",
-			Needs: []Capability{CapControl}, Destructive: true,
+			Needs: []Capability{CapPowerCycle}, Destructive: true,
 			Run: func(t *T) {
 				t.PowerCycle()
 				if err := t.Ctap2().Reset(t.ctx); err != nil {

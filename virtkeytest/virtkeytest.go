@@ -244,7 +244,7 @@ func (t *Target) Open(ctx context.Context) (*client.Device, error) {
 // Capabilities implements conformance.Target. A target whose Config has
 // BuiltInUV offers conformance.CapUV.
 func (t *Target) Capabilities() []conformance.Capability {
-	caps := []conformance.Capability{conformance.CapControl, conformance.CapClock}
+	caps := []conformance.Capability{conformance.CapControl, conformance.CapPowerCycle, conformance.CapClock}
 	if t.fresh {
 		caps = append(caps, conformance.CapFresh)
 	}

@@ -55,6 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		destructive = fs.Bool("allow-destructive", false, "run cases that erase the key (always allowed on the in-process key)")
 		verbose     = fs.Bool("v", false, "print the messages of passing cases too")
 		timeout     = fs.Duration("case-timeout", 30*time.Second, "time limit of one case")
+		control     = fs.String("control", "", "with --udp, the virtkey daemon's control socket: lets destructive cases power-cycle and reset the key")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ctaptest [--list | --list-devices] [--run REGEXP] [--udp ADDR | --device /dev/hidrawN] [--allow-destructive]")
@@ -115,7 +116,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, "destructive cases: skipped (--allow-destructive runs them)")
 		}
 	case *udpAddr != "":
-		target = &udpTarget{addr: *udpAddr}
+		ut := &udpTarget{addr: *udpAddr}
+		if *control != "" {
+			ut.ctl = &socketController{path: *control}
+		}
+		target = ut
 		if *wait > 0 {
 			if err := waitForUDP(ctx, *udpAddr, *wait); err != nil {
 				fmt.Fprintf(stderr, "ctaptest: %v\n", err)
@@ -155,13 +160,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // udpTarget is a key served over UDP. It shares one key across cases and
 // has no controller.
-type udpTarget struct{ addr string }
+type udpTarget struct {
+	addr string
+	ctl  *socketController // nil without --control
+}
 
 func (u *udpTarget) Open(ctx context.Context) (*client.Device, error) {
 	return client.OpenUDP(ctx, u.addr)
 }
-func (u *udpTarget) Capabilities() []conformance.Capability { return nil }
-func (u *udpTarget) Controller() conformance.Controller     { return nil }
+func (u *udpTarget) Capabilities() []conformance.Capability {
+	if u.ctl != nil {
+		return []conformance.Capability{conformance.CapPowerCycle}
+	}
+	return nil
+}
+func (u *udpTarget) Controller() conformance.Controller {
+	if u.ctl == nil {
+		return nil
+	}
+	return u.ctl
+}
 
 func waitForUDP(ctx context.Context, addr string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
