@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: all build test race vet lint fuzz bench interop ci
+.PHONY: all build test race vet lint fuzz bench interop vmtest ci
 
 all: build test
 
@@ -39,6 +39,11 @@ bench:
 
 interop:
 	bash interop/udp.sh
+
+# Boot Debian's 6.1 kernel in QEMU and test the key over /dev/uhid with
+# libfido2's fido2-tools and ctaptest (root; 20-30 s; see vm/README.md).
+vmtest:
+	GO=$(GO) bash vm/run.sh
 
 ci:
 	bash .ci/run

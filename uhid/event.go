@@ -6,10 +6,9 @@ import (
 )
 
 // The wire format of /dev/uhid, from include/uapi/linux/uhid.h. Every message
-// in either direction is a struct uhid_event: a native-endian (little-endian
-// on every architecture Go's linux ports that matter here use) u32 type
-// followed by a packed union. The kernel copies at most EventSize bytes of a
-// write and zero-fills the rest; a read returns exactly one event.
+// in either direction is a struct uhid_event: a u32 type followed by a packed
+// union, in the CPU's byte order. The kernel copies at most EventSize bytes of
+// a write and zero-fills the rest; a read returns exactly one event.
 
 // EventType is enum uhid_event_type.
 type EventType uint32
@@ -114,9 +113,9 @@ const (
 	reportInput   = 2 // UHID_INPUT_REPORT
 )
 
-// le is the byte order of struct uhid_event. The uapi uses native order; the
-// kernels this package targets (amd64, arm64, 386, arm, riscv64) are all
-// little-endian.
+// le is the byte order of struct uhid_event: native in the uapi, and
+// little-endian on every Linux architecture this project builds for (amd64,
+// arm64, 386, arm, riscv64).
 var le = binary.LittleEndian
 
 // createEvent encodes UHID_CREATE2 for cfg, whose defaults are already set.

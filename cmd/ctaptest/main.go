@@ -55,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		destructive = fs.Bool("allow-destructive", false, "run cases that erase the key (always allowed on the in-process key)")
 		verbose     = fs.Bool("v", false, "print the messages of passing cases too")
 		timeout     = fs.Duration("case-timeout", 30*time.Second, "time limit of one case")
-		control     = fs.String("control", "", "with --udp, the virtkey daemon's control socket: lets destructive cases power-cycle and reset the key")
+		control     = fs.String("control", "", "with --udp or --device, a virtkey daemon's control socket: lets destructive cases power-cycle and reset the key")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ctaptest [--list | --list-devices] [--run REGEXP] [--udp ADDR | --device /dev/hidrawN] [--allow-destructive]")
@@ -104,7 +104,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var target conformance.Target
 	switch {
 	case *device != "":
-		target = &hidTarget{path: *device}
+		ht := &hidTarget{path: *device}
+		if *control != "" {
+			ht.ctl = &socketController{path: *control}
+		}
+		target = ht
 		if err := checkDevice(ctx, *device); err != nil {
 			fmt.Fprintf(stderr, "ctaptest: %v\n", err)
 			return 1
@@ -249,16 +253,31 @@ func checkDevice(ctx context.Context, path string) error {
 	return d.Close()
 }
 
-// hidTarget is a hardware key over hidraw. It shares one key across cases
-// and has no controller.
-type hidTarget struct{ path string }
+// hidTarget is a key over hidraw: a hardware token, or a virtkey daemon
+// over uhid whose control socket (--control) can power-cycle it. It shares
+// one key across cases.
+type hidTarget struct {
+	path string
+	ctl  *socketController // nil without --control
+}
 
 // Open implements conformance.Target: a new CTAPHID channel on the key.
 func (h *hidTarget) Open(ctx context.Context) (*client.Device, error) {
 	return client.OpenHID(ctx, h.path)
 }
-func (h *hidTarget) Capabilities() []conformance.Capability { return nil }
-func (h *hidTarget) Controller() conformance.Controller     { return nil }
+func (h *hidTarget) Capabilities() []conformance.Capability {
+	if h.ctl != nil {
+		return []conformance.Capability{conformance.CapPowerCycle}
+	}
+	return nil
+}
+
+func (h *hidTarget) Controller() conformance.Controller {
+	if h.ctl == nil {
+		return nil
+	}
+	return h.ctl
+}
 
 // prompter returns the conformance.Options.Prompt that asks the person at
 // the key for a touch.
