@@ -89,6 +89,11 @@ type Config struct {
 	// makeCredential and getAssertion accept the "uv" option. False keeps
 	// a key without it, whose getInfo has no "uv" option.
 	BuiltInUV bool
+	// BioEnrollment, with BuiltInUV, makes the sensor enrollable
+	// (authenticatorBioEnrollment, bio.go): UV is configured once a finger
+	// is enrolled, and a Presence that implements FingerprintSensor gives
+	// the samples.
+	BioEnrollment bool
 	// AAGUID identifies the authenticator model (WebAuthn §6.5.1). Zero
 	// means DefaultAAGUID.
 	AAGUID [16]byte
@@ -138,6 +143,13 @@ type Authenticator struct {
 	powerOn time.Time
 	pending *assertionState // remembered getAssertion state (§6.2.2 step 12)
 	pin     pinState        // volatile PIN/UV state (§6.5.2), clientpin.go
+	bio     bioState        // fingerprint sensor and enrollment in progress (§6.7), bio.go
+	// largeBlobWrite is the pending authenticatorLargeBlobs write
+	// (§6.10.2), largeblobs.go.
+	largeBlobWrite largeBlobWrite
+	// credMan is the remembered credentialManagement enumeration
+	// (§6.8.3, §6.8.4), credman.go.
+	credMan *credManEnumeration
 
 	runMu   sync.Mutex
 	running context.CancelFunc // cancels the running command; nil when idle
@@ -183,6 +195,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if v, ok := a.presence.(Verifier); ok {
 		a.verifier = v
 	}
+	a.initBio(cfg)
 	if a.aaguid == [16]byte{} {
 		a.aaguid = DefaultAAGUID
 	}
@@ -261,10 +274,11 @@ func (a *Authenticator) HandleCBOR(ctx context.Context, req []byte) []byte {
 	return append([]byte{byte(status)}, body...)
 }
 
-// HandleMsg implements ctaphid.Handler for CTAPHID_MSG. CTAP1/U2F is not
-// implemented yet: it returns ctaphid.ErrInvalidCmd.
+// HandleMsg implements ctaphid.Handler for CTAPHID_MSG: req is a CTAP1/U2F
+// request APDU, the result the response APDU ending in a status word
+// (CTAP 2.1 §11.2.9.1.1; ctap1.go). It never returns an error.
 func (a *Authenticator) HandleMsg(ctx context.Context, req []byte) ([]byte, error) {
-	return nil, ctaphid.ErrInvalidCmd
+	return a.handleMsg(ctx, req), nil
 }
 
 // Wink implements ctaphid.Winker: the key "blinks" by calling
@@ -295,7 +309,10 @@ func (a *Authenticator) PowerCycle() {
 	a.sem <- struct{}{}
 	defer func() { <-a.sem }()
 	a.pending = nil
+	a.credMan = nil
 	a.pin.powerUp()
+	a.bio.endEnrollment()
+	a.largeBlobWrite = largeBlobWrite{}
 	a.powerOn = a.now()
 }
 
@@ -353,6 +370,10 @@ func (a *Authenticator) handle(ctx context.Context, cmd ctap.Command, params []b
 	if cmd != ctap.CmdGetNextAssertion {
 		a.pending = nil
 	}
+	// §6.8.3, §6.8.4: the enumeration state goes too (credman.go).
+	if cmd != ctap.CmdCredentialManagement && cmd != ctap.CmdCredentialManagementPre {
+		a.credMan = nil
+	}
 
 	if len(params) >= MaxMsgSize {
 		return nil, fmt.Errorf("%v: %w: %d bytes, more than maxMsgSize", cmd, ctap.StatusInvalidLength, len(params)+1)
@@ -376,8 +397,16 @@ func (a *Authenticator) handle(ctx context.Context, cmd ctap.Command, params []b
 		body, err = withoutParams(params, func() ([]byte, error) { return nil, a.reset(ctx) })
 	case ctap.CmdClientPIN:
 		body, err = a.clientPIN(ctx, params)
+	case ctap.CmdCredentialManagement, ctap.CmdCredentialManagementPre:
+		body, err = a.credentialManagement(params)
 	case ctap.CmdSelection:
 		body, err = withoutParams(params, func() ([]byte, error) { return nil, a.selection(ctx) })
+	case ctap.CmdBioEnrollment, ctap.CmdBioEnrollmentPre:
+		body, err = a.bioEnrollment(ctx, cmd, params)
+	case ctap.CmdConfig:
+		body, err = a.config(params)
+	case ctap.CmdLargeBlobs:
+		body, err = a.largeBlobs(params)
 	default:
 		err = ctap.StatusInvalidCommand
 	}

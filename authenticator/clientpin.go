@@ -40,7 +40,8 @@ const (
 // (§6.5.5.7): makeCredential and getAssertion. Features that add
 // credentialManagement, largeBlobWrite or authenticatorConfig add their
 // bit here as they add the getInfo option.
-const supportedPermissions = ctap.PermissionMakeCredential | ctap.PermissionGetAssertion
+const supportedPermissions = ctap.PermissionMakeCredential | ctap.PermissionGetAssertion | ctap.PermissionLargeBlobWrite |
+	ctap.PermissionAuthenticatorConfig | ctap.PermissionCredentialManagement
 
 // pinState is the volatile PIN/UV state of §6.5.2: regenerated at power-up
 // (New, PowerCycle) and by reset. The key agreement key is made from
@@ -269,6 +270,7 @@ func (hs *clientPINState) setPIN() error {
 	a.state.PINHash = ctap.PINHash(pin)
 	a.state.PINRetries = MaxPINRetries
 	a.state.ForcePINChange = false
+	a.state.PINCodePoints = utf8.RuneCountInString(pin) // for setMinPINLength (config.go)
 	return a.save()
 }
 
@@ -288,8 +290,8 @@ func (hs *clientPINState) decryptNewPIN() (string, error) {
 		return "", fmt.Errorf("%w: %w", ctap.StatusInvalidParameter, err)
 	case err != nil:
 		return "", fmt.Errorf("%w: %w", ctap.StatusPINPolicyViolation, err)
-	case utf8.RuneCountInString(pin) < MinPINLength:
-		return "", fmt.Errorf("%w: PIN shorter than %d code points", ctap.StatusPINPolicyViolation, MinPINLength)
+	case utf8.RuneCountInString(pin) < hs.a.minPINLength(): // setMinPINLength may have raised it (config.go)
+		return "", fmt.Errorf("%w: PIN shorter than %d code points", ctap.StatusPINPolicyViolation, hs.a.minPINLength())
 	}
 	return pin, nil
 }
@@ -382,6 +384,7 @@ func (hs *clientPINState) changePIN() error {
 	}
 	a.state.PINHash = hash // step 10
 	a.state.ForcePINChange = false
+	a.state.PINCodePoints = utf8.RuneCountInString(pin)
 	a.pin.token = pinToken{} // resetPinUvAuthToken
 	return a.save()
 }
@@ -422,8 +425,8 @@ func (hs *clientPINState) getPinUvAuthTokenUsingPin() error {
 	if perms == 0 { // step 3
 		return fmt.Errorf("%w: permissions 0", ctap.StatusInvalidParameter)
 	}
-	if perms&^supportedPermissions != 0 { // step 4
-		return fmt.Errorf("%w: permissions %#x", ctap.StatusUnauthorizedPermission, perms&^supportedPermissions)
+	if bad := perms &^ (supportedPermissions | hs.a.bioPermissions()); bad != 0 { // step 4 (be: bio.go)
+		return fmt.Errorf("%w: permissions %#x", ctap.StatusUnauthorizedPermission, bad)
 	}
 	rpID := ""
 	if r.RPID != nil {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/virtkey/virtkey/ctap"
-	"github.com/virtkey/virtkey/ctaphid"
 )
 
 func TestGetInfo(t *testing.T) {
@@ -22,10 +21,13 @@ func TestGetInfo(t *testing.T) {
 		t.Fatal(s)
 	}
 	want := ctap.InfoResponse{
-		Versions: []string{"FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"},
+		Versions: []string{"U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"},
 		AAGUID:   DefaultAAGUID[:],
 		Options: map[string]bool{"rk": true, "up": true, "plat": false,
-			"clientPin": false, "pinUvAuthToken": true, "makeCredUvNotRqd": true},
+			"clientPin": false, "pinUvAuthToken": true, "makeCredUvNotRqd": true,
+			"credMgmt": true, "credentialMgmtPreview": true,
+			"authnrCfg": true, "setMinPINLength": true, "alwaysUv": false, "ep": false, // config.go
+			"largeBlobs": true}, // largeblobs.go
 		PinUvAuthProtocols:       []uint64{2, 1},
 		MinPINLength:             4,
 		ForcePINChange:           ptr(false),
@@ -39,6 +41,9 @@ func TestGetInfo(t *testing.T) {
 		},
 		FirmwareVersion:                  0x010203,
 		RemainingDiscoverableCredentials: ptr[uint64](4),
+		MaxRPIDsForSetMinPINLength:       MaxRPIDsForSetMinPINLength, // config.go
+		// largeblobs.go
+		MaxSerializedLargeBlobArray: MaxSerializedLargeBlobArray,
 	}
 	if diff := cmp.Diff(want, info); diff != "" {
 		t.Errorf("getInfo (-want +got):\n%s", diff)
@@ -54,8 +59,8 @@ func TestGetInfo(t *testing.T) {
 func TestUnknownCommands(t *testing.T) {
 	t.Parallel()
 	k := newTestKey(t)
-	for _, cmd := range []ctap.Command{0x00, 0x03, 0x05, ctap.CmdBioEnrollment, ctap.CmdCredentialManagement,
-		ctap.CmdLargeBlobs, ctap.CmdConfig, ctap.CmdBioEnrollmentPre, ctap.CmdCredentialManagementPre, 0x10, 0xff} {
+	for _, cmd := range []ctap.Command{0x00, 0x03, 0x05, ctap.CmdBioEnrollment,
+		ctap.CmdBioEnrollmentPre, 0x10, 0xff} {
 		if s, body := k.a.Handle(t.Context(), cmd, []byte{0xa0}); s != ctap.StatusInvalidCommand || body != nil {
 			t.Errorf("%v: %v %x, want INVALID_COMMAND", cmd, s, body)
 		}
@@ -83,8 +88,8 @@ func TestHandleCBOR(t *testing.T) {
 	if got := k.a.HandleCBOR(t.Context(), big); !cmp.Equal(got, []byte{byte(ctap.StatusInvalidLength)}) {
 		t.Errorf("oversize request: %x", got)
 	}
-	if _, err := k.a.HandleMsg(t.Context(), []byte{0, 3, 0, 0}); err != ctaphid.ErrInvalidCmd {
-		t.Errorf("HandleMsg: %v, want ErrInvalidCmd", err)
+	if resp, err := k.a.HandleMsg(t.Context(), []byte{0, 3, 0, 0}); err != nil || string(resp) != "U2F_V2\x90\x00" {
+		t.Errorf("HandleMsg U2F_VERSION: %x, %v", resp, err) // ctap1_test.go
 	}
 	winks := 0
 	k.a.onWink = func() { winks++ }

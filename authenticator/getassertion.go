@@ -90,8 +90,7 @@ func (a *Authenticator) getAssertion(ctx context.Context, params []byte) ([]byte
 	return body, nil
 }
 
-// handle runs CTAP 2.1 §6.2.2. Step 5 concerns alwaysUv, which this key
-// lacks; it passes.
+// handle runs CTAP 2.1 §6.2.2. Step 5 is alwaysUv's (config.go).
 func (hs *getAssertionState) handle() error {
 	if err := hs.checkParameters(); err != nil {
 		return err
@@ -104,6 +103,9 @@ func (hs *getAssertionState) handle() error {
 	}
 	hs.flags = 0                                // step 3
 	if err := hs.processOptions(); err != nil { // step 4
+		return err
+	}
+	if err := hs.checkAlwaysUV(); err != nil { // step 5
 		return err
 	}
 	if err := hs.verifyUser(); err != nil { // step 6

@@ -4,7 +4,7 @@ import "github.com/virtkey/virtkey/ctap"
 
 // Versions lists the protocol versions in getInfo. FIDO_2_1_PRE stays for
 // platforms that look for the 2.1 prototype commands (libfido2 1.12).
-var Versions = []string{ctap.VersionFIDO20, ctap.VersionFIDO21Pre, ctap.VersionFIDO21}
+var Versions = []string{ctap.VersionU2FV2, ctap.VersionFIDO20, ctap.VersionFIDO21Pre, ctap.VersionFIDO21}
 
 // info builds the authenticatorGetInfo response (CTAP 2.1 §6.4). Features
 // of later issues add their members here (extensions, credMgmt, ...).
@@ -34,6 +34,7 @@ func (a *Authenticator) info() *ctap.InfoResponse {
 			ctap.OptionClientPIN:        a.pinSet(),
 			ctap.OptionPinUvAuthToken:   true,
 			ctap.OptionMakeCredUvNotRqd: true,
+			ctap.OptionLargeBlobs:       true,
 		},
 		PinUvAuthProtocols:       []uint64{2, 1},
 		MinPINLength:             MinPINLength,
@@ -48,12 +49,18 @@ func (a *Authenticator) info() *ctap.InfoResponse {
 		},
 		FirmwareVersion:                  a.firmware,
 		RemainingDiscoverableCredentials: &remaining,
+		MaxSerializedLargeBlobArray:      MaxSerializedLargeBlobArray,
 	}
 	if a.builtInUV {
 		info.Options[ctap.OptionUV] = a.uvConfigured()
 		info.PreferredPlatformUvAttempts = PreferredPlatformUVAttempts
 		info.UVModality = UVModalityFingerprint
 	}
+	a.bioOptions(info.Options)
+	a.configInfo(info) // authenticatorConfig's options and members, config.go
+	// authenticatorCredentialManagement under both names (credman.go).
+	info.Options[ctap.OptionCredMgmt] = true
+	info.Options[ctap.OptionCredentialMgmtPreview] = true
 	return info
 }
 

@@ -48,9 +48,10 @@ func (a *Authenticator) makeCredential(ctx context.Context, params []byte) ([]by
 	return ctap.Marshal(&hs.resp)
 }
 
-// handle runs CTAP 2.1 §6.1.2. Step 6 concerns alwaysUv, which this key
-// lacks, step 8 keys without makeCredUvNotRqd, and step 10 only says
-// when step 11 has nothing to do; they pass.
+// handle runs CTAP 2.1 §6.1.2. Step 6 is alwaysUv's (config.go); step 8
+// concerns keys without makeCredUvNotRqd (with alwaysUv on, step 6 leaves
+// it nothing to refuse), and step 10 only says when step 11 has nothing
+// to do; they pass.
 func (hs *makeCredentialState) handle() error {
 	if err := hs.checkParameters(); err != nil {
 		return err
@@ -66,6 +67,9 @@ func (hs *makeCredentialState) handle() error {
 	}
 	hs.flags = 0                                // step 4
 	if err := hs.processOptions(); err != nil { // step 5
+		return err
+	}
+	if err := hs.checkAlwaysUV(); err != nil { // step 6
 		return err
 	}
 	if err := hs.checkUvRequired(); err != nil { // step 7

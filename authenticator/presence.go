@@ -89,6 +89,10 @@ type ScriptedPresence struct {
 	requests   []TouchRequest
 	uvRequests []UVRequest
 	changed    chan struct{} // closed and replaced when answers or requests change
+
+	// Fingerprint captures (bio.go).
+	samples  []captureAnswer  // queued by PushSample and PushCaptureError
+	captures []CaptureRequest // Capture requests seen
 }
 
 // NewScriptedPresence returns a ScriptedPresence with answers queued.

@@ -46,8 +46,12 @@ func (a *Authenticator) reset(ctx context.Context) error {
 	a.state.Credentials = nil
 	a.state.PINHash, a.state.PINRetries, a.state.ForcePINChange = nil, 0, false
 	a.state.UVFailures = 0
+	a.resetConfig() // §6.6: alwaysUv, ep and the minimum PIN length back to the factory settings (config.go)
 	a.pin.powerUp()
+	a.state.Fingerprints = nil // §6.6: templates go with the credentials
+	a.bio.endEnrollment()
 	a.sealer = sealer
 	a.pending = nil
+	a.state.LargeBlobArray, a.largeBlobWrite = nil, largeBlobWrite{} // §6.6: the initial large-blob array
 	return a.save()
 }

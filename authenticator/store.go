@@ -65,6 +65,32 @@ type State struct {
 	// MaxUVRetries less it (CTAP 2.1 §6.5.2.2, §6.5.5.3), so zero means
 	// every retry is left.
 	UVFailures int `json:"uvFailures,omitempty"`
+	// AlwaysUV is the alwaysUv option, switched by authenticatorConfig
+	// toggleAlwaysUv (CTAP 2.1 §6.11.2, §7.2); config.go.
+	AlwaysUV bool `json:"alwaysUv,omitempty"`
+	// EnterpriseAttestation is the ep option, set by authenticatorConfig
+	// enableEnterpriseAttestation (CTAP 2.1 §6.11.1, §7.1); config.go.
+	EnterpriseAttestation bool `json:"enterpriseAttestation,omitempty"`
+	// MinPINLength is the minimum PIN length in code points set by
+	// authenticatorConfig setMinPINLength (CTAP 2.1 §6.11.4); zero means
+	// the default, MinPINLength.
+	MinPINLength int `json:"minPINLength,omitempty"`
+	// MinPINLengthRPIDs is setMinPINLength's minPinLengthRPIDs (CTAP 2.1
+	// §6.11.4), the RP IDs that may learn the minimum PIN length.
+	MinPINLengthRPIDs []string `json:"minPinLengthRPIDs,omitempty"`
+	// PINCodePoints is the length of the current PIN in code points, for
+	// setMinPINLength to tell whether the PIN is shorter than a new
+	// minimum (CTAP 2.1 §6.11.4); zero when no PIN is set or for a PIN set
+	// before it was recorded.
+	PINCodePoints int `json:"pinCodePoints,omitempty"`
+	// LargeBlobArray is the stored serialized large-blob array (CTAP 2.1
+	// §6.10), committed by the last complete authenticatorLargeBlobs
+	// write; nil means the initial one, InitialLargeBlobArray.
+	LargeBlobArray []byte `json:"largeBlobArray,omitempty"`
+	// Fingerprints are the enrolled fingerprint templates (CTAP 2.1
+	// §6.7, bio.go); none means built-in UV with bio enrollment is not
+	// configured.
+	Fingerprints []FingerprintTemplate `json:"fingerprints,omitempty"`
 }
 
 // AttestationState is the attestation key material: a self-signed P-256
@@ -95,6 +121,9 @@ type ResidentCredential struct {
 	Sequence uint64 `json:"sequence"`
 	// Created is Config.Now at creation, for display only.
 	Created time.Time `json:"created"`
+	// LargeBlobKey is the credential's largeBlobKey (CTAP 2.1 §12.3), nil
+	// when it has none; credentialManagement reports it (§6.8.4).
+	LargeBlobKey []byte `json:"largeBlobKey,omitempty"`
 }
 
 // Clone returns a deep copy of s, made by a JSON round trip so that fields

@@ -41,7 +41,8 @@ const (
 // grants (§6.5.5.7.3 step 4): mc and ga are always authorized; cm, be, lbw
 // and acfg need credMgmt, uvBioEnroll, largeBlobs and uvAcfg, which this
 // key does not advertise yet.
-const uvPermissions = ctap.PermissionMakeCredential | ctap.PermissionGetAssertion
+const uvPermissions = ctap.PermissionMakeCredential | ctap.PermissionGetAssertion | ctap.PermissionLargeBlobWrite |
+	ctap.PermissionCredentialManagement
 
 // definedPermissions are the permission bits CTAP 2.1 defines; the token
 // subcommand ignores the others (§6.5.5.7.3 steps 4 and 14).
@@ -81,10 +82,10 @@ type UVRequest struct {
 }
 
 // uvConfigured reports whether built-in user verification is supported
-// and configured: the value of getInfo's "uv" option. Every key with
-// Config.BuiltInUV is configured; a fingerprint key without enrollments
-// would not be.
-func (a *Authenticator) uvConfigured() bool { return a.builtInUV }
+// and configured: the value of getInfo's "uv" option. A key with
+// Config.BuiltInUV is configured, except that with Config.BioEnrollment
+// it is only while a finger is enrolled (bio.go).
+func (a *Authenticator) uvConfigured() bool { return a.builtInUV && a.bioConfigured() }
 
 // uvRetries returns uvRetries (§6.5.5.3): MaxUVRetries less the failed
 // attempts since the last success.
@@ -223,7 +224,7 @@ func (hs *clientPINState) getPinUvAuthTokenUsingUV() error {
 	if perms == 0 { // step 3
 		return fmt.Errorf("%w: permissions 0", ctap.StatusInvalidParameter)
 	}
-	if bad := perms & definedPermissions &^ uvPermissions; bad != 0 { // step 4
+	if bad := perms & definedPermissions &^ (uvPermissions | a.bioPermissions()); bad != 0 { // step 4 (be: uvBioEnroll, bio.go)
 		return fmt.Errorf("%w: permissions %#x", ctap.StatusUnauthorizedPermission, bad)
 	}
 	if !a.uvConfigured() { // step 5

@@ -176,9 +176,7 @@ func TestUVTokenParameters(t *testing.T) {
 		{"no permissions", req(func(r *ctap.ClientPINRequest) { r.Permissions = nil }), ctap.StatusMissingParameter},
 		{"protocol 3", req(func(r *ctap.ClientPINRequest) { r.PinUvAuthProtocol = ptr[uint64](3) }), ctap.StatusInvalidParameter},
 		{"permissions 0", req(func(r *ctap.ClientPINRequest) { r.Permissions = ptr[uint64](0) }), ctap.StatusInvalidParameter},
-		{"cm", req(func(r *ctap.ClientPINRequest) { r.Permissions = ptr(ctap.PermissionCredentialManagement) }), ctap.StatusUnauthorizedPermission},
 		{"be", req(func(r *ctap.ClientPINRequest) { r.Permissions = ptr(ctap.PermissionBioEnrollment) }), ctap.StatusUnauthorizedPermission},
-		{"lbw", req(func(r *ctap.ClientPINRequest) { r.Permissions = ptr(ctap.PermissionLargeBlobWrite | 1) }), ctap.StatusUnauthorizedPermission},
 		{"acfg", req(func(r *ctap.ClientPINRequest) { r.Permissions = ptr(ctap.PermissionAuthenticatorConfig) }), ctap.StatusUnauthorizedPermission},
 		{"key off the curve", req(func(r *ctap.ClientPINRequest) { r.KeyAgreement = &badKey }), ctap.StatusInvalidParameter},
 	}

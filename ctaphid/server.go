@@ -75,6 +75,10 @@ type ServerConfig struct {
 	Rand io.Reader
 	// Logf, if set, receives a line for each dropped or rejected report.
 	Logf func(format string, args ...any)
+	// U2FOnly makes a CTAP1/U2F-only device: INIT advertises neither
+	// CapCBOR nor CapNMsg (CTAPHID_MSG is implemented), and CTAPHID_CBOR
+	// is answered with ERR_INVALID_CMD (CTAP 2.1 §11.2.9.1.3).
+	U2FOnly bool
 }
 
 // keepaliveKey is the context key of the keepalive notifier.
@@ -235,6 +239,9 @@ func newServer(dev ReportDevice, h Handler, cfg *ServerConfig) (*server, error) 
 		s.cfg.Logf = func(string, ...any) {}
 	}
 	s.caps = CapCBOR
+	if s.cfg.U2FOnly {
+		s.caps = 0
+	}
 	if w, ok := h.(Winker); ok {
 		s.winker = w
 		s.caps |= CapWink
@@ -364,8 +371,10 @@ func (s *server) continuation(ctx context.Context, p Packet) error {
 // supported reports whether Serve answers cmd once its message is complete.
 func (s *server) supported(cmd Cmd) bool {
 	switch cmd {
-	case CmdPing, CmdMsg, CmdCBOR, CmdLock:
+	case CmdPing, CmdMsg, CmdLock:
 		return true
+	case CmdCBOR:
+		return !s.cfg.U2FOnly
 	case CmdWink:
 		return s.winker != nil
 	}

@@ -24,6 +24,7 @@ from fido2.hid import CtapHidDevice
 from fido2.hid.base import CtapHidConnection, HidDescriptor
 
 REPORT = 64
+PIN = "56789"
 
 
 class UdpConnection(CtapHidConnection):
@@ -112,6 +113,17 @@ def main():
     except CtapError as e:
         check(e.code == CtapError.ERR.NO_CREDENTIALS, "unknown RP: %s" % e.code)
     pin_section(ctap, rp)
+    # The management modules, each against this key with the PIN set above
+    # (CTAP 2.1 §6.7, §6.8, §6.10, §6.11). Config goes last: it raises the
+    # minimum PIN length and toggles alwaysUv.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import python_fido2_bio
+    import python_fido2_config
+    import python_fido2_credman
+    import python_fido2_largeblobs
+    for mod in (python_fido2_credman, python_fido2_largeblobs, python_fido2_bio, python_fido2_config):
+        print("--", mod.__name__)
+        mod.run(ctap, PIN, check)
     print("python-fido2: %d checks passed" % checks)
 
 
@@ -127,7 +139,7 @@ def pin_section(ctap, rp):
     check(v2.get_pin_retries()[0] == 8, "getPINRetries 8 before a PIN")
     v2.set_pin("1234")
     check(ctap.get_info().options.get("clientPin") is True, "setPIN (protocol 2): clientPin turns true")
-    v1.change_pin("1234", "56789")
+    v1.change_pin("1234", PIN)
     check(True, "changePIN (protocol 1)")
     try:
         v2.get_pin_token("1234", ClientPin.PERMISSION.GET_ASSERTION)
@@ -140,7 +152,7 @@ def pin_section(ctap, rp):
     for cp in (v1, v2):
         proto = cp.protocol
         name = "protocol %d" % proto.VERSION
-        token = cp.get_pin_token("56789", perms, rp["id"])
+        token = cp.get_pin_token(PIN, perms, rp["id"])
         check(len(token) == 32, "%s: token of %d bytes" % (name, len(token)))
         check(cp.get_pin_retries()[0] == 8, "%s: the right PIN restores the retries" % name)
         cdh = hashlib.sha256(b"pin-mc-%d" % proto.VERSION).digest()
@@ -159,7 +171,7 @@ def pin_section(ctap, rp):
         except CtapError as e:
             check(e.code == CtapError.ERR.PIN_AUTH_INVALID, "%s: a used token: %s" % (name, e.code))
 
-        token = cp.get_pin_token("56789", ClientPin.PERMISSION.GET_ASSERTION, rp["id"])
+        token = cp.get_pin_token(PIN, ClientPin.PERMISSION.GET_ASSERTION, rp["id"])
         cdh2 = hashlib.sha256(b"pin-ga-%d" % proto.VERSION).digest()
         cred = att.auth_data.credential_data
         assertion = ctap.get_assertion(rp["id"], cdh2,

@@ -30,6 +30,8 @@ type Presence struct {
 	uv     conformance.UVOutcome
 	seen   []authenticator.TouchRequest
 	uvSeen []authenticator.UVRequest
+
+	samples []conformance.FingerSample // queued by PushSamples
 }
 
 var _ authenticator.Verifier = (*Presence)(nil)
@@ -251,6 +253,9 @@ func (t *Target) Capabilities() []conformance.Capability {
 	if t.Config.BuiltInUV {
 		caps = append(caps, conformance.CapUV)
 	}
+	if t.Config.BioEnrollment {
+		caps = append(caps, conformance.CapFingerprint)
+	}
 	return caps
 }
 
@@ -324,4 +329,59 @@ func New(tb testing.TB, cfg authenticator.Config) *Key {
 		tb.Fatalf("virtkeytest: getInfo: %v", err)
 	}
 	return &Key{Target: t, Device: dev, Ctap2: c}
+}
+
+var (
+	_ authenticator.FingerprintSensor = (*Presence)(nil)
+	_ conformance.FingerprintControl  = (*Target)(nil)
+)
+
+// PushSamples queues fingerprint samples for the next captures.
+func (p *Presence) PushSamples(samples ...conformance.FingerSample) {
+	p.mu.Lock()
+	p.samples = append(p.samples, samples...)
+	p.mu.Unlock()
+}
+
+// Capture implements authenticator.FingerprintSensor (Config.BioEnrollment):
+// the next sample PushSamples queued (NoFinger waits until ctx ends); with
+// none queued, the SetUV outcome: a good sample of finger 1 for UVMatch, a
+// poor-quality one for UVNoMatch, a decline or a timeout.
+func (p *Presence) Capture(ctx context.Context, req authenticator.CaptureRequest) (authenticator.Sample, error) {
+	p.mu.Lock()
+	queued := len(p.samples) > 0
+	var s conformance.FingerSample
+	if queued {
+		s, p.samples = p.samples[0], p.samples[1:]
+	}
+	o := p.uv
+	if !req.Enroll {
+		p.uvSeen = append(p.uvSeen, req.UV)
+	}
+	p.mu.Unlock()
+	switch {
+	case queued && s.NoFinger:
+		<-ctx.Done()
+		return authenticator.Sample{}, ctx.Err()
+	case queued:
+		return authenticator.Sample{Finger: s.Finger, Status: authenticator.SampleStatus(s.Status)}, nil
+	case o == conformance.UVNoMatch:
+		return authenticator.Sample{Finger: 1, Status: authenticator.SamplePoorQuality}, nil
+	case o == conformance.UVDecline:
+		return authenticator.Sample{}, ctap.StatusOperationDenied
+	case o == conformance.UVTimeout:
+		return authenticator.Sample{}, ctap.StatusUserActionTimeout
+	}
+	return authenticator.Sample{Finger: 1, Status: authenticator.SampleGood}, nil
+}
+
+// PushSamples implements conformance.FingerprintControl.
+func (t *Target) PushSamples(samples ...conformance.FingerSample) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.presence == nil {
+		return errors.New("virtkeytest: no key yet")
+	}
+	t.presence.PushSamples(samples...)
+	return nil
 }

@@ -133,24 +133,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "target: UDP %s\n", *udpAddr)
 	default:
-		target = virtkeytest.NewTarget(authenticator.Config{}, true)
-		fmt.Fprintln(stdout, "target: in-process virtkey (a fresh key per case)")
+		fmt.Fprintln(stdout, "target: in-process virtkey (a fresh key per case; "+
+			"fingerprint sensor, then built-in UV alone, then no UV, for cases the first cannot run)")
 	}
 
-	results := conformance.Run(ctx, target, conformance.Options{
+	report := func(r conformance.Result) {
+		fmt.Fprintf(stdout, "%s %-40s %-32s %s\n", r.Outcome, r.Case.ID, r.Case.Section, r.Duration.Round(time.Millisecond))
+		if r.Outcome != conformance.Pass || *verbose {
+			for _, m := range r.Messages {
+				fmt.Fprintf(stdout, "    %s\n", strings.ReplaceAll(m, "\n", "\n    "))
+			}
+		}
+	}
+	opts := conformance.Options{
 		Filter:           filter,
 		AllowDestructive: *destructive,
 		CaseTimeout:      *timeout,
 		Prompt:           prompter(stdout),
-		Report: func(r conformance.Result) {
-			fmt.Fprintf(stdout, "%s %-40s %-32s %s\n", r.Outcome, r.Case.ID, r.Case.Section, r.Duration.Round(time.Millisecond))
-			if r.Outcome != conformance.Pass || *verbose {
-				for _, m := range r.Messages {
-					fmt.Fprintf(stdout, "    %s\n", strings.ReplaceAll(m, "\n", "\n    "))
-				}
-			}
-		},
-	})
+	}
+	var results []conformance.Result
+	if target != nil {
+		opts.Report = report
+		results = conformance.Run(ctx, target, opts)
+	} else {
+		results = runInProcess(ctx, opts)
+		for _, r := range results {
+			report(r)
+		}
+	}
 	passed, failed, skipped := conformance.Summary(results)
 	fmt.Fprintf(stdout, "%d passed, %d failed, %d skipped\n", passed, failed, skipped)
 	if skipped > 0 {
@@ -160,6 +170,50 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// inProcessKeys are the in-process key's configurations, most capable
+// first: a key with a fingerprint sensor, a key whose built-in UV is always
+// configured (scriptable matches), and a key with no built-in UV at all.
+var inProcessKeys = []authenticator.Config{
+	{BuiltInUV: true, BioEnrollment: true},
+	{BuiltInUV: true},
+	{},
+}
+
+// runInProcess runs each case on the first in-process key configuration
+// that can run it: a case skipped on one configuration is tried on the
+// next, and the last outcome counts.
+func runInProcess(ctx context.Context, opts conformance.Options) []conformance.Result {
+	var cases []conformance.Case
+	for _, c := range conformance.Cases() {
+		if opts.Filter == nil || opts.Filter.MatchString(c.ID) {
+			cases = append(cases, c)
+		}
+	}
+	opts.Filter = nil
+	final := map[string]conformance.Result{}
+	for _, cfg := range inProcessKeys {
+		if len(cases) == 0 {
+			break
+		}
+		opts.Cases = cases
+		var skipped []conformance.Case
+		for _, r := range conformance.Run(ctx, virtkeytest.NewTarget(cfg, true), opts) {
+			final[r.Case.ID] = r
+			if r.Outcome == conformance.Skip {
+				skipped = append(skipped, r.Case)
+			}
+		}
+		cases = skipped
+	}
+	results := make([]conformance.Result, 0, len(final))
+	for _, c := range conformance.Cases() {
+		if r, ok := final[c.ID]; ok {
+			results = append(results, r)
+		}
+	}
+	return results
 }
 
 // udpTarget is a key served over UDP. It shares one key across cases and

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -35,6 +36,9 @@ func (h loggingHandler) HandleMsg(ctx context.Context, req []byte) ([]byte, erro
 	resp, err := h.Authenticator.HandleMsg(ctx, req)
 	if err != nil {
 		h.log.Info("ctap1", "in", len(req), "err", err)
+	} else if n := len(resp); n >= 2 && len(req) >= 2 {
+		h.log.Info("ctap1", "ins", fmt.Sprintf("0x%02x", req[1]), "sw", ctap.StatusWord(uint16(resp[n-2])<<8|uint16(resp[n-1])).String(),
+			"in", len(req), "out", n)
 	} else {
 		h.log.Info("ctap1", "in", len(req), "out", len(resp))
 	}

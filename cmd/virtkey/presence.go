@@ -65,6 +65,7 @@ type pendingRequest struct {
 	rpID    string
 	since   time.Time
 	answer  chan error    // buffered: one answer
+	finger  fingerEvent   // the finger that answered a fingerprint capture
 	lines   chan string   // prompt mode: lines typed while the request waits
 	done    chan struct{} // closed when the request has its answer
 }
@@ -87,8 +88,8 @@ func (f fingerEvent) String() string {
 	return fmt.Sprintf("finger %d", f.Finger)
 }
 
-// verification is what a finger gives a built-in UV attempt. Fingerprint
-// enrollment does not exist yet, so every numbered finger matches.
+// verification is what a finger gives a key without fingerprint
+// enrollment (a Verifier): every numbered finger matches.
 func (f fingerEvent) verification() error {
 	if f.Bad {
 		return ctap.StatusUVInvalid
@@ -284,6 +285,9 @@ func (p *userPresence) finger(f fingerEvent) string {
 		ans := error(nil)
 		if r.kind == waitFinger {
 			ans = f.verification()
+			p.mu.Lock()
+			r.finger = f
+			p.mu.Unlock()
 		}
 		if r, err := p.take(ans, r.kind); err == nil {
 			if r.kind == waitTouch {
@@ -381,3 +385,67 @@ func commandName(c ctap.Command) string {
 	}
 	return strings.ToLower(s[:1]) + s[1:]
 }
+
+// sample is what a finger gives the sensor of a key with fingerprint
+// enrollment: a good sample of the finger, or a poor-quality one for
+// `virtkey finger --bad` (which then matches no template).
+func (f fingerEvent) sample() authenticator.Sample {
+	if f.Bad || f.Finger <= 0 {
+		return authenticator.Sample{Status: authenticator.SamplePoorQuality}
+	}
+	return authenticator.Sample{Finger: f.Finger, Status: authenticator.SampleGood}
+}
+
+// Capture implements authenticator.FingerprintSensor: one capture, for an
+// enrollment sample or a verification, answered as VerifyUser is: auto
+// mode gives finger 1, a queued finger is taken first, and "y" on the
+// terminal is finger 1.
+func (p *userPresence) Capture(ctx context.Context, req authenticator.CaptureRequest) (authenticator.Sample, error) {
+	cmd := req.UV.Command
+	if req.Enroll {
+		cmd = req.Command
+	}
+	what := describeRequest(cmd, "", req.UV.RPID)
+	switch p.mode {
+	case presenceAuto:
+		p.log.Debug("finger", "for", what, "answer", "finger 1 (auto)")
+		return fingerEvent{Finger: 1}.sample(), nil
+	case presenceDeny:
+		p.log.Debug("finger", "for", what, "answer", "denied (deny)")
+		return authenticator.Sample{}, errDenied
+	}
+	p.mu.Lock()
+	if len(p.fingers) > 0 {
+		f := p.fingers[0]
+		p.fingers = p.fingers[1:]
+		p.mu.Unlock()
+		p.log.Info("finger", "for", what, "answer", f.String()+" (queued)")
+		return f.sample(), nil
+	}
+	p.mu.Unlock()
+	r := &pendingRequest{kind: waitFinger, command: cmd, rpID: req.UV.RPID}
+	err := p.wait(ctx, r, "Finger on the sensor for %s? [y/bad/N] ", func(line string) error {
+		switch line {
+		case "y", "yes":
+			return nil
+		case "bad":
+			return ctap.StatusUVInvalid
+		}
+		return errDenied
+	})
+	switch {
+	case errors.Is(err, ctap.StatusUVInvalid):
+		return fingerEvent{Bad: true}.sample(), nil
+	case err != nil:
+		return authenticator.Sample{}, err
+	}
+	p.mu.Lock()
+	f := r.finger
+	p.mu.Unlock()
+	if f.Finger == 0 {
+		f.Finger = 1 // "y" on the terminal
+	}
+	return f.sample(), nil
+}
+
+var _ authenticator.FingerprintSensor = (*userPresence)(nil)

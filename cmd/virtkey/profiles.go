@@ -10,6 +10,7 @@ import (
 
 	"github.com/virtkey/virtkey/authenticator"
 	"github.com/virtkey/virtkey/ctap"
+	"github.com/virtkey/virtkey/ctaphid"
 )
 
 // A profile is a model of security key the daemon can pretend to be: what
@@ -73,16 +74,13 @@ var fido20AAGUID = [16]byte{
 	0x89, 0x80, 0x3c, 0x46, 0xec, 0xae, 0xf4, 0xbc,
 }
 
-// lacksCTAP1 is what keeps the u2f profile (and U2F_V2 in the others) away.
-const lacksCTAP1 = "CTAP1/U2F: HandleMsg answers every APDU with ERR_INVALID_CMD (U2F_REGISTER, U2F_AUTHENTICATE, U2F_VERSION are missing)"
-
 // fido21Options are the getInfo options of a CTAP 2.1 key without
 // built-in user verification.
 var fido21Options = []string{
 	ctap.OptionRK, ctap.OptionUP, ctap.OptionPlat,
 	ctap.OptionClientPIN, ctap.OptionPinUvAuthToken, ctap.OptionMakeCredUvNotRqd,
 	ctap.OptionCredMgmt, ctap.OptionCredentialMgmtPreview,
-	ctap.OptionLargeBlobs, ctap.OptionAuthnrCfg, ctap.OptionSetMinPINLength, ctap.OptionAlwaysUv,
+	ctap.OptionLargeBlobs, ctap.OptionAuthnrCfg, ctap.OptionSetMinPINLength, ctap.OptionAlwaysUv, ctap.OptionEP,
 }
 
 var profiles = []profile{
@@ -110,10 +108,8 @@ var profiles = []profile{
 		AAGUID:             bioAAGUID,
 		DeviceName:         "virtkey FIDO2 Bio",
 		Config: func(c *authenticator.Config) {
-			c.BuiltInUV = true // a Verifier: `virtkey finger` answers it
-		},
-		Lacks: []string{
-			"fingerprint enrollment (bioEnrollment 0x09/0x40, templates in State): every finger matches, only `virtkey finger --bad` does not",
+			c.BuiltInUV = true     // `virtkey finger N` puts finger N on the sensor
+			c.BioEnrollment = true // enrolled fingers match, others do not
 		},
 	},
 	{
@@ -140,10 +136,6 @@ var profiles = []profile{
 		Versions:    []string{ctap.VersionU2FV2},
 		DeviceName:  "virtkey U2F",
 		Config:      func(*authenticator.Config) {},
-		Lacks: []string{
-			"ctaphid.ServerConfig capabilities: INIT always advertises CBOR; a U2F-only key clears CBOR and sets NMSG off",
-			"U2F attestation: a fido-u2f statement (WebAuthn §8.6) with a P-256 attestation certificate",
-		},
 	},
 }
 
@@ -166,12 +158,18 @@ func profileNames() string {
 }
 
 // servable reports whether the daemon can be this key today, and if not,
-// why.
+// why. Every profile can be served: a U2F-only one (CTAP2 false) through
+// ctaphid.ServerConfig.U2FOnly (serverConfig).
 func (p *profile) servable() error {
-	if !p.CTAP2 {
-		return fmt.Errorf("profile %s cannot be served yet: the authenticator lacks %s", p.Name, lacksCTAP1)
-	}
 	return nil
+}
+
+// serverConfig is the CTAPHID side of the profile: a U2F-only key
+// advertises neither CBOR nor NMSG in INIT and refuses CTAPHID_CBOR
+// (CTAP 2.1 §11.2.9.1.3).
+func (p *profile) serverConfig(cfg *ctaphid.ServerConfig) *ctaphid.ServerConfig {
+	cfg.U2FOnly = !p.CTAP2
+	return cfg
 }
 
 // apply makes the Config changes of the profile.
@@ -245,10 +243,6 @@ func (p *profile) missing(info *ctap.InfoResponse) []string {
 	var out []string
 	for _, v := range p.Versions {
 		if !slices.Contains(info.Versions, v) {
-			if v == ctap.VersionU2FV2 {
-				out = append(out, "version U2F_V2: "+lacksCTAP1)
-				continue
-			}
 			out = append(out, "version "+v)
 		}
 	}

@@ -287,9 +287,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	log.Info("serving", "transport", d.transport, "profile", prof.Name, "state", d.statePath,
 		"presence", f.presence, "control", f.control)
 
-	err = ctaphid.Serve(ctx, dev, loggingHandler{key, prof, log}, &ctaphid.ServerConfig{
+	err = ctaphid.Serve(ctx, dev, loggingHandler{key, prof, log}, prof.serverConfig(&ctaphid.ServerConfig{
 		Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) },
-	})
+	}))
 	dev.Close() // Serve closed it already; for uhid this destroyed the device
 	cancel()
 	if err != nil && !errors.Is(err, context.Canceled) {

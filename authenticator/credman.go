@@ -1,0 +1,384 @@
+package authenticator
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"slices"
+
+	"github.com/virtkey/virtkey/ctap"
+)
+
+// credProtectUVOptional is credProtect level 1, userVerificationOptional
+// (CTAP 2.1 §12.1): what enumerateCredentials reports for a credential
+// made without the credProtect extension, whose policy is that default.
+const credProtectUVOptional = 1
+
+// credManEnumeration is what enumerateRPsBegin and
+// enumerateCredentialsBegin remember for the GetNext subcommand that
+// continues them (CTAP 2.1 §6.8.3, §6.8.4). It is volatile: any other
+// command, any other credentialManagement subcommand and PowerCycle
+// discard it, and it ends with the last entry.
+type credManEnumeration struct {
+	next  uint64                              // the subcommand that continues it
+	rps   []ctap.CredentialManagementResponse // remaining RPs, for enumerateRPsGetNextRP
+	creds []ctap.CredentialManagementResponse // remaining credentials
+}
+
+// credManState is one authenticatorCredentialManagement (CTAP 2.1 §6.8),
+// under either command code (0x0A, or 0x41 of 2.1-PRE). handle
+// dispatches on subCommand; each subcommand method runs its section's
+// numbered steps in order.
+type credManState struct {
+	a      *Authenticator
+	req    ctap.CredentialManagementRequest
+	params ctap.CredentialManagementParams
+	prev   *credManEnumeration // the enumeration before this command
+	resp   ctap.CredentialManagementResponse
+	empty  bool // the subcommand answers CTAP2_OK without a body
+}
+
+func (a *Authenticator) credentialManagement(params []byte) ([]byte, error) {
+	hs := &credManState{a: a, prev: a.credMan}
+	a.credMan = nil // only the GetNext subcommands keep it, by putting it back
+	if err := ctap.Unmarshal(params, &hs.req); err != nil {
+		return nil, err
+	}
+	if err := hs.handle(); err != nil {
+		return nil, err
+	}
+	if hs.empty {
+		return nil, nil
+	}
+	return ctap.Marshal(&hs.resp)
+}
+
+// handle decodes subCommandParams, when sent, and dispatches on
+// subCommand. A missing subCommand is CTAP2_ERR_MISSING_PARAMETER, an
+// unknown one CTAP2_ERR_INVALID_SUBCOMMAND; subCommandParams that are not
+// a map of the §6.8 members are a CBOR error.
+func (hs *credManState) handle() error {
+	if hs.req.SubCommand == nil {
+		return fmt.Errorf("%w: subCommand", ctap.StatusMissingParameter)
+	}
+	if hs.req.SubCommandParams != nil {
+		if err := ctap.Unmarshal(hs.req.SubCommandParams, &hs.params); err != nil {
+			return fmt.Errorf("subCommandParams: %w", err)
+		}
+	}
+	switch *hs.req.SubCommand {
+	case ctap.CredMgmtGetCredsMetadata:
+		return hs.getCredsMetadata()
+	case ctap.CredMgmtEnumerateRPsBegin:
+		return hs.enumerateRPsBegin()
+	case ctap.CredMgmtEnumerateRPsGetNextRP:
+		return hs.enumerateRPsGetNextRP()
+	case ctap.CredMgmtEnumerateCredentialsBegin:
+		return hs.enumerateCredentialsBegin()
+	case ctap.CredMgmtEnumerateCredentialsGetNextCredential:
+		return hs.enumerateCredentialsGetNextCredential()
+	case ctap.CredMgmtDeleteCredential:
+		return hs.deleteCredential()
+	case ctap.CredMgmtUpdateUserInformation:
+		return hs.updateUserInformation()
+	}
+	return fmt.Errorf("%w: subCommand %d", ctap.StatusInvalidSubcommand, *hs.req.SubCommand)
+}
+
+// verifyToken is the steps every subcommand with a pinUvAuthParam starts
+// with (§6.8.2 steps 1 to 4, §6.8.3, §6.8.4 steps 3 to 6, §6.8.5 and
+// §6.8.6 likewise): a missing pinUvAuthParam is CTAP2_ERR_PUAT_REQUIRED;
+// a missing pinUvAuthProtocol CTAP2_ERR_MISSING_PARAMETER and an
+// unsupported one CTAP1_ERR_INVALID_PARAMETER; then
+// verify(pinUvAuthToken, subCommand || subCommandParams, pinUvAuthParam),
+// over subCommandParams exactly as sent, must succeed under a token in
+// use of the same protocol, and the token must have the cm permission;
+// otherwise CTAP2_ERR_PIN_AUTH_INVALID. The caller checks the token's
+// permissions RP ID, which each subcommand treats its own way. The token
+// counts as used (its initial usage limit no longer applies) and is not
+// bound to an RP.
+func (hs *credManState) verifyToken() error {
+	r := &hs.req
+	if r.PinUvAuthParam == nil {
+		return fmt.Errorf("%w: pinUvAuthParam", ctap.StatusPUATRequired)
+	}
+	if r.PinUvAuthProtocol == nil {
+		return fmt.Errorf("%w: pinUvAuthProtocol", ctap.StatusMissingParameter)
+	}
+	p, ok := ctap.PINProtocolByVersion(*r.PinUvAuthProtocol)
+	if !ok {
+		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *r.PinUvAuthProtocol)
+	}
+	a := hs.a
+	t := &a.pin.token
+	msg := append([]byte{byte(*r.SubCommand)}, r.SubCommandParams...)
+	switch {
+	case !a.tokenInUse():
+		return fmt.Errorf("%w: no pinUvAuthToken in use", ctap.StatusPINAuthInvalid)
+	case t.protocol != p.Version():
+		return fmt.Errorf("%w: token of protocol %d used with protocol %d", ctap.StatusPINAuthInvalid, t.protocol, p.Version())
+	case !p.Verify(t.value, msg, r.PinUvAuthParam):
+		return fmt.Errorf("%w: pinUvAuthParam", ctap.StatusPINAuthInvalid)
+	case t.permissions&ctap.PermissionCredentialManagement == 0:
+		return fmt.Errorf("%w: token lacks the cm permission", ctap.StatusPINAuthInvalid)
+	}
+	t.used = true
+	return nil
+}
+
+// requireNoRPID is §6.8.2 step 4 and the same step of §6.8.3: a token
+// with a permissions RP ID cannot read the whole key
+// (CTAP2_ERR_PIN_AUTH_INVALID).
+func (hs *credManState) requireNoRPID() error {
+	if rp := hs.a.pin.token.rpID; rp != "" {
+		return fmt.Errorf("%w: token bound to RP %q", ctap.StatusPINAuthInvalid, rp)
+	}
+	return nil
+}
+
+// requireRPID is the permissions RP ID check of §6.8.5 and §6.8.6: a
+// token bound to an RP serves that RP's credentials only
+// (CTAP2_ERR_PIN_AUTH_INVALID).
+func (hs *credManState) requireRPID(rpID string) error {
+	if rp := hs.a.pin.token.rpID; rp != "" && rp != rpID {
+		return fmt.Errorf("%w: token bound to another RP", ctap.StatusPINAuthInvalid)
+	}
+	return nil
+}
+
+// sortedCredentials returns the discoverable credentials in creation
+// order, the order the enumerations report.
+func (a *Authenticator) sortedCredentials() []*ResidentCredential {
+	creds := make([]*ResidentCredential, len(a.state.Credentials))
+	for i := range a.state.Credentials {
+		creds[i] = &a.state.Credentials[i]
+	}
+	slices.SortFunc(creds, func(x, y *ResidentCredential) int { return cmpUint64(x.Sequence, y.Sequence) })
+	return creds
+}
+
+// getCredsMetadata is §6.8.2: the number of discoverable credentials and
+// how many more fit.
+func (hs *credManState) getCredsMetadata() error {
+	if err := hs.verifyToken(); err != nil { // steps 1 to 3
+		return err
+	}
+	if err := hs.requireNoRPID(); err != nil { // step 4
+		return err
+	}
+	a := hs.a // step 5
+	existing := uint64(len(a.state.Credentials))
+	remaining := uint64(max(a.maxCreds-len(a.state.Credentials), 0))
+	hs.resp.ExistingResidentCredentialsCount = &existing
+	hs.resp.MaxPossibleRemainingResidentCredentialsCount = &remaining
+	return nil
+}
+
+// enumerateRPsBegin is §6.8.3: the first RP with discoverable
+// credentials, its rpIDHash and totalRPs; the others are remembered for
+// enumerateRPsGetNextRP. An RP's name is the one given with its newest
+// credential. No discoverable credential at all is
+// CTAP2_ERR_NO_CREDENTIALS.
+func (hs *credManState) enumerateRPsBegin() error {
+	if err := hs.verifyToken(); err != nil { // steps 1 to 3
+		return err
+	}
+	if err := hs.requireNoRPID(); err != nil { // step 4
+		return err
+	}
+	var rps []ctap.CredentialManagementResponse
+	index := map[string]int{}
+	for _, c := range hs.a.sortedCredentials() {
+		i, ok := index[c.RPID]
+		if !ok {
+			i = len(rps)
+			index[c.RPID] = i
+			h := sha256.Sum256([]byte(c.RPID))
+			rps = append(rps, ctap.CredentialManagementResponse{RP: &ctap.RPEntity{ID: c.RPID}, RPIDHash: h[:]})
+		}
+		rps[i].RP.Name = c.RPName
+	}
+	if len(rps) == 0 { // step 5
+		return fmt.Errorf("%w: no discoverable credentials", ctap.StatusNoCredentials)
+	}
+	total := uint64(len(rps)) // step 6
+	hs.resp = rps[0]
+	hs.resp.TotalRPs = &total
+	if len(rps) > 1 {
+		hs.a.credMan = &credManEnumeration{next: ctap.CredMgmtEnumerateRPsGetNextRP, rps: rps[1:]}
+	}
+	return nil
+}
+
+// enumerateRPsGetNextRP is §6.8.3, the next remembered RP. It takes no
+// pinUvAuthParam. Without an RP enumeration in progress (none begun,
+// every RP already returned, or another command since) it is
+// CTAP2_ERR_NOT_ALLOWED.
+func (hs *credManState) enumerateRPsGetNextRP() error {
+	e := hs.prev
+	if e == nil || e.next != ctap.CredMgmtEnumerateRPsGetNextRP || len(e.rps) == 0 {
+		return fmt.Errorf("%w: no RP enumeration in progress", ctap.StatusNotAllowed)
+	}
+	hs.resp = e.rps[0]
+	if e.rps = e.rps[1:]; len(e.rps) > 0 {
+		hs.a.credMan = e
+	}
+	return nil
+}
+
+// enumerateCredentialsBegin is §6.8.4: the first discoverable credential
+// of the RP whose rpIDHash is given, with totalCredentials; the others
+// are remembered for enumerateCredentialsGetNextCredential. A token with
+// a permissions RP ID serves only that RP.
+func (hs *credManState) enumerateCredentialsBegin() error {
+	if hs.req.SubCommandParams == nil { // step 1
+		return fmt.Errorf("%w: subCommandParams", ctap.StatusMissingParameter)
+	}
+	if hs.params.RPIDHash == nil { // step 2
+		return fmt.Errorf("%w: rpIDHash", ctap.StatusMissingParameter)
+	}
+	if err := hs.verifyToken(); err != nil { // steps 3 to 6
+		return err
+	}
+	if rp := hs.a.pin.token.rpID; rp != "" { // step 6
+		if h := sha256.Sum256([]byte(rp)); !bytes.Equal(h[:], hs.params.RPIDHash) {
+			return fmt.Errorf("%w: token bound to another RP", ctap.StatusPINAuthInvalid)
+		}
+	}
+	var creds []ctap.CredentialManagementResponse
+	for _, c := range hs.a.sortedCredentials() {
+		if h := sha256.Sum256([]byte(c.RPID)); !bytes.Equal(h[:], hs.params.RPIDHash) {
+			continue
+		}
+		r, err := credentialEntry(c)
+		if err != nil {
+			return err
+		}
+		creds = append(creds, r)
+	}
+	if len(creds) == 0 { // step 7
+		return fmt.Errorf("%w: no discoverable credentials for rpIDHash", ctap.StatusNoCredentials)
+	}
+	total := uint64(len(creds)) // step 8
+	hs.resp = creds[0]
+	hs.resp.TotalCredentials = &total
+	if len(creds) > 1 {
+		hs.a.credMan = &credManEnumeration{next: ctap.CredMgmtEnumerateCredentialsGetNextCredential, creds: creds[1:]}
+	}
+	return nil
+}
+
+// credentialEntry is one credential as §6.8.4 reports it: user,
+// credentialID, publicKey, credProtect and, when it has one,
+// largeBlobKey.
+func credentialEntry(c *ResidentCredential) (ctap.CredentialManagementResponse, error) {
+	pub, err := credentialKey{alg: c.Alg, priv: c.PrivateKey}.publicKey()
+	if err != nil {
+		return ctap.CredentialManagementResponse{}, err
+	}
+	level := uint64(credProtectUVOptional)
+	return ctap.CredentialManagementResponse{
+		User: &ctap.UserEntity{
+			ID:          bytes.Clone(c.UserID),
+			Name:        c.UserName,
+			DisplayName: c.UserDisplayName,
+		},
+		CredentialID: &ctap.CredentialDescriptor{Type: ctap.CredentialTypePublicKey, ID: bytes.Clone(c.ID)},
+		PublicKey:    &pub,
+		CredProtect:  &level,
+		LargeBlobKey: bytes.Clone(c.LargeBlobKey),
+	}, nil
+}
+
+// enumerateCredentialsGetNextCredential is §6.8.4, the next remembered
+// credential. It takes no pinUvAuthParam. Without a credential
+// enumeration in progress it is CTAP2_ERR_NOT_ALLOWED.
+func (hs *credManState) enumerateCredentialsGetNextCredential() error {
+	e := hs.prev
+	if e == nil || e.next != ctap.CredMgmtEnumerateCredentialsGetNextCredential || len(e.creds) == 0 {
+		return fmt.Errorf("%w: no credential enumeration in progress", ctap.StatusNotAllowed)
+	}
+	hs.resp = e.creds[0]
+	if e.creds = e.creds[1:]; len(e.creds) > 0 {
+		hs.a.credMan = e
+	}
+	return nil
+}
+
+// lookup finds the discoverable credential named by the credentialId
+// parameter, after the token checks: an unknown ID is
+// CTAP2_ERR_NO_CREDENTIALS, and a token bound to another RP
+// CTAP2_ERR_PIN_AUTH_INVALID.
+func (hs *credManState) lookup() (int, error) {
+	id := hs.params.CredentialID.ID
+	i := slices.IndexFunc(hs.a.state.Credentials, func(c ResidentCredential) bool { return bytes.Equal(c.ID, id) })
+	if i < 0 {
+		return -1, fmt.Errorf("%w: credentialId", ctap.StatusNoCredentials)
+	}
+	if err := hs.requireRPID(hs.a.state.Credentials[i].RPID); err != nil {
+		return -1, err
+	}
+	return i, nil
+}
+
+// requireCredentialID is the first steps of §6.8.5 and §6.8.6:
+// subCommandParams and its credentialId (a descriptor with an id) are
+// required (CTAP2_ERR_MISSING_PARAMETER).
+func (hs *credManState) requireCredentialID() error {
+	switch {
+	case hs.req.SubCommandParams == nil:
+		return fmt.Errorf("%w: subCommandParams", ctap.StatusMissingParameter)
+	case hs.params.CredentialID == nil || hs.params.CredentialID.ID == nil:
+		return fmt.Errorf("%w: credentialId", ctap.StatusMissingParameter)
+	}
+	return nil
+}
+
+// deleteCredential is §6.8.5: the credential is deleted, durably before
+// the CTAP2_OK.
+func (hs *credManState) deleteCredential() error {
+	if err := hs.requireCredentialID(); err != nil { // steps 1, 2
+		return err
+	}
+	if err := hs.verifyToken(); err != nil { // steps 3 to 6
+		return err
+	}
+	i, err := hs.lookup() // steps 7, 8
+	if err != nil {
+		return err
+	}
+	a := hs.a // step 9
+	a.state.Credentials = slices.Delete(a.state.Credentials, i, i+1)
+	hs.empty = true
+	return a.save()
+}
+
+// updateUserInformation is §6.8.6: user.id must be the credential's
+// (CTAP1_ERR_INVALID_PARAMETER otherwise); name and displayName replace
+// the stored ones, and an absent or empty one removes it. The change is
+// durable before the CTAP2_OK.
+func (hs *credManState) updateUserInformation() error {
+	if err := hs.requireCredentialID(); err != nil { // steps 1, 2
+		return err
+	}
+	if hs.params.User == nil { // step 2
+		return fmt.Errorf("%w: user", ctap.StatusMissingParameter)
+	}
+	if err := hs.verifyToken(); err != nil { // steps 3 to 6
+		return err
+	}
+	i, err := hs.lookup() // steps 7, 8
+	if err != nil {
+		return err
+	}
+	a := hs.a
+	c := &a.state.Credentials[i]
+	u := hs.params.User
+	if !bytes.Equal(u.ID, c.UserID) { // step 9
+		return fmt.Errorf("%w: user.id is not the credential's", ctap.StatusInvalidParameter)
+	}
+	c.UserName = truncate(u.Name) // step 10
+	c.UserDisplayName = truncate(u.DisplayName)
+	hs.empty = true
+	return a.save()
+}

@@ -1,0 +1,117 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/virtkey/virtkey/ctap"
+)
+
+// IsConfigSupported reports whether the authenticator implements
+// authenticatorConfig: its getInfo options list authnrCfg true (CTAP 2.1
+// §6.4). This is python-fido2's Config.is_supported.
+func IsConfigSupported(info *Info) bool {
+	v, _ := info.Option(ctap.OptionAuthnrCfg)
+	return v
+}
+
+// ConfigAuthMessage is the message a config pinUvAuthParam authenticates
+// (CTAP 2.1 §6.11): 32 bytes of 0xff, the command byte 0x0d, the
+// subcommand as one byte and subCommandParams as sent.
+func ConfigAuthMessage(subCommand uint64, subCommandParams []byte) []byte {
+	msg := append(bytes.Repeat([]byte{0xff}, 32), byte(ctap.CmdConfig), byte(subCommand))
+	return append(msg, subCommandParams...)
+}
+
+// Config runs the platform's side of authenticatorConfig (CTAP 2.1 §6.11)
+// like python-fido2's fido2.ctap2.config.Config: each method sends one
+// subcommand, authorized with a pinUvAuthToken that has the acfg
+// permission when Config has one.
+type Config struct {
+	c        *Ctap2
+	protocol *PinProtocol
+	token    []byte
+}
+
+// NewConfig returns a Config for c. token is a pinUvAuthToken with the
+// acfg permission obtained under protocol, or nil for a key protected by
+// no user verification (no PIN, no built-in UV, alwaysUv off), whose
+// config commands need no authorization. Without the authnrCfg option the
+// error wraps ErrNotSupported, as python-fido2 refuses such a key; a token
+// without a protocol is an error too.
+func NewConfig(c *Ctap2, protocol *PinProtocol, token []byte) (*Config, error) {
+	if !IsConfigSupported(c.Info()) {
+		return nil, fmt.Errorf("%w: authenticatorConfig (no authnrCfg option)", ErrNotSupported)
+	}
+	if token != nil && protocol == nil {
+		return nil, fmt.Errorf("client: config: a token needs its PIN/UV auth protocol")
+	}
+	return &Config{c: c, protocol: protocol, token: token}, nil
+}
+
+// Request returns the authenticatorConfig request for subCommand with
+// params (nil for none) encoded by ctap.Marshal as subCommandParams and,
+// with a token, pinUvAuthProtocol and pinUvAuthParam =
+// authenticate(token, ConfigAuthMessage(subCommand, subCommandParams)).
+func (cf *Config) Request(subCommand uint64, params any) (*ctap.ConfigRequest, error) {
+	req := &ctap.ConfigRequest{SubCommand: &subCommand}
+	if params != nil {
+		b, err := ctap.Marshal(params)
+		if err != nil {
+			return nil, fmt.Errorf("client: config: encoding subCommandParams: %w", err)
+		}
+		req.SubCommandParams = b
+	}
+	if cf.token != nil {
+		v := cf.protocol.Version()
+		req.PinUvAuthProtocol = &v
+		req.PinUvAuthParam = cf.protocol.Authenticate(cf.token, ConfigAuthMessage(subCommand, req.SubCommandParams))
+	}
+	return req, nil
+}
+
+// Send sends req as authenticatorConfig and expects an empty response.
+// It checks nothing of req. A non-OK status is an error wrapping the
+// ctap.Status.
+func (cf *Config) Send(ctx context.Context, req *ctap.ConfigRequest, opts ...CallOption) error {
+	return cf.c.SendCBOR(ctx, ctap.CmdConfig, req, nil, opts...)
+}
+
+func (cf *Config) call(ctx context.Context, subCommand uint64, params any) error {
+	req, err := cf.Request(subCommand, params)
+	if err != nil {
+		return err
+	}
+	return cf.Send(ctx, req)
+}
+
+// EnableEnterpriseAttestation sends enableEnterpriseAttestation (CTAP 2.1
+// §6.11.1). Enabling it when it is enabled changes nothing.
+func (cf *Config) EnableEnterpriseAttestation(ctx context.Context) error {
+	return cf.call(ctx, ctap.ConfigEnableEnterpriseAttestation, nil)
+}
+
+// ToggleAlwaysUV sends toggleAlwaysUv (CTAP 2.1 §6.11.2): alwaysUv
+// switches from false to true or back.
+func (cf *Config) ToggleAlwaysUV(ctx context.Context) error {
+	return cf.call(ctx, ctap.ConfigToggleAlwaysUv, nil)
+}
+
+// SetMinPINLength sends setMinPINLength (CTAP 2.1 §6.11.4) with
+// newMinPINLength (0 leaves it out: the minimum stays), minPinLengthRPIDs
+// (nil leaves it out) and forceChangePin (sent only when true). A
+// minimum below the current one comes back as an error wrapping
+// ctap.StatusPINPolicyViolation. The cached Info still has the old
+// minPINLength: call GetInfo to see the new one.
+func (cf *Config) SetMinPINLength(ctx context.Context, minPINLength uint64, rpIDs []string, forceChangePin bool) error {
+	var p ctap.SetMinPINLengthParams
+	if minPINLength != 0 {
+		p.NewMinPINLength = &minPINLength
+	}
+	p.MinPinLengthRPIDs = rpIDs
+	if forceChangePin {
+		p.ForceChangePin = &forceChangePin
+	}
+	return cf.call(ctx, ctap.ConfigSetMinPINLength, &p)
+}

@@ -1,0 +1,397 @@
+package conformance
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/virtkey/virtkey/client"
+	"github.com/virtkey/virtkey/ctap"
+)
+
+// authenticatorBioEnrollment cases (CTAP 2.1 §6.7), for both command
+// codes: 0x09 and the 2.1-PRE 0x40 (IDs "be-pre-..."). Cases that enroll
+// script the finger on the sensor with a FingerprintControl (CapFingerprint).
+
+// CapFingerprint: the target's fingerprint sensor takes scripted samples
+// (a FingerprintControl).
+const CapFingerprint Capability = "fingerprint"
+
+// FingerSample is one scripted capture: a finger (a positive number) and
+// the sensor's lastEnrollSampleStatus, or no finger at all.
+type FingerSample struct {
+	Finger int
+	Status uint64
+	// NoFinger: nobody touches the sensor; the capture times out.
+	NoFinger bool
+}
+
+// FingerprintControl scripts a key's fingerprint sensor. A target with
+// CapFingerprint offers it through its Controller or as the Target itself.
+type FingerprintControl interface {
+	// PushSamples queues samples for the next captures; with none queued
+	// the sensor answers as UVControl says (a good sample of finger 1 for
+	// UVMatch).
+	PushSamples(samples ...FingerSample) error
+}
+
+func fingerprintControl(target Target) FingerprintControl {
+	if c, ok := target.Controller().(FingerprintControl); ok {
+		return c
+	}
+	if c, ok := target.(FingerprintControl); ok {
+		return c
+	}
+	return nil
+}
+
+// pushSamples queues samples or skips the case without a FingerprintControl.
+func (t *T) pushSamples(samples ...FingerSample) {
+	c := fingerprintControl(t.target)
+	if c == nil {
+		t.Skipf("target has no fingerprint control")
+	}
+	if err := c.PushSamples(samples...); err != nil {
+		t.Fatalf("push samples: %v", err)
+	}
+}
+
+// good returns n good samples of finger.
+func good(finger, n int) []FingerSample {
+	s := make([]FingerSample, n)
+	for i := range s {
+		s[i] = FingerSample{Finger: finger}
+	}
+	return s
+}
+
+// bioCase is a case's handle on bio enrollment with one command code.
+type bioCase struct {
+	t   *T
+	cmd ctap.Command
+	pc  *pinCase
+	b   *client.FPBioEnrollment
+}
+
+// bio checks that the key lists bio enrollment and returns a client for
+// cmd; with pin it sets testPIN and gets a token with the be permission.
+func (t *T) bio(cmd ctap.Command, pin bool) *bioCase {
+	if !client.IsBioEnrollmentSupported(t.Ctap2().Info()) {
+		t.Skipf("key does not list bioEnroll or userVerificationMgmtPreview")
+	}
+	bc := &bioCase{t: t, cmd: cmd}
+	var p *client.PinProtocol
+	var tok []byte
+	if pin {
+		bc.pc = t.pinProtocol(2)
+		bc.pc.setPIN()
+		p, tok = bc.pc.p, bc.pc.token(ctap.PermissionBioEnrollment, "")
+	}
+	b, err := client.NewFPBioEnrollment(t.ctx, t.Ctap2(), p, tok)
+	if err != nil {
+		t.Fatalf("FPBioEnrollment: %v", err)
+	}
+	b.SetCommand(cmd)
+	bc.b = b
+	return bc
+}
+
+// raw sends sub with params, authenticated when auth is set.
+func (bc *bioCase) raw(sub uint64, params *ctap.BioEnrollmentParams, auth bool) (*ctap.BioEnrollmentResponse, error) {
+	req, err := bc.b.Request(sub, params, auth)
+	if err != nil {
+		bc.t.Fatalf("request: %v", err)
+	}
+	var resp ctap.BioEnrollmentResponse
+	err = bc.t.Ctap2().SendCBOR(bc.t.ctx, bc.cmd, req, &resp)
+	return &resp, err
+}
+
+// enroll enrolls finger with good samples and returns the templateId.
+func (bc *bioCase) enroll(finger int) []byte {
+	bc.t.pushSamples(good(finger, bc.sampleCount())...)
+	id, err := bc.b.Enroll(bc.t.ctx, 0, nil)
+	if err != nil {
+		bc.t.Fatalf("enroll finger %d: %v", finger, err)
+	}
+	return id
+}
+
+// sampleCount is maxCaptureSamplesRequiredForEnroll.
+func (bc *bioCase) sampleCount() int {
+	info, err := bc.b.GetFingerprintSensorInfo(bc.t.ctx)
+	if err != nil || info.MaxCaptureSamplesRequiredForEnroll == nil {
+		bc.t.Fatalf("getFingerprintSensorInfo: %v", err)
+	}
+	return int(*info.MaxCaptureSamplesRequiredForEnroll)
+}
+
+// begin starts an enrollment with a good sample of finger 1.
+func (bc *bioCase) begin() []byte {
+	bc.t.pushSamples(FingerSample{Finger: 1})
+	id, status, _, err := bc.b.EnrollBegin(bc.t.ctx, 0)
+	if err != nil || status != client.FeedbackFPGood {
+		bc.t.Fatalf("enrollBegin: status %#x, %v", status, err)
+	}
+	return id
+}
+
+// bioDef is a case body run per command code.
+type bioDef struct {
+	id, section, title string
+	pin                bool // sets a PIN, so destructive
+	both               bool // also for the 2.1-PRE code
+	needs              []Capability
+	run                func(t *T, bc *bioCase)
+}
+
+func registerBio(defs ...bioDef) {
+	for _, d := range defs {
+		codes := []ctap.Command{ctap.CmdBioEnrollment}
+		if d.both {
+			codes = append(codes, ctap.CmdBioEnrollmentPre)
+		}
+		for _, cmd := range codes {
+			id, title := "be-"+d.id, d.title
+			if cmd == ctap.CmdBioEnrollmentPre {
+				id, title = "be-pre-"+d.id, "0x40: "+d.title
+			}
+			Register(Case{ID: id, Section: d.section, Title: title, Needs: d.needs, Destructive: d.pin,
+				Run: func(t *T) {
+					if d.pin {
+						t.needFreshKey()
+					}
+					d.run(t, t.bio(cmd, d.pin))
+				}})
+		}
+	}
+}
+
+var needFP = []Capability{CapFingerprint}
+
+func init() {
+	registerBio(
+		bioDef{"get-modality", "CTAP 2.1 §6.7.2", "getModality answers modality 1 (fingerprint)", false, true, nil,
+			func(t *T, bc *bioCase) {
+				m, err := bc.b.GetModality(t.ctx)
+				t.ExpectStatus(err, ctap.StatusOK, "getModality")
+				Equal(t, "modality", m, ctap.BioModalityFingerprint)
+			}},
+		bioDef{"sensor-info", "CTAP 2.1 §6.7.3", "getFingerprintSensorInfo needs no token and answers fingerprintKind, maxCaptureSamplesRequiredForEnroll, maxTemplateFriendlyName", false, true, nil,
+			func(t *T, bc *bioCase) {
+				info, err := bc.b.GetFingerprintSensorInfo(t.ctx)
+				t.ExpectStatus(err, ctap.StatusOK, "getFingerprintSensorInfo")
+				if info.FingerprintKind == nil || (*info.FingerprintKind != 1 && *info.FingerprintKind != 2) {
+					t.Errorf("fingerprintKind %v, want 1 (touch) or 2 (swipe)", info.FingerprintKind)
+				}
+				if info.MaxCaptureSamplesRequiredForEnroll == nil || *info.MaxCaptureSamplesRequiredForEnroll == 0 {
+					t.Errorf("maxCaptureSamplesRequiredForEnroll missing or 0")
+				}
+				if info.MaxTemplateFriendlyName == nil {
+					t.Errorf("maxTemplateFriendlyName missing")
+				}
+			}},
+		bioDef{"enroll", "CTAP 2.1 §6.7.4", "enrollBegin and enrollCaptureNextSample count remainingSamples down to 0 with good samples; the template is enumerated", true, true, needFP,
+			func(t *T, bc *bioCase) {
+				n := bc.sampleCount()
+				t.pushSamples(good(1, n)...)
+				id, status, remaining, err := bc.b.EnrollBegin(t.ctx, 0)
+				t.ExpectStatus(err, ctap.StatusOK, "enrollBegin")
+				Equal(t, "enrollBegin lastEnrollSampleStatus", status, client.FeedbackFPGood)
+				Equal(t, "enrollBegin remainingSamples", remaining, n-1)
+				for want := n - 2; want >= 0; want-- {
+					status, remaining, err = bc.b.EnrollCaptureNext(t.ctx, id, 0)
+					t.ExpectStatus(err, ctap.StatusOK, "enrollCaptureNextSample")
+					Equal(t, "lastEnrollSampleStatus", status, client.FeedbackFPGood)
+					Equal(t, "remainingSamples", remaining, want)
+				}
+				infos, err := bc.b.EnumerateEnrollments(t.ctx)
+				t.ExpectStatus(err, ctap.StatusOK, "enumerateEnrollments")
+				if len(infos) != 1 || !bytes.Equal(infos[0].TemplateID, id) {
+					t.Errorf("templateInfos %+v, want the one template %x", infos, id)
+				}
+			}},
+		bioDef{"too-fast-then-good", "CTAP 2.1 §6.7.4", "a too-fast sample answers FP_TOO_FAST and leaves remainingSamples; good samples then finish", true, false, needFP,
+			func(t *T, bc *bioCase) {
+				n := bc.sampleCount()
+				t.pushSamples(append([]FingerSample{{Finger: 1, Status: client.FeedbackFPTooFast}}, good(1, n)...)...)
+				var seen []client.Feedback
+				_, err := bc.b.Enroll(t.ctx, 0, func(f client.Feedback) error { seen = append(seen, f); return nil })
+				t.ExpectStatus(err, ctap.StatusOK, "enroll")
+				if len(seen) != n+1 || seen[0] != (client.Feedback{Status: client.FeedbackFPTooFast, Remaining: n}) {
+					t.Errorf("feedback %+v, want FP_TOO_FAST with %d remaining, then %d good", seen, n, n)
+				}
+			}},
+		bioDef{"merge-failure", "CTAP 2.1 §6.7.4", "a good sample of another finger mid-enrollment answers FP_MERGE_FAILURE and does not count", true, false, needFP,
+			func(t *T, bc *bioCase) {
+				n := bc.sampleCount()
+				id := bc.begin()
+				t.pushSamples(FingerSample{Finger: 2})
+				status, remaining, err := bc.b.EnrollCaptureNext(t.ctx, id, 0)
+				t.ExpectStatus(err, ctap.StatusOK, "capture of another finger")
+				Equal(t, "lastEnrollSampleStatus", status, client.FeedbackFPMergeFailure)
+				Equal(t, "remainingSamples", remaining, n-1)
+			}},
+		bioDef{"capture-wrong-template", "CTAP 2.1 §6.7.4", "enrollCaptureNextSample with another templateId gives CTAP1_ERR_INVALID_PARAMETER", true, true, needFP,
+			func(t *T, bc *bioCase) {
+				id := bc.begin()
+				other := append([]byte{id[0] ^ 0xff}, id[1:]...)
+				_, err := bc.raw(ctap.BioEnrollCaptureNextSample, &ctap.BioEnrollmentParams{TemplateID: other}, true)
+				t.ExpectStatus(err, ctap.StatusInvalidParameter, "capture for another template")
+			}},
+		bioDef{"capture-without-enrollment", "CTAP 2.1 §6.7.4", "enrollCaptureNextSample with no enrollment in progress gives CTAP1_ERR_INVALID_PARAMETER", true, false, nil,
+			func(t *T, bc *bioCase) {
+				_, err := bc.raw(ctap.BioEnrollCaptureNextSample, &ctap.BioEnrollmentParams{TemplateID: make([]byte, 16)}, true)
+				t.ExpectStatus(err, ctap.StatusInvalidParameter, "capture without enrollBegin")
+			}},
+		bioDef{"cancel", "CTAP 2.1 §6.7.5", "cancelCurrentEnrollment needs no token; the cancelled templateId then gives CTAP1_ERR_INVALID_PARAMETER", true, true, needFP,
+			func(t *T, bc *bioCase) {
+				id := bc.begin()
+				_, err := bc.raw(ctap.BioCancelCurrentEnrollment, nil, false)
+				t.ExpectStatus(err, ctap.StatusOK, "cancelCurrentEnrollment")
+				_, err = bc.raw(ctap.BioEnrollCaptureNextSample, &ctap.BioEnrollmentParams{TemplateID: id}, true)
+				t.ExpectStatus(err, ctap.StatusInvalidParameter, "capture after cancel")
+			}},
+		bioDef{"timeout", "CTAP 2.1 §6.7.4", "no finger within timeoutMilliseconds gives CTAP2_ERR_USER_ACTION_TIMEOUT", true, false, needFP,
+			func(t *T, bc *bioCase) {
+				t.pushSamples(FingerSample{NoFinger: true})
+				_, _, _, err := bc.b.EnrollBegin(t.ctx, 100*time.Millisecond)
+				t.ExpectStatus(err, ctap.StatusUserActionTimeout, "enrollBegin without a finger")
+			}},
+		bioDef{"database-full", "CTAP 2.1 §6.7.4", "enrollBegin with every template slot taken gives CTAP2_ERR_FP_DATABASE_FULL", true, false, needFP,
+			func(t *T, bc *bioCase) {
+				for f := 1; ; f++ {
+					if f > 32 {
+						t.Fatalf("32 fingers enrolled and no CTAP2_ERR_FP_DATABASE_FULL")
+					}
+					t.pushSamples(good(f, bc.sampleCount())...)
+					_, err := bc.b.Enroll(t.ctx, 0, nil)
+					if err != nil {
+						t.ExpectStatus(err, ctap.StatusFPDatabaseFull, Sprintf("enrolling finger %d", f))
+						return
+					}
+				}
+			}},
+		bioDef{"enumerate-empty", "CTAP 2.1 §6.7.6", "enumerateEnrollments without templates gives CTAP2_ERR_INVALID_OPTION", true, true, nil,
+			func(t *T, bc *bioCase) {
+				_, err := bc.raw(ctap.BioEnumerateEnrollments, nil, true)
+				t.ExpectStatus(err, ctap.StatusInvalidOption, "enumerateEnrollments")
+			}},
+		bioDef{"set-name", "CTAP 2.1 §6.7.7", "setFriendlyName renames a template; enumerateEnrollments shows the name", true, true, needFP,
+			func(t *T, bc *bioCase) {
+				id := bc.enroll(1)
+				t.ExpectStatus(bc.b.SetName(t.ctx, id, "left index"), ctap.StatusOK, "setFriendlyName")
+				infos, err := bc.b.EnumerateEnrollments(t.ctx)
+				t.ExpectStatus(err, ctap.StatusOK, "enumerateEnrollments")
+				if len(infos) != 1 || infos[0].TemplateFriendlyName == nil || *infos[0].TemplateFriendlyName != "left index" {
+					t.Errorf("templateInfos %+v, want the name \"left index\"", infos)
+				}
+			}},
+		bioDef{"set-name-unknown", "CTAP 2.1 §6.7.7", "setFriendlyName of an unknown templateId gives CTAP2_ERR_INVALID_OPTION", true, false, needFP,
+			func(t *T, bc *bioCase) {
+				id := bc.enroll(1)
+				name := "x"
+				_, err := bc.raw(ctap.BioSetFriendlyName, &ctap.BioEnrollmentParams{TemplateID: append(id, 0), TemplateFriendlyName: &name}, true)
+				t.ExpectStatus(err, ctap.StatusInvalidOption, "setFriendlyName of an unknown template")
+			}},
+		bioDef{"remove", "CTAP 2.1 §6.7.8, §6.4", "removeEnrollment deletes the template; without templates bioEnroll and uv go back to false", true, true, needFP,
+			func(t *T, bc *bioCase) {
+				id := bc.enroll(1)
+				t.ExpectStatus(bc.b.RemoveEnrollment(t.ctx, id), ctap.StatusOK, "removeEnrollment")
+				_, err := bc.raw(ctap.BioEnumerateEnrollments, nil, true)
+				t.ExpectStatus(err, ctap.StatusInvalidOption, "enumerateEnrollments after removing the only template")
+				info, err := t.Ctap2().GetInfo(t.ctx)
+				t.ExpectStatus(err, ctap.StatusOK, "getInfo")
+				Equal(t, "bioEnroll", info.Options[ctap.OptionBioEnroll], false)
+				Equal(t, "uv", info.Options[ctap.OptionUV], false)
+			}},
+		bioDef{"remove-unknown", "CTAP 2.1 §6.7.8", "removeEnrollment of an unknown templateId gives CTAP2_ERR_INVALID_OPTION", true, false, nil,
+			func(t *T, bc *bioCase) {
+				_, err := bc.raw(ctap.BioRemoveEnrollment, &ctap.BioEnrollmentParams{TemplateID: make([]byte, 16)}, true)
+				t.ExpectStatus(err, ctap.StatusInvalidOption, "removeEnrollment")
+			}},
+		bioDef{"getinfo-options", "CTAP 2.1 §6.4", "bioEnroll, userVerificationMgmtPreview and uv are false before the first enrollment and true after", true, false, needFP,
+			func(t *T, bc *bioCase) {
+				opts := t.Ctap2().Info().Options
+				for _, o := range []string{ctap.OptionBioEnroll, ctap.OptionUserVerificationMgmtPreview, ctap.OptionUV} {
+					v, ok := opts[o]
+					Equal(t, o+" listed before enrollment", ok, true)
+					Equal(t, o+" before enrollment", v, false)
+				}
+				bc.enroll(1)
+				info, err := t.Ctap2().GetInfo(t.ctx)
+				t.ExpectStatus(err, ctap.StatusOK, "getInfo")
+				for _, o := range []string{ctap.OptionBioEnroll, ctap.OptionUserVerificationMgmtPreview, ctap.OptionUV} {
+					Equal(t, o+" after enrollment", info.Options[o], true)
+				}
+			}},
+		bioDef{"token-without-be", "CTAP 2.1 §6.7.6, §6.5.5.7", "a pinUvAuthToken without the be permission gives CTAP2_ERR_PIN_AUTH_INVALID", true, true, nil,
+			func(t *T, bc *bioCase) {
+				tok := bc.pc.token(ctap.PermissionMakeCredential, "")
+				b, err := client.NewFPBioEnrollment(t.ctx, t.Ctap2(), bc.pc.p, tok)
+				if err != nil {
+					t.Fatalf("FPBioEnrollment: %v", err)
+				}
+				b.SetCommand(bc.cmd)
+				_, err = b.EnumerateEnrollments(t.ctx)
+				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "enumerateEnrollments with an mc token")
+			}},
+		bioDef{"bad-auth", "CTAP 2.1 §6.7.6", "a pinUvAuthParam over other bytes gives CTAP2_ERR_PIN_AUTH_INVALID", true, false, nil,
+			func(t *T, bc *bioCase) {
+				req, _ := bc.b.Request(ctap.BioEnumerateEnrollments, nil, true)
+				req.PinUvAuthParam[0] ^= 1
+				err := t.Ctap2().SendCBOR(t.ctx, bc.cmd, req, nil)
+				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "enumerateEnrollments with a wrong pinUvAuthParam")
+			}},
+		bioDef{"missing-auth", "CTAP 2.1 §6.7.4", "enrollBegin without pinUvAuthParam gives CTAP2_ERR_PUAT_REQUIRED", true, false, nil,
+			func(t *T, bc *bioCase) {
+				_, err := bc.raw(ctap.BioEnrollBegin, nil, false)
+				t.ExpectStatus(err, ctap.StatusPUATRequired, "enrollBegin without pinUvAuthParam")
+			}},
+		bioDef{"unknown-subcommand", "CTAP 2.1 §6.7", "an unknown subCommand gives CTAP2_ERR_INVALID_SUBCOMMAND", false, false, nil,
+			func(t *T, bc *bioCase) {
+				_, err := bc.raw(0x7f, nil, false)
+				t.ExpectStatus(err, ctap.StatusInvalidSubcommand, "subCommand 0x7f")
+			}},
+		bioDef{"uv-not-configured", "CTAP 2.1 §6.5.5.7.3 step 5", "getPinUvAuthTokenUsingUvWithPermissions before any enrollment gives CTAP2_ERR_NOT_ALLOWED", true, false, needFP,
+			func(t *T, bc *bioCase) {
+				_, err := bc.pc.uvToken(ctap.PermissionGetAssertion, "")
+				t.ExpectStatus(err, ctap.StatusNotAllowed, "UV token without enrollments")
+			}},
+		bioDef{"uv-enrolled-finger", "CTAP 2.1 §6.5.5.7.3; §6.7", "an enrolled finger passes built-in UV: a UV token with be works and uvRetries stays 8", true, false, needFP,
+			func(t *T, bc *bioCase) {
+				bc.enroll(3)
+				t.pushSamples(FingerSample{Finger: 3})
+				tok, err := bc.pc.uvToken(ctap.PermissionBioEnrollment, "")
+				t.ExpectStatus(err, ctap.StatusOK, "UV token with be (uvBioEnroll)")
+				Equal(t, "uvRetries", bc.pc.uvRetries(), 8)
+				b, err := client.NewFPBioEnrollment(t.ctx, t.Ctap2(), bc.pc.p, tok)
+				if err != nil {
+					t.Fatalf("FPBioEnrollment: %v", err)
+				}
+				infos, err := b.EnumerateEnrollments(t.ctx)
+				t.ExpectStatus(err, ctap.StatusOK, "enumerateEnrollments with the UV token")
+				Equal(t, "templates", len(infos), 1)
+			}},
+		bioDef{"uv-unknown-finger", "CTAP 2.1 §6.5.5.7.3 step 10, §6.5.2.2", "a finger that is not enrolled gives CTAP2_ERR_UV_INVALID and costs a uvRetry", true, false, needFP,
+			func(t *T, bc *bioCase) {
+				bc.enroll(1)
+				t.pushSamples(FingerSample{Finger: 2})
+				_, err := bc.pc.uvToken(ctap.PermissionGetAssertion, "")
+				t.ExpectStatus(err, ctap.StatusUVInvalid, "UV token with an unknown finger")
+				Equal(t, "uvRetries", bc.pc.uvRetries(), 7)
+			}},
+	)
+	for _, st := range []uint64{0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0D, 0x0E} {
+		registerBio(bioDef{Sprintf("feedback-0x%02x", st), "CTAP 2.1 §6.7.4",
+			Sprintf("a sample with lastEnrollSampleStatus 0x%02x is reported and leaves remainingSamples", st), true, false, needFP,
+			func(t *T, bc *bioCase) {
+				n := bc.sampleCount()
+				id := bc.begin()
+				t.pushSamples(FingerSample{Finger: 1, Status: st})
+				status, remaining, err := bc.b.EnrollCaptureNext(t.ctx, id, 0)
+				t.ExpectStatus(err, ctap.StatusOK, "enrollCaptureNextSample")
+				Equal(t, "lastEnrollSampleStatus", status, st)
+				Equal(t, "remainingSamples", remaining, n-1)
+			}})
+	}
+}

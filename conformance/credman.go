@@ -1,0 +1,402 @@
+package conformance
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"strings"
+
+	"github.com/virtkey/virtkey/client"
+	"github.com/virtkey/virtkey/ctap"
+)
+
+// authenticatorCredentialManagement cases (CTAP 2.1 §6.8). Each runs
+// under both command codes: 0x0A with PIN/UV auth protocol 2 (IDs
+// "cm-0a-..."), and 0x41, the 2.1-PRE code libfido2 1.12 sends, with
+// protocol 1 ("cm-41-..."). They set a PIN, so they are destructive and
+// start from a factory-new key.
+
+// cmCase is a case's handle on credentialManagement with one command
+// code and one protocol.
+type cmCase struct {
+	t   *T
+	pc  *pinCase
+	cmd ctap.Command
+	cm  *client.CredentialManagement
+	// creds are the discoverable credentials made before the PIN.
+	creds []*Credential
+}
+
+// otherRPID is a second RP of the case's own.
+func (t *T) otherRPID() string { return "other." + t.RPID() }
+
+// newCMCase makes a discoverable credential per label (a label starting
+// with "other:" is for otherRPID), then sets testPIN and takes a token
+// with the cm permission and no RP ID.
+func (t *T) newCMCase(cmd ctap.Command, v uint64, labels ...string) *cmCase {
+	t.needFreshKey()
+	info := t.Ctap2().Info()
+	option := map[ctap.Command]string{ctap.CmdCredentialManagement: ctap.OptionCredMgmt,
+		ctap.CmdCredentialManagementPre: ctap.OptionCredentialMgmtPreview}[cmd]
+	if on, _ := info.Option(option); !on {
+		t.Skipf("key does not list the %s option", option)
+	}
+	pc := t.pinProtocol(v)
+	c := &cmCase{t: t, pc: pc, cmd: cmd}
+	for _, l := range labels {
+		req := t.MakeCredentialRequest(l, true)
+		if rest, ok := strings.CutPrefix(l, "other:"); ok {
+			req.RP.ID = t.otherRPID()
+			req.User.ID = []byte("user:" + rest)
+		}
+		c.creds = append(c.creds, t.MustMakeCredential(req))
+	}
+	pc.setPIN()
+	c.useToken(ctap.PermissionCredentialManagement, "")
+	return c
+}
+
+// useToken replaces the token with a new one of permissions and rpID.
+func (c *cmCase) useToken(permissions uint64, rpID string) {
+	cm, err := client.NewCredentialManagement(c.t.Ctap2(), c.pc.p, c.pc.token(permissions, rpID))
+	if err != nil {
+		c.t.Fatalf("CredentialManagement: %v", err)
+	}
+	c.cm = cm
+}
+
+// request builds subCommand with params, authenticated unless it is a
+// GetNext subcommand.
+func (c *cmCase) request(sub uint64, params *ctap.CredentialManagementParams) *ctap.CredentialManagementRequest {
+	auth := sub != ctap.CredMgmtEnumerateRPsGetNextRP && sub != ctap.CredMgmtEnumerateCredentialsGetNextCredential
+	req, err := c.cm.Request(sub, params, auth)
+	if err != nil {
+		c.t.Fatalf("request: %v", err)
+	}
+	return req
+}
+
+// send sends req with the case's command code.
+func (c *cmCase) send(req *ctap.CredentialManagementRequest) (*ctap.CredentialManagementResponse, error) {
+	var resp ctap.CredentialManagementResponse
+	err := c.t.Ctap2().SendCBOR(c.t.ctx, c.cmd, req, &resp)
+	return &resp, err
+}
+
+func (c *cmCase) call(sub uint64, params *ctap.CredentialManagementParams) (*ctap.CredentialManagementResponse, error) {
+	return c.send(c.request(sub, params))
+}
+
+// mustCall calls sub and fails the case unless it answers CTAP2_OK.
+func (c *cmCase) mustCall(what string, sub uint64, params *ctap.CredentialManagementParams) *ctap.CredentialManagementResponse {
+	resp, err := c.call(sub, params)
+	if err != nil {
+		c.t.Fatalf("%s: %v", what, err)
+	}
+	return resp
+}
+
+func rpIDHashParams(rpID string) *ctap.CredentialManagementParams {
+	h := sha256.Sum256([]byte(rpID))
+	return &ctap.CredentialManagementParams{RPIDHash: h[:]}
+}
+
+func credIDParams(cred *Credential) *ctap.CredentialManagementParams {
+	d := cred.Descriptor()
+	return &ctap.CredentialManagementParams{CredentialID: &d}
+}
+
+// remaining returns getInfo's remainingDiscoverableCredentials.
+func (c *cmCase) remaining() uint64 {
+	info, err := c.t.Ctap2().GetInfo(c.t.ctx)
+	if err != nil {
+		c.t.Fatalf("getInfo: %v", err)
+	}
+	if info.RemainingDiscCreds == nil {
+		c.t.Skipf("getInfo has no remainingDiscoverableCredentials")
+	}
+	return *info.RemainingDiscCreds
+}
+
+func u64v(p *uint64) any {
+	if p == nil {
+		return "absent"
+	}
+	return *p
+}
+
+// cmCaseDef is a case body that runs under both command codes.
+type cmCaseDef struct {
+	id, section, title string
+	needs              []Capability
+	run                func(t *T, cmd ctap.Command, v uint64)
+}
+
+func registerCredMan(defs ...cmCaseDef) {
+	for _, code := range []struct {
+		cmd  ctap.Command
+		name string
+		v    uint64
+	}{{ctap.CmdCredentialManagement, "0a", 2}, {ctap.CmdCredentialManagementPre, "41", 1}} {
+		for _, d := range defs {
+			Register(Case{
+				ID: fmt.Sprintf("cm-%s-%s", code.name, d.id), Section: d.section,
+				Title: fmt.Sprintf("%v, protocol %d: %s", code.cmd, code.v, d.title), Needs: d.needs, Destructive: true,
+				Run: func(t *T) { d.run(t, code.cmd, code.v) },
+			})
+		}
+	}
+}
+
+func init() {
+	Register(Case{ID: "cm-info-options", Section: "CTAP 2.1 §6.4, §6.8, §6.13",
+		Title: "getInfo lists credMgmt and credentialMgmtPreview true with FIDO_2_1",
+		Run: func(t *T) {
+			info := t.Ctap2().Info()
+			if !info.Supports(ctap.VersionFIDO21) {
+				t.Skipf("key is not FIDO_2_1")
+			}
+			if v, _ := info.Option(ctap.OptionCredMgmt); !v {
+				t.Skipf("key has no credMgmt option")
+			}
+			if v, _ := info.Option(ctap.OptionCredentialMgmtPreview); !v {
+				t.Errorf("credMgmt without credentialMgmtPreview: libfido2 1.12 would not find 0x41")
+			}
+		}})
+
+	registerCredMan(
+		cmCaseDef{"metadata-empty", "CTAP 2.1 §6.8.2", "getCredsMetadata on an empty key: 0 existing, remaining = getInfo remainingDiscoverableCredentials",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v)
+				r := c.mustCall("getCredsMetadata", ctap.CredMgmtGetCredsMetadata, nil)
+				Equal(t, "existingResidentCredentialsCount", u64v(r.ExistingResidentCredentialsCount), any(uint64(0)))
+				Equal(t, "maxPossibleRemainingResidentCredentialsCount", u64v(r.MaxPossibleRemainingResidentCredentialsCount), any(c.remaining()))
+			}},
+		cmCaseDef{"metadata-counts", "CTAP 2.1 §6.8.2, §6.4", "getCredsMetadata counts 2 credentials; remaining equals getInfo's",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a", "other:b")
+				r := c.mustCall("getCredsMetadata", ctap.CredMgmtGetCredsMetadata, nil)
+				Equal(t, "existingResidentCredentialsCount", u64v(r.ExistingResidentCredentialsCount), any(uint64(2)))
+				Equal(t, "maxPossibleRemainingResidentCredentialsCount", u64v(r.MaxPossibleRemainingResidentCredentialsCount), any(c.remaining()))
+			}},
+		cmCaseDef{"rps-empty", "CTAP 2.1 §6.8.3", "enumerateRPsBegin on an empty key gives CTAP2_ERR_NO_CREDENTIALS",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v)
+				_, err := c.call(ctap.CredMgmtEnumerateRPsBegin, nil)
+				t.ExpectStatus(err, ctap.StatusNoCredentials, "enumerateRPsBegin")
+			}},
+		cmCaseDef{"creds-empty", "CTAP 2.1 §6.8.4", "enumerateCredentialsBegin for an RP without credentials gives CTAP2_ERR_NO_CREDENTIALS",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a")
+				_, err := c.call(ctap.CredMgmtEnumerateCredentialsBegin, rpIDHashParams(t.otherRPID()))
+				t.ExpectStatus(err, ctap.StatusNoCredentials, "enumerateCredentialsBegin")
+			}},
+		cmCaseDef{"enumerate-rps", "CTAP 2.1 §6.8.3", "two RPs: rp, rpIDHash and totalRPs 2, then the other RP without totalRPs, then CTAP2_ERR_NOT_ALLOWED",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a", "other:b", "c")
+				first := c.mustCall("enumerateRPsBegin", ctap.CredMgmtEnumerateRPsBegin, nil)
+				Equal(t, "totalRPs", u64v(first.TotalRPs), any(uint64(2)))
+				next := c.mustCall("enumerateRPsGetNextRP", ctap.CredMgmtEnumerateRPsGetNextRP, nil)
+				if next.TotalRPs != nil {
+					t.Errorf("enumerateRPsGetNextRP carries totalRPs")
+				}
+				seen := map[string]bool{}
+				for _, r := range []*ctap.CredentialManagementResponse{first, next} {
+					if r.RP == nil {
+						t.Fatalf("response without rp")
+					}
+					h := sha256.Sum256([]byte(r.RP.ID))
+					if !bytes.Equal(r.RPIDHash, h[:]) {
+						t.Errorf("rpIDHash of %s is not SHA-256(rp.id)", r.RP.ID)
+					}
+					seen[r.RP.ID] = true
+				}
+				if !seen[t.RPID()] || !seen[t.otherRPID()] {
+					t.Errorf("RPs %v, want %s and %s", seen, t.RPID(), t.otherRPID())
+				}
+				_, err := c.call(ctap.CredMgmtEnumerateRPsGetNextRP, nil)
+				t.ExpectStatus(err, ctap.StatusNotAllowed, "enumerateRPsGetNextRP past the end")
+			}},
+		cmCaseDef{"enumerate-creds", "CTAP 2.1 §6.8.4", "two credentials of an RP: user, credentialID and publicKey as made; totalCredentials in Begin only; then CTAP2_ERR_NOT_ALLOWED",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a", "b", "other:c")
+				first := c.mustCall("enumerateCredentialsBegin", ctap.CredMgmtEnumerateCredentialsBegin, rpIDHashParams(t.RPID()))
+				Equal(t, "totalCredentials", u64v(first.TotalCredentials), any(uint64(2)))
+				next := c.mustCall("enumerateCredentialsGetNextCredential", ctap.CredMgmtEnumerateCredentialsGetNextCredential, nil)
+				if next.TotalCredentials != nil {
+					t.Errorf("GetNextCredential carries totalCredentials")
+				}
+				found := 0
+				for _, r := range []*ctap.CredentialManagementResponse{first, next} {
+					if r.User == nil || r.CredentialID == nil || r.PublicKey == nil {
+						t.Fatalf("credential without user, credentialID or publicKey: %+v", r)
+					}
+					Equal(t, "credentialID.type", r.CredentialID.Type, ctap.CredentialTypePublicKey)
+					if r.CredProtect != nil && (*r.CredProtect < 1 || *r.CredProtect > 3) {
+						t.Errorf("credProtect %d", *r.CredProtect)
+					}
+					for _, made := range c.creds[:2] {
+						if bytes.Equal(made.ID, r.CredentialID.ID) {
+							found++
+							if !bytes.Equal(r.User.ID, made.User.ID) || r.User.Name != made.User.Name || r.User.DisplayName != made.User.DisplayName {
+								t.Errorf("user %+v, want %+v", r.User, made.User)
+							}
+							if !bytes.Equal(t.Encode(*r.PublicKey), t.Encode(made.PublicKey)) {
+								t.Errorf("publicKey differs from makeCredential's")
+							}
+						}
+					}
+				}
+				Equal(t, "credentials matched", found, 2)
+				_, err := c.call(ctap.CredMgmtEnumerateCredentialsGetNextCredential, nil)
+				t.ExpectStatus(err, ctap.StatusNotAllowed, "GetNextCredential past the end")
+			}},
+		cmCaseDef{"getnext-without-begin", "CTAP 2.1 §6.8.3, §6.8.4", "GetNextRP and GetNextCredential without a Begin give CTAP2_ERR_NOT_ALLOWED",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a")
+				_, err := c.call(ctap.CredMgmtEnumerateRPsGetNextRP, nil)
+				t.ExpectStatus(err, ctap.StatusNotAllowed, "enumerateRPsGetNextRP")
+				_, err = c.call(ctap.CredMgmtEnumerateCredentialsGetNextCredential, nil)
+				t.ExpectStatus(err, ctap.StatusNotAllowed, "enumerateCredentialsGetNextCredential")
+			}},
+		cmCaseDef{"state-cleared-by-command", "CTAP 2.1 §6.8.3", "getInfo between enumerateRPsBegin and GetNextRP ends the enumeration: CTAP2_ERR_NOT_ALLOWED",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a", "other:b")
+				c.mustCall("enumerateRPsBegin", ctap.CredMgmtEnumerateRPsBegin, nil)
+				if _, err := t.Ctap2().GetInfo(t.ctx); err != nil {
+					t.Fatalf("getInfo: %v", err)
+				}
+				_, err := c.call(ctap.CredMgmtEnumerateRPsGetNextRP, nil)
+				t.ExpectStatus(err, ctap.StatusNotAllowed, "enumerateRPsGetNextRP after getInfo")
+			}},
+		cmCaseDef{"state-cleared-by-subcommand", "CTAP 2.1 §6.8.4", "getCredsMetadata between enumerateCredentialsBegin and GetNextCredential ends the enumeration",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a", "b")
+				c.mustCall("enumerateCredentialsBegin", ctap.CredMgmtEnumerateCredentialsBegin, rpIDHashParams(t.RPID()))
+				c.mustCall("getCredsMetadata", ctap.CredMgmtGetCredsMetadata, nil)
+				_, err := c.call(ctap.CredMgmtEnumerateCredentialsGetNextCredential, nil)
+				t.ExpectStatus(err, ctap.StatusNotAllowed, "GetNextCredential after getCredsMetadata")
+			}},
+		cmCaseDef{"state-cleared-by-power-cycle", "CTAP 2.1 §6.8.3", "a power cycle between enumerateRPsBegin and GetNextRP ends the enumeration",
+			[]Capability{CapPowerCycle}, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a", "other:b")
+				c.mustCall("enumerateRPsBegin", ctap.CredMgmtEnumerateRPsBegin, nil)
+				t.PowerCycle()
+				_, err := c.call(ctap.CredMgmtEnumerateRPsGetNextRP, nil)
+				t.ExpectStatus(err, ctap.StatusNotAllowed, "enumerateRPsGetNextRP after a power cycle")
+			}},
+		cmCaseDef{"puat-required", "CTAP 2.1 §6.8.2 step 1", "getCredsMetadata without pinUvAuthParam gives CTAP2_ERR_PUAT_REQUIRED",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v)
+				req := c.request(ctap.CredMgmtGetCredsMetadata, nil)
+				req.PinUvAuthParam, req.PinUvAuthProtocol = nil, nil
+				_, err := c.send(req)
+				t.ExpectStatus(err, ctap.StatusPUATRequired, "getCredsMetadata without pinUvAuthParam")
+			}},
+		cmCaseDef{"protocol-unsupported", "CTAP 2.1 §6.8.2 step 2", "pinUvAuthProtocol 99 gives CTAP1_ERR_INVALID_PARAMETER",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v)
+				req := c.request(ctap.CredMgmtGetCredsMetadata, nil)
+				req.PinUvAuthProtocol = u64(99)
+				_, err := c.send(req)
+				t.ExpectStatus(err, ctap.StatusInvalidParameter, "pinUvAuthProtocol 99")
+			}},
+		cmCaseDef{"bad-auth", "CTAP 2.1 §6.8.2 step 3", "a pinUvAuthParam with a flipped bit gives CTAP2_ERR_PIN_AUTH_INVALID",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v)
+				req := c.request(ctap.CredMgmtGetCredsMetadata, nil)
+				req.PinUvAuthParam[0] ^= 1
+				_, err := c.send(req)
+				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "flipped pinUvAuthParam")
+			}},
+		cmCaseDef{"auth-covers-params", "CTAP 2.1 §6.8.4 step 5", "a pinUvAuthParam over another rpIDHash gives CTAP2_ERR_PIN_AUTH_INVALID",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a", "other:b")
+				req := c.request(ctap.CredMgmtEnumerateCredentialsBegin, rpIDHashParams(t.otherRPID()))
+				req.SubCommandParams = t.Encode(rpIDHashParams(t.RPID()))
+				_, err := c.send(req)
+				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "subCommandParams changed after the MAC")
+			}},
+		cmCaseDef{"no-cm-permission", "CTAP 2.1 §6.8.2 step 4", "a token with mc and ga but not cm gives CTAP2_ERR_PIN_AUTH_INVALID",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a")
+				c.useToken(ctap.PermissionMakeCredential|ctap.PermissionGetAssertion, "")
+				_, err := c.call(ctap.CredMgmtGetCredsMetadata, nil)
+				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "getCredsMetadata with an mc|ga token")
+				_, err = c.call(ctap.CredMgmtEnumerateCredentialsBegin, rpIDHashParams(t.RPID()))
+				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "enumerateCredentialsBegin with an mc|ga token")
+			}},
+		cmCaseDef{"rp-token-own-rp", "CTAP 2.1 §6.8.4 step 6", "a cm token bound to the RP enumerates that RP's credentials",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a", "other:b")
+				c.useToken(ctap.PermissionCredentialManagement, t.RPID())
+				r := c.mustCall("enumerateCredentialsBegin with an RP-bound token", ctap.CredMgmtEnumerateCredentialsBegin, rpIDHashParams(t.RPID()))
+				Equal(t, "totalCredentials", u64v(r.TotalCredentials), any(uint64(1)))
+			}},
+		cmCaseDef{"rp-token-other-rp", "CTAP 2.1 §6.8.4 step 6, §6.8.5", "a cm token bound to one RP is refused for another RP's credentials: CTAP2_ERR_PIN_AUTH_INVALID",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a", "other:b")
+				c.useToken(ctap.PermissionCredentialManagement, t.RPID())
+				_, err := c.call(ctap.CredMgmtEnumerateCredentialsBegin, rpIDHashParams(t.otherRPID()))
+				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "enumerateCredentialsBegin of another RP")
+				_, err = c.call(ctap.CredMgmtDeleteCredential, credIDParams(c.creds[1]))
+				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "deleteCredential of another RP's credential")
+			}},
+		cmCaseDef{"rp-token-whole-key", "CTAP 2.1 §6.8.2 step 4, §6.8.3", "a cm token bound to an RP cannot read metadata or enumerate RPs: CTAP2_ERR_PIN_AUTH_INVALID",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a")
+				c.useToken(ctap.PermissionCredentialManagement, t.RPID())
+				_, err := c.call(ctap.CredMgmtGetCredsMetadata, nil)
+				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "getCredsMetadata with an RP-bound token")
+				_, err = c.call(ctap.CredMgmtEnumerateRPsBegin, nil)
+				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "enumerateRPsBegin with an RP-bound token")
+			}},
+		cmCaseDef{"delete", "CTAP 2.1 §6.8.5", "deleteCredential: getAssertion then gives CTAP2_ERR_NO_CREDENTIALS, the count drops, a second delete gives CTAP2_ERR_NO_CREDENTIALS",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a", "b")
+				before := c.remaining()
+				c.mustCall("deleteCredential", ctap.CredMgmtDeleteCredential, credIDParams(c.creds[0]))
+				_, err := t.Ctap2().GetAssertion(t.ctx, t.GetAssertionRequest("after delete", c.creds[0]))
+				t.ExpectStatus(err, ctap.StatusNoCredentials, "getAssertion of the deleted credential")
+				r := c.mustCall("getCredsMetadata", ctap.CredMgmtGetCredsMetadata, nil)
+				Equal(t, "existingResidentCredentialsCount", u64v(r.ExistingResidentCredentialsCount), any(uint64(1)))
+				Equal(t, "remainingDiscoverableCredentials", c.remaining(), before+1)
+				_, err = c.call(ctap.CredMgmtDeleteCredential, credIDParams(c.creds[0]))
+				t.ExpectStatus(err, ctap.StatusNoCredentials, "deleting it again")
+				t.MustGetAssertion(t.GetAssertionRequest("other credential", c.creds[1]))
+			}},
+		cmCaseDef{"delete-missing-id", "CTAP 2.1 §6.8.5 step 2", "deleteCredential without credentialId gives CTAP2_ERR_MISSING_PARAMETER",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a")
+				_, err := c.call(ctap.CredMgmtDeleteCredential, &ctap.CredentialManagementParams{})
+				t.ExpectStatus(err, ctap.StatusMissingParameter, "deleteCredential without credentialId")
+				_, err = c.call(ctap.CredMgmtEnumerateCredentialsBegin, nil)
+				t.ExpectStatus(err, ctap.StatusMissingParameter, "enumerateCredentialsBegin without subCommandParams")
+			}},
+		cmCaseDef{"update-user", "CTAP 2.1 §6.8.6", "updateUserInformation replaces name and removes an empty displayName",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a")
+				p := credIDParams(c.creds[0])
+				p.User = &ctap.UserEntity{ID: c.creds[0].User.ID, Name: "renamed@example.com"}
+				c.mustCall("updateUserInformation", ctap.CredMgmtUpdateUserInformation, p)
+				r := c.mustCall("enumerateCredentialsBegin", ctap.CredMgmtEnumerateCredentialsBegin, rpIDHashParams(t.RPID()))
+				if r.User == nil || r.User.Name != "renamed@example.com" || r.User.DisplayName != "" || !bytes.Equal(r.User.ID, c.creds[0].User.ID) {
+					t.Errorf("user after update %+v", r.User)
+				}
+			}},
+		cmCaseDef{"update-wrong-user", "CTAP 2.1 §6.8.6", "updateUserInformation with another user.id gives CTAP1_ERR_INVALID_PARAMETER",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v, "a")
+				p := credIDParams(c.creds[0])
+				p.User = &ctap.UserEntity{ID: []byte("someone else"), Name: "x"}
+				_, err := c.call(ctap.CredMgmtUpdateUserInformation, p)
+				t.ExpectStatus(err, ctap.StatusInvalidParameter, "updateUserInformation with another user.id")
+			}},
+		cmCaseDef{"unknown-subcommand", "CTAP 2.1 §6.8", "subCommand 0x20 gives CTAP2_ERR_INVALID_SUBCOMMAND",
+			nil, func(t *T, cmd ctap.Command, v uint64) {
+				c := t.newCMCase(cmd, v)
+				_, err := c.call(0x20, nil)
+				t.ExpectStatus(err, ctap.StatusInvalidSubcommand, "subCommand 0x20")
+			}},
+	)
+}
