@@ -22,16 +22,16 @@ vet:
 lint: vet
 	staticcheck ./...
 
-# Each fuzz target for FUZZTIME (go test runs one target at a time).
+# Each fuzz target of every package for FUZZTIME (go test fuzzes one
+# target at a time).
 FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzDecodeRequest$$' -fuzztime=$(FUZZTIME) ./ctap/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseAuthData$$' -fuzztime=$(FUZZTIME) ./ctap/
-	$(GO) test -run='^$$' -fuzz='^FuzzReassembly$$' -fuzztime=$(FUZZTIME) ./ctaphid/
-	$(GO) test -run='^$$' -fuzz='^FuzzParsePacket$$' -fuzztime=$(FUZZTIME) ./ctaphid/
-	$(GO) test -run='^$$' -fuzz='^FuzzHandle$$' -fuzztime=$(FUZZTIME) ./authenticator/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseResponses$$' -fuzztime=$(FUZZTIME) ./client/
-	$(GO) test -run='^$$' -fuzz='^FuzzDevice$$' -fuzztime=$(FUZZTIME) ./fuzz/
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
 
 # Compare runs with: benchstat old.txt new.txt
 bench:
