@@ -109,6 +109,12 @@ type Config struct {
 	ResetWindow time.Duration
 	// FirmwareVersion is reported by getInfo (omitted when zero).
 	FirmwareVersion uint64
+	// EnterpriseRPIDs is the vendor-facilitated enterprise attestation
+	// RP ID list (CTAP 2.1 §7.1.1), "burned into" the key: makeCredential
+	// with enterpriseAttestation 1 gives an enterprise attestation only
+	// for these RP IDs (enterprise.go). Nil means
+	// DefaultEnterpriseRPIDs; an empty, non-nil list means none.
+	EnterpriseRPIDs []string
 	// OnWink, if set, is called by Wink.
 	OnWink func()
 }
@@ -128,6 +134,7 @@ type Authenticator struct {
 	resetWin time.Duration
 	firmware uint64
 	onWink   func()
+	epRPIDs  []string // Config.EnterpriseRPIDs, enterprise.go
 
 	builtInUV bool
 
@@ -175,6 +182,7 @@ func New(cfg Config) (*Authenticator, error) {
 		resetWin: cfg.ResetWindow,
 		firmware: cfg.FirmwareVersion,
 		onWink:   cfg.OnWink,
+		epRPIDs:  enterpriseRPIDs(cfg.EnterpriseRPIDs),
 		sem:      make(chan struct{}, 1),
 
 		builtInUV: cfg.BuiltInUV,

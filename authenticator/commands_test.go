@@ -38,12 +38,18 @@ func TestGetInfo(t *testing.T) {
 		Algorithms: []ctap.CredentialParameter{
 			{Type: "public-key", Alg: -7},
 			{Type: "public-key", Alg: -8},
+			{Type: "public-key", Alg: -35}, // algorithms.go
+			{Type: "public-key", Alg: -257},
 		},
 		FirmwareVersion:                  0x010203,
 		RemainingDiscoverableCredentials: ptr[uint64](4),
 		MaxRPIDsForSetMinPINLength:       MaxRPIDsForSetMinPINLength, // config.go
 		// largeblobs.go
 		MaxSerializedLargeBlobArray: MaxSerializedLargeBlobArray,
+		// extensions.go, then ext_hmacsecret.go
+		Extensions: []string{"credProtect", "credBlob", "largeBlobKey", "minPinLength", "thirdPartyPayment",
+			"hmac-secret", "hmac-secret-mc"},
+		MaxCredBlobLength: MaxCredBlobLength,
 	}
 	if diff := cmp.Diff(want, info); diff != "" {
 		t.Errorf("getInfo (-want +got):\n%s", diff)

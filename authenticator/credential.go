@@ -22,13 +22,15 @@ import (
 // from State.MasterSecret, bound to the relying party by its rpIdHash:
 //
 //	id = version (0x01) || nonce (12 bytes) || AES-256-GCM(k, nonce, plaintext, ad)
-//	plaintext = algorithm (1 byte: 1 ES256, 2 EdDSA) || flags (1 byte, 0) || private key (32 bytes)
+//	plaintext = algorithm (1 byte: 1 ES256, 2 EdDSA, 3 ES384, 4 RS256) || flags (1 byte, 0) || private key (32 bytes)
 //	ad = version || SHA-256(rpId)
 //	k = HKDF-SHA256(MasterSecret, salt = none, info = "virtkey authenticator credential ID v1")
 //
 // That is 63 bytes. An ID sealed for another relying party, by another key
 // or before a reset, or changed in any bit, fails to open. The flags byte
 // is room for per-credential policy that later features add (credProtect).
+// For ES384 and RS256 the 32 bytes are the seed the key is derived from
+// (algorithms.go).
 //
 // A discoverable credential's ID is 32 random bytes that index
 // State.Credentials; it carries no key, so a deleted or overwritten
@@ -53,8 +55,11 @@ var sealInfo = "virtkey authenticator credential ID v1"
 // credentialKey is a credential's private key with its COSE algorithm.
 type credentialKey struct {
 	alg  int64
-	priv []byte            // P-256 scalar or Ed25519 seed
-	ec   *ecdsa.PrivateKey // parsed ES256 key, when already at hand
+	priv []byte // P-256 scalar or Ed25519 seed
+	// flags is the flags byte sealed in a non-discoverable ID: the
+	// sealedFlag* bits of extensions.go.
+	flags byte
+	ec    *ecdsa.PrivateKey // parsed ES256 key, when already at hand
 }
 
 // ecdsaKey returns the parsed ES256 private key.
@@ -69,9 +74,10 @@ func (k credentialKey) ecdsaKey() (*ecdsa.PrivateKey, error) {
 	return priv, nil
 }
 
-// supportedAlgorithm reports whether alg is one this key generates.
+// supportedAlgorithm reports whether alg is one this key generates
+// (algorithms.go).
 func supportedAlgorithm(alg int64) bool {
-	return alg == ctap.AlgES256 || alg == ctap.AlgEdDSA
+	return isSupportedAlgorithm(alg)
 }
 
 // generateKey makes a private key for alg from r: a P-256 scalar by
@@ -95,6 +101,8 @@ func generateKey(r io.Reader, alg int64) (credentialKey, error) {
 			return credentialKey{}, fmt.Errorf("authenticator: generating key: %w", err)
 		}
 		return credentialKey{alg: alg, priv: buf}, nil
+	case ctap.AlgES384, ctap.AlgRS256:
+		return generateSeededKey(r, alg) // algorithms.go
 	}
 	return credentialKey{}, fmt.Errorf("authenticator: generating key: %w", ctap.StatusUnsupportedAlgorithm)
 }
@@ -111,6 +119,8 @@ func (k credentialKey) publicKey() (ctap.COSEKey, error) {
 	case ctap.AlgEdDSA:
 		priv := ed25519.NewKeyFromSeed(k.priv)
 		return ctap.NewCOSEKey(k.alg, priv.Public())
+	case ctap.AlgES384, ctap.AlgRS256:
+		return k.seededPublicKey() // algorithms.go
 	}
 	return ctap.COSEKey{}, fmt.Errorf("authenticator: credential key: algorithm %d", k.alg)
 }
@@ -135,6 +145,8 @@ func (k credentialKey) sign(r io.Reader, msg []byte) ([]byte, error) {
 			return nil, errors.New("authenticator: credential key: bad Ed25519 seed")
 		}
 		return ed25519.Sign(ed25519.NewKeyFromSeed(k.priv), msg), nil
+	case ctap.AlgES384, ctap.AlgRS256:
+		return k.seededSign(r, msg) // algorithms.go
 	}
 	return nil, fmt.Errorf("authenticator: signing: algorithm %d", k.alg)
 }
@@ -161,6 +173,10 @@ func sealCredentialID(aead cipher.AEAD, r io.Reader, rpIDHash [32]byte, k creden
 		code = algCodeES256
 	case ctap.AlgEdDSA:
 		code = algCodeEdDSA
+	case ctap.AlgES384:
+		code = algCodeES384
+	case ctap.AlgRS256:
+		code = algCodeRS256
 	default:
 		return nil, fmt.Errorf("authenticator: sealing credential ID: algorithm %d", k.alg)
 	}
@@ -173,7 +189,7 @@ func sealCredentialID(aead cipher.AEAD, r io.Reader, rpIDHash [32]byte, k creden
 		return nil, fmt.Errorf("authenticator: sealing credential ID: %w", err)
 	}
 	plain := make([]byte, 0, 2+privateKeyLength)
-	plain = append(plain, code, 0)
+	plain = append(plain, code, k.flags)
 	plain = append(plain, k.priv...)
 	ad := append([]byte{sealedIDVersion}, rpIDHash[:]...)
 	return aead.Seal(id, id[1:], plain, ad), nil
@@ -188,7 +204,7 @@ func openCredentialID(aead cipher.AEAD, rpIDHash [32]byte, id []byte) (k credent
 	ns := aead.NonceSize()
 	ad := append([]byte{sealedIDVersion}, rpIDHash[:]...)
 	plain, err := aead.Open(nil, id[1:1+ns], id[1+ns:], ad)
-	if err != nil || len(plain) != 2+privateKeyLength || plain[1] != 0 {
+	if err != nil || len(plain) != 2+privateKeyLength || plain[1]&^sealedFlagsKnown != 0 {
 		return credentialKey{}, false
 	}
 	switch plain[0] {
@@ -196,9 +212,13 @@ func openCredentialID(aead cipher.AEAD, rpIDHash [32]byte, id []byte) (k credent
 		k.alg = ctap.AlgES256
 	case algCodeEdDSA:
 		k.alg = ctap.AlgEdDSA
+	case algCodeES384:
+		k.alg = ctap.AlgES384
+	case algCodeRS256:
+		k.alg = ctap.AlgRS256
 	default:
 		return credentialKey{}, false
 	}
-	k.priv = plain[2:]
+	k.priv, k.flags = plain[2:], plain[1]
 	return k, true
 }

@@ -276,7 +276,8 @@ func credentialEntry(c *ResidentCredential) (ctap.CredentialManagementResponse, 
 	if err != nil {
 		return ctap.CredentialManagementResponse{}, err
 	}
-	level := uint64(credProtectUVOptional)
+	level := c.credProtectLevel()
+	thirdPartyPayment := c.ThirdPartyPayment
 	return ctap.CredentialManagementResponse{
 		User: &ctap.UserEntity{
 			ID:          bytes.Clone(c.UserID),
@@ -287,6 +288,8 @@ func credentialEntry(c *ResidentCredential) (ctap.CredentialManagementResponse, 
 		PublicKey:    &pub,
 		CredProtect:  &level,
 		LargeBlobKey: bytes.Clone(c.LargeBlobKey),
+		// CTAP 2.2 §6.8.4 member 0x0C (ext_thirdpartypayment.go).
+		ThirdPartyPayment: &thirdPartyPayment,
 	}, nil
 }
 

@@ -303,7 +303,7 @@ func (a *Authenticator) u2fAuthenticate(ctx context.Context, control byte, data 
 		return nil, ctap.SWWrongData
 	}
 	k, ok := openCredentialID(a.sealer, app, kh)
-	if !ok || k.alg != ctap.AlgES256 {
+	if !ok || k.alg != ctap.AlgES256 || !k.usableWithoutUV() { // credProtect (ext_credprotect.go)
 		return nil, ctap.SWWrongData
 	}
 	var flags byte

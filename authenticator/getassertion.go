@@ -57,6 +57,7 @@ type getAssertionState struct {
 
 	creds    []credentialRef // the applicable credentials (step 7)
 	selected credentialRef
+	exts     []assertionExtension // the extensions' outputs (step 10)
 	resp     ctap.GetAssertionResponse
 	next     *assertionState // remembered for getNextAssertion (step 12)
 }
@@ -72,6 +73,8 @@ type assertionState struct {
 	creds          []credentialRef // newest first
 	counter        int             // credentialCounter: the next credential to return
 	timer          time.Time       // time of the last getAssertion or getNextAssertion
+
+	exts []assertionExtension // the extensions, run for each credential
 }
 
 func (a *Authenticator) getAssertion(ctx context.Context, params []byte) ([]byte, error) {
@@ -223,6 +226,7 @@ func (hs *getAssertionState) locateCredentials() error {
 			}
 		}
 	}
+	hs.filterCredProtect() // 7.4, 7.5 (ext_credprotect.go)
 	if len(hs.creds) == 0 {
 		return ctap.StatusNoCredentials
 	}
@@ -257,9 +261,27 @@ func (hs *getAssertionState) collectUserPresence() error {
 	return nil
 }
 
-// processExtensions is step 10. No extension is supported yet; unknown
-// extensions are ignored.
-func (hs *getAssertionState) processExtensions() error { return nil }
+// processExtensions is step 10: each supported extension in turn
+// (ext_*.go) appends to hs.exts what adds its outputs for a credential;
+// unknown extensions are ignored.
+func (hs *getAssertionState) processExtensions() error {
+	for _, step := range []func() error{
+		hs.credBlobAssertion,          // §12.2
+		hs.largeBlobKeyAssertion,      // §12.3
+		hs.thirdPartyPaymentAssertion, // CTAP 2.2
+		hs.hmacSecretAssertion,        // §12.5 (ext_hmacsecret.go)
+	} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// assertionExtension adds one extension's outputs for credential c: to
+// outputs, the authenticator extension outputs, or to resp's members
+// (largeBlobKey). getNextAssertion runs them again for each credential.
+type assertionExtension func(c credentialRef, outputs map[string]any, resp *ctap.GetAssertionResponse) error
 
 // selectCredential is steps 11 and 12. With an allowList the first
 // applicable credential in list order is used and numberOfCredentials is
@@ -283,6 +305,7 @@ func (hs *getAssertionState) selectCredential() {
 			clientDataHash: bytes.Clone(hs.req.ClientDataHash),
 			flags:          hs.flags,
 			uv:             hs.uv,
+			exts:           hs.exts,
 			creds:          hs.creds,
 			counter:        1,
 			timer:          hs.a.now(),
@@ -303,14 +326,17 @@ func cmpUint64(x, y uint64) int {
 // sign is step 13: authenticator data and a signature over authData ||
 // clientDataHash with the selected credential.
 func (hs *getAssertionState) sign() error {
-	return hs.a.assert(&hs.resp, hs.rpIDHash, hs.flags, hs.uv, hs.selected, hs.req.ClientDataHash)
+	return hs.a.assert(&hs.resp, hs.rpIDHash, hs.flags, hs.uv, hs.selected, hs.req.ClientDataHash, hs.exts)
 }
 
 // assert fills resp with credential, authData, signature and user for c.
 // The user entity is returned for a discoverable credential, with its id
 // only: name and displayName need user verification (§6.2.2 step 12.3).
-func (a *Authenticator) assert(resp *ctap.GetAssertionResponse, rpIDHash [32]byte, flags ctap.AuthDataFlags, uv bool, c credentialRef, clientDataHash []byte) error {
+func (a *Authenticator) assert(resp *ctap.GetAssertionResponse, rpIDHash [32]byte, flags ctap.AuthDataFlags, uv bool, c credentialRef, clientDataHash []byte, exts []assertionExtension) error {
 	ad := ctap.AuthData{RPIDHash: rpIDHash, Flags: flags, SignCount: a.nextSignCount()}
+	if err := addAssertionExtensions(&ad, exts, c, resp); err != nil {
+		return err
+	}
 	authData, err := ad.Marshal()
 	if err != nil {
 		return err
@@ -350,7 +376,7 @@ func (a *Authenticator) getNextAssertion() ([]byte, error) {
 	}
 	c := st.creds[st.counter] // step 4
 	var resp ctap.GetAssertionResponse
-	if err := a.assert(&resp, st.rpIDHash, st.flags, st.uv, c, st.clientDataHash); err != nil { // steps 5, 6
+	if err := a.assert(&resp, st.rpIDHash, st.flags, st.uv, c, st.clientDataHash, st.exts); err != nil { // steps 5, 6
 		return nil, err
 	}
 	if err := a.save(); err != nil {

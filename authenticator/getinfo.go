@@ -43,10 +43,9 @@ func (a *Authenticator) info() *ctap.InfoResponse {
 		MaxCredentialCountInList: MaxCredentialCountInList,
 		MaxCredentialIDLength:    maxCredentialIDLength,
 		Transports:               []string{"usb"},
-		Algorithms: []ctap.CredentialParameter{
-			{Type: ctap.CredentialTypePublicKey, Alg: ctap.AlgES256},
-			{Type: ctap.CredentialTypePublicKey, Alg: ctap.AlgEdDSA},
-		},
+
+		Algorithms: supportedAlgorithms(), // in order of preference, algorithms.go
+
 		FirmwareVersion:                  a.firmware,
 		RemainingDiscoverableCredentials: &remaining,
 		MaxSerializedLargeBlobArray:      MaxSerializedLargeBlobArray,
@@ -57,6 +56,8 @@ func (a *Authenticator) info() *ctap.InfoResponse {
 		info.UVModality = UVModalityFingerprint
 	}
 	a.bioOptions(info.Options)
+	// The extensions and maxCredBlobLength (extensions.go).
+	a.extensionsInfo(info)
 	a.configInfo(info) // authenticatorConfig's options and members, config.go
 	// authenticatorCredentialManagement under both names (credman.go).
 	info.Options[ctap.OptionCredMgmt] = true

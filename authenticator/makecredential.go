@@ -28,6 +28,9 @@ type makeCredentialState struct {
 	// uvEvidence is set when built-in UV (step 11.2) supplied evidence of
 	// user interaction: the sensor was touched, so no touch follows.
 	uvEvidence bool
+	// epAtt is set when step 9 chose an enterprise attestation
+	// (enterprise.go).
+	epAtt bool
 
 	key      credentialKey
 	credID   []byte
@@ -35,6 +38,13 @@ type makeCredentialState struct {
 	replace  int                 // index of the credential it replaces, or -1
 	authData []byte
 	resp     ctap.MakeCredentialResponse
+
+	// ext is what the extensions keep with the credential, extOutputs
+	// the authenticator extension outputs (step 15, ext_*.go).
+	ext        credentialExtensions
+	extOutputs map[string]any
+	// hmacSecretMC is the checked hmac-secret-mc input (ext_hmacsecret.go).
+	hmacSecretMC *hmacSecretRequest
 }
 
 func (a *Authenticator) makeCredential(ctx context.Context, params []byte) ([]byte, error) {
@@ -75,7 +85,7 @@ func (hs *makeCredentialState) handle() error {
 	if err := hs.checkUvRequired(); err != nil { // step 7
 		return err
 	}
-	if err := hs.checkEnterpriseAttestation(); err != nil { // step 9
+	if err := hs.processEnterpriseAttestation(); err != nil { // step 9, enterprise.go
 		return err
 	}
 	if err := hs.verifyUser(); err != nil { // step 11
@@ -94,6 +104,9 @@ func (hs *makeCredentialState) handle() error {
 		return err
 	}
 	if err := hs.storeCredential(); err != nil { // steps 17, 18
+		return err
+	}
+	if err := hs.hmacSecretMCOutput(); err != nil { // needs the credential ID (ext_hmacsecret.go)
 		return err
 	}
 	if err := hs.makeAuthData(); err != nil {
@@ -242,8 +255,8 @@ func (hs *makeCredentialState) verifyUser() error {
 
 // chooseAlgorithm is step 3: the first element of pubKeyCredParams whose
 // type is "public-key" and whose algorithm this key supports (ES256,
-// EdDSA). Elements of other types are skipped; an element without a type
-// is CTAP2_ERR_MISSING_PARAMETER; no supported algorithm is
+// EdDSA, ES384, RS256: algorithms.go). Elements of other types are
+// skipped; an element without a type is CTAP2_ERR_MISSING_PARAMETER; no supported algorithm is
 // CTAP2_ERR_UNSUPPORTED_ALGORITHM.
 func (hs *makeCredentialState) chooseAlgorithm() error {
 	for i, p := range hs.req.PubKeyCredParams {
@@ -281,15 +294,6 @@ func (hs *makeCredentialState) processOptions() error {
 	return nil // 5.7: "up" is true
 }
 
-// checkEnterpriseAttestation is step 9: this key is not enterprise
-// attestation capable, so the parameter is CTAP1_ERR_INVALID_PARAMETER.
-func (hs *makeCredentialState) checkEnterpriseAttestation() error {
-	if hs.req.EnterpriseAttestation != nil {
-		return fmt.Errorf("%w: enterpriseAttestation", ctap.StatusInvalidParameter)
-	}
-	return nil
-}
-
 // checkExcludeList is step 12: when excludeList names a credential of
 // this key bound to rp.id, wait for user presence and then, "regardless of
 // whether user presence is obtained or the authenticator times out",
@@ -303,7 +307,7 @@ func (hs *makeCredentialState) checkExcludeList() error {
 		if d.Type != ctap.CredentialTypePublicKey {
 			continue
 		}
-		if _, ok := hs.a.findCredential(hs.req.RP.ID, hs.rpIDHash, d.ID); ok {
+		if c, ok := hs.a.findCredential(hs.req.RP.ID, hs.rpIDHash, d.ID); ok && hs.excludes(c) { // 12.2: credProtect
 			found = true
 			break
 		}
@@ -365,9 +369,32 @@ func userPresenceError(err error) error {
 	return err
 }
 
-// processExtensions is step 15. No extension is supported yet; unknown
-// extensions are ignored (§6.1.1).
-func (hs *makeCredentialState) processExtensions() error { return nil }
+// processExtensions is step 15: each supported extension in turn
+// (ext_*.go); unknown extensions are ignored (§6.1.1).
+func (hs *makeCredentialState) processExtensions() error {
+	for _, step := range []func() error{
+		hs.credProtectExtension,       // §12.1
+		hs.credBlobExtension,          // §12.2
+		hs.largeBlobKeyExtension,      // §12.3
+		hs.minPinLengthExtension,      // §12.4
+		hs.thirdPartyPaymentExtension, // CTAP 2.2
+		hs.hmacSecretExtension,        // §12.5; hmac-secret-mc, CTAP 2.2 §12.8
+	} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// extensionOutput sets the authenticator extension output of extension
+// id, which makeAuthData puts in the authenticator data.
+func (hs *makeCredentialState) extensionOutput(id string, v any) {
+	if hs.extOutputs == nil {
+		hs.extOutputs = make(map[string]any)
+	}
+	hs.extOutputs[id] = v
+}
 
 // generateKey is step 16.
 func (hs *makeCredentialState) generateKey() error {
@@ -386,6 +413,7 @@ func (hs *makeCredentialState) generateKey() error {
 func (hs *makeCredentialState) storeCredential() error {
 	a := hs.a
 	if !hs.rk {
+		hs.key.flags = hs.ext.sealedFlags() // credProtect, thirdPartyPayment
 		id, err := sealCredentialID(a.sealer, a.rand, hs.rpIDHash, hs.key)
 		if err != nil {
 			return err
@@ -415,6 +443,7 @@ func (hs *makeCredentialState) storeCredential() error {
 		PrivateKey:      hs.key.priv,
 		Created:         a.now().UTC(),
 	}
+	hs.ext.storeIn(hs.resident)
 	hs.credID = id
 	return nil
 }
@@ -478,6 +507,9 @@ func (hs *makeCredentialState) makeAuthData() error {
 			PublicKey:    pub,
 		},
 	}
+	if len(hs.extOutputs) > 0 {
+		ad.Extensions = ctap.MustMarshal(hs.extOutputs)
+	}
 	hs.authData, err = ad.Marshal()
 	return err
 }
@@ -486,6 +518,9 @@ func (hs *makeCredentialState) makeAuthData() error {
 func (hs *makeCredentialState) attest() error {
 	a := hs.a
 	hs.resp.AuthData = hs.authData
+	if hs.epAtt { // enterprise.go
+		return hs.enterpriseAttest()
+	}
 	switch a.attMode {
 	case AttestationNone:
 		hs.resp.Fmt = ctap.FormatNone

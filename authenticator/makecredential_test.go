@@ -42,10 +42,10 @@ func TestMakeCredentialStatus(t *testing.T) {
 			r.PubKeyCredParams = []ctap.CredentialParameter{}
 			return r
 		}, nil, ctap.StatusUnsupportedAlgorithm, 0},
-		{"only RS256", func() any { return mcReq("example.com", []byte{1}, false, ctap.AlgRS256) }, nil, ctap.StatusUnsupportedAlgorithm, 0},
+		{"only an unsupported alg", func() any { return mcReq("example.com", []byte{1}, false, algES512) }, nil, ctap.StatusUnsupportedAlgorithm, 0},
 		{"param of another type is skipped", func() any {
 			r := valid()
-			r.PubKeyCredParams = []ctap.CredentialParameter{{Type: "other", Alg: ctap.AlgEdDSA}, {Type: ctap.CredentialTypePublicKey, Alg: ctap.AlgRS256}}
+			r.PubKeyCredParams = []ctap.CredentialParameter{{Type: "other", Alg: ctap.AlgEdDSA}, {Type: ctap.CredentialTypePublicKey, Alg: algES512}}
 			return r
 		}, nil, ctap.StatusUnsupportedAlgorithm, 0},
 		{"param without type", func() any {
@@ -250,8 +250,9 @@ func TestMakeCredentialAlgorithmChoice(t *testing.T) {
 	}{
 		{[]int64{ctap.AlgES256}, ctap.AlgES256},
 		{[]int64{ctap.AlgEdDSA, ctap.AlgES256}, ctap.AlgEdDSA},
-		{[]int64{ctap.AlgRS256, ctap.AlgES256, ctap.AlgEdDSA}, ctap.AlgES256},
-		{[]int64{ctap.AlgES384, ctap.AlgEdDSA}, ctap.AlgEdDSA},
+		{[]int64{algES512, ctap.AlgES256, ctap.AlgEdDSA}, ctap.AlgES256},
+		{[]int64{ctap.AlgES384, ctap.AlgEdDSA}, ctap.AlgES384}, // algorithms.go
+		{[]int64{algES512, ctap.AlgRS256, ctap.AlgES256}, ctap.AlgRS256},
 	} {
 		k := newTestKey(t)
 		_, ad := k.mustRegister(mcReq("example.com", []byte{1}, false, tt.algs...))

@@ -101,6 +101,11 @@ type AttestationState struct {
 	CACert []byte `json:"caCert"`
 	Key    []byte `json:"key"`
 	Cert   []byte `json:"cert"`
+	// EnterpriseKey and EnterpriseCert are the enterprise attestation
+	// leaf under the same CA (CTAP 2.1 §7.1, enterprise.go), made the
+	// first time the key gives an enterprise attestation; empty before.
+	EnterpriseKey  []byte `json:"enterpriseKey,omitempty"`
+	EnterpriseCert []byte `json:"enterpriseCert,omitempty"`
 }
 
 // ResidentCredential is one discoverable credential (CTAP 2.1 §6.1.2 step
@@ -113,9 +118,11 @@ type ResidentCredential struct {
 	UserID          []byte `json:"userId"`
 	UserName        string `json:"userName,omitempty"`
 	UserDisplayName string `json:"userDisplayName,omitempty"`
-	// Alg is the COSE algorithm: ctap.AlgES256 or ctap.AlgEdDSA.
+	// Alg is the COSE algorithm: ctap.AlgES256, ctap.AlgEdDSA,
+	// ctap.AlgES384 or ctap.AlgRS256 (algorithms.go).
 	Alg int64 `json:"alg"`
-	// PrivateKey is the P-256 scalar (ES256) or the Ed25519 seed (EdDSA).
+	// PrivateKey is the P-256 scalar (ES256), the Ed25519 seed (EdDSA),
+	// or the 32-byte seed an ES384 or RS256 key derives from.
 	PrivateKey []byte `json:"privateKey"`
 	// Sequence is the creation order: a larger value is more recent.
 	Sequence uint64 `json:"sequence"`
@@ -124,6 +131,19 @@ type ResidentCredential struct {
 	// LargeBlobKey is the credential's largeBlobKey (CTAP 2.1 §12.3), nil
 	// when it has none; credentialManagement reports it (§6.8.4).
 	LargeBlobKey []byte `json:"largeBlobKey,omitempty"`
+	// CredProtect is the credential's credProtect level (CTAP 2.1 §12.1);
+	// zero means 1, userVerificationOptional (ext_credprotect.go).
+	CredProtect uint64 `json:"credProtect,omitempty"`
+	// CredBlob is the credential's credBlob (CTAP 2.1 §12.2), nil when it
+	// has none (ext_credblob.go).
+	CredBlob []byte `json:"credBlob,omitempty"`
+	// ThirdPartyPayment is set for a credential made with the
+	// thirdPartyPayment extension (CTAP 2.2; ext_thirdpartypayment.go).
+	ThirdPartyPayment bool `json:"thirdPartyPayment,omitempty"`
+	// HMACSecret is set for a credential made with "hmac-secret": true
+	// (CTAP 2.1 §12.5); its CredRandom values are derived from the master
+	// secret and its ID (ext_hmacsecret.go).
+	HMACSecret bool `json:"hmacSecret,omitempty"`
 }
 
 // Clone returns a deep copy of s, made by a JSON round trip so that fields

@@ -248,6 +248,17 @@ type LargeBlobsResponse struct {
 	Config []byte `cbor:"1,keyasint,omitempty"`
 }
 
+// makeCredential enterpriseAttestation values (CTAP 2.1 §6.1.1, §7.1).
+const (
+	// EnterpriseAttestationVendorFacilitated asks for an enterprise
+	// attestation for an RP ID in the key's pre-configured list (§7.1.1).
+	EnterpriseAttestationVendorFacilitated uint64 = 1
+	// EnterpriseAttestationPlatformManaged asks for an enterprise
+	// attestation for any RP ID: the enterprise-managed platform vetted it
+	// (§7.1.2).
+	EnterpriseAttestationPlatformManaged uint64 = 2
+)
+
 // authenticatorConfig subcommands (CTAP 2.1 §6.11).
 const (
 	ConfigEnableEnterpriseAttestation uint64 = 0x01
