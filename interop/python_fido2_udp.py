@@ -120,9 +120,10 @@ def main():
     import python_fido2_bio
     import python_fido2_config
     import python_fido2_credman
+    import python_fido2_hmacsecret
     import python_fido2_credprotect
     import python_fido2_largeblobs
-    for mod in (python_fido2_credman, python_fido2_largeblobs, python_fido2_bio, python_fido2_credprotect,
+    for mod in (python_fido2_hmacsecret, python_fido2_credman, python_fido2_largeblobs, python_fido2_bio, python_fido2_credprotect,
                 python_fido2_config):
         print("--", mod.__name__)
         mod.run(ctap, PIN, check)
