@@ -37,9 +37,9 @@ const (
 )
 
 // supportedPermissions are the pinUvAuthToken permissions this key grants
-// (§6.5.5.7): makeCredential and getAssertion. Features that add
-// credentialManagement, largeBlobWrite or authenticatorConfig add their
-// bit here as they add the getInfo option.
+// with a PIN (§6.5.5.7.2 step 4): mc, ga, cm, lbw and acfg, each backed by
+// its getInfo option; be is granted separately, only on a key with a
+// fingerprint sensor.
 const supportedPermissions = ctap.PermissionMakeCredential | ctap.PermissionGetAssertion | ctap.PermissionLargeBlobWrite |
 	ctap.PermissionAuthenticatorConfig | ctap.PermissionCredentialManagement
 
@@ -409,9 +409,8 @@ func (hs *clientPINState) getPinToken() error {
 
 // getPinUvAuthTokenUsingPin is getPinUvAuthTokenUsingPinWithPermissions
 // (§6.5.5.7.2). permissions 0 is CTAP1_ERR_INVALID_PARAMETER; a
-// permission outside supportedPermissions (bio enrollment, which needs
-// built-in UV, and the features not built yet) is
-// CTAP2_ERR_UNAUTHORIZED_PERMISSION.
+// permission outside supportedPermissions (bio enrollment on a key without
+// a fingerprint sensor) is CTAP2_ERR_UNAUTHORIZED_PERMISSION.
 func (hs *clientPINState) getPinUvAuthTokenUsingPin() error {
 	r := &hs.req
 	if err := require("pinUvAuthProtocol", r.PinUvAuthProtocol, "keyAgreement", r.KeyAgreement,

@@ -6,8 +6,9 @@ import "github.com/virtkey/virtkey/ctap"
 // platforms that look for the 2.1 prototype commands (libfido2 1.12).
 var Versions = []string{ctap.VersionU2FV2, ctap.VersionFIDO20, ctap.VersionFIDO21Pre, ctap.VersionFIDO21}
 
-// info builds the authenticatorGetInfo response (CTAP 2.1 §6.4). Features
-// of later issues add their members here (extensions, credMgmt, ...).
+// info builds the authenticatorGetInfo response (CTAP 2.1 §6.4); each
+// feature's file adds its members (configInfo, bioOptions,
+// extensionsInfo, ...).
 //
 // clientPin is false until a PIN is set and true after; pinUvAuthToken is
 // true (getPinUvAuthTokenUsingPinWithPermissions). makeCredUvNotRqd is

@@ -38,9 +38,10 @@ const (
 )
 
 // uvPermissions are the permissions getPinUvAuthTokenUsingUvWithPermissions
-// grants (§6.5.5.7.3 step 4): mc and ga are always authorized; cm, be, lbw
-// and acfg need credMgmt, uvBioEnroll, largeBlobs and uvAcfg, which this
-// key does not advertise yet.
+// grants (§6.5.5.7.3 step 4): mc and ga always; cm and lbw because the key
+// lists credMgmt and largeBlobs; be only on a key with a fingerprint
+// sensor (uvBioEnroll, checked separately); acfg would need uvAcfg, which
+// this key does not list.
 const uvPermissions = ctap.PermissionMakeCredential | ctap.PermissionGetAssertion | ctap.PermissionLargeBlobWrite |
 	ctap.PermissionCredentialManagement
 

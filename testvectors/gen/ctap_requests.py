@@ -115,7 +115,10 @@ vec("lb-get", 0x0c, enc({1: 64, 3: 0}), "ok", "CTAP2_OK", "read the first 64 byt
 
 # authenticatorConfig, CTAP 2.1 §6.11
 vec("cfg-set-min-pin", 0x0d, enc({1: 3, 2: {1: 6, 2: ["example.com"], 3: True}, 3: 2, 4: b"\x00" * 32}),
-    "ok", "CTAP2_ERR_PIN_AUTH_INVALID", "setMinPINLength with all parameters (§6.11.4)", subcommand="3")
+    "ok", "CTAP2_ERR_PIN_NOT_SET",
+    "setMinPINLength with all parameters on a key without PIN or UV: the MAC is not checked (§6.11), and forceChangePin without a PIN is refused (§6.11.4)",
+    subcommand="3")
 
 # authenticatorBioEnrollment, CTAP 2.1 §6.7
-vec("be-get-modality", 0x09, enc({6: True}), "ok", "CTAP2_OK", "getModality (§6.7.2)")
+vec("be-get-modality", 0x09, enc({6: True}), "ok", "CTAP2_OK",
+    "getModality on a key with a fingerprint sensor (§6.7.2)")
