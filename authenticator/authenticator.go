@@ -387,9 +387,9 @@ func (a *Authenticator) handle(ctx context.Context, cmd ctap.Command, params []b
 		return nil, fmt.Errorf("%v: %w: %d bytes, more than maxMsgSize", cmd, ctap.StatusInvalidLength, len(params)+1)
 	}
 
-	// One case per command. Commands of later features (
-	// credentialManagement, bioEnrollment, largeBlobs, config) are not
-	// advertised and fall to the default.
+	// One case per command; the 2.1-PRE codes of bioEnrollment and
+	// credentialManagement share their 2.1 handlers. An unknown code falls
+	// to the default: CTAP1_ERR_INVALID_COMMAND.
 	var body []byte
 	var err error
 	switch cmd {
