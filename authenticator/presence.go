@@ -220,6 +220,25 @@ func (p *ScriptedPresence) WaitRequests(ctx context.Context, n int) error {
 	}
 }
 
+// WaitUVRequests blocks until n user verification requests have been
+// seen, or ctx ends.
+func (p *ScriptedPresence) WaitUVRequests(ctx context.Context, n int) error {
+	for {
+		p.mu.Lock()
+		if len(p.uvRequests) >= n {
+			p.mu.Unlock()
+			return nil
+		}
+		wait := p.waitChanLocked()
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wait:
+		}
+	}
+}
+
 // touch asks cfg.Presence for a touch and maps the answer to the error
 // the command returns: nil when touched; ctap.StatusKeepaliveCancel when
 // ctx was cancelled (CTAP 2.1 §11.2.9.1.5); otherwise the Presence's

@@ -543,8 +543,8 @@ func TestUVCancel(t *testing.T) {
 		s, _ := k.a.Handle(ctx, ctap.CmdMakeCredential, ctap.MustMarshal(r))
 		done <- s
 	}()
-	for len(sp.UVRequests()) == 0 {
-		time.Sleep(time.Millisecond)
+	if err := sp.WaitUVRequests(t.Context(), 1); err != nil {
+		t.Fatal(err)
 	}
 	cancel()
 	if s := <-done; s != ctap.StatusKeepaliveCancel {

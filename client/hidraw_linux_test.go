@@ -86,7 +86,8 @@ func TestHIDRawCloseUnblocksRead(t *testing.T) {
 		_, err := h.ReadReport()
 		errc <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // let the read wait in the poller
+	// Whether the read already waits in the poller or not, Close must
+	// make it return net.ErrClosed.
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}

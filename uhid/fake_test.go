@@ -69,7 +69,17 @@ func (f *fakeUHID) Write(b []byte) (int, error) {
 		return 0, io.ErrClosedPipe
 	}
 	f.writes = append(f.writes, append([]byte(nil), b...))
+	f.cond.Broadcast()
 	return len(b), nil
+}
+
+// waitWritten blocks until done holds for the events written so far.
+func (f *fakeUHID) waitWritten(done func([][]byte) bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for !done(f.writes) {
+		f.cond.Wait()
+	}
 }
 
 func (f *fakeUHID) Close() error {

@@ -127,7 +127,6 @@ func TestPromptOnUPNeeded(t *testing.T) {
 			go func() {
 				select {
 				case <-prompted:
-					time.Sleep(350 * time.Millisecond) // a few more UPNEEDED keepalives
 					cancel()
 				case <-ctx.Done():
 				}
