@@ -355,23 +355,35 @@ func (a *Authenticator) Handle(ctx context.Context, cmd ctap.Command, params []b
 	return ctap.StatusOK, body
 }
 
-func (a *Authenticator) handle(ctx context.Context, cmd ctap.Command, params []byte) ([]byte, error) {
+// exclusive waits for the command lock and makes the returned context's
+// cancel the running command's, so that PowerCycle can end it. ok is false
+// when ctx ended first; otherwise release must be called when the command
+// is done.
+func (a *Authenticator) exclusive(ctx context.Context) (_ context.Context, release func(), ok bool) {
 	select {
 	case a.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %w", ctap.StatusKeepaliveCancel, ctx.Err())
+		return ctx, nil, false
 	}
-	defer func() { <-a.sem }()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	a.runMu.Lock()
 	a.running = cancel
 	a.runMu.Unlock()
-	defer func() {
+	return ctx, func() {
 		a.runMu.Lock()
 		a.running = nil
 		a.runMu.Unlock()
-	}()
+		cancel()
+		<-a.sem
+	}, true
+}
+
+func (a *Authenticator) handle(ctx context.Context, cmd ctap.Command, params []byte) ([]byte, error) {
+	ctx, release, ok := a.exclusive(ctx)
+	if !ok {
+		return nil, fmt.Errorf("%w: %w", ctap.StatusKeepaliveCancel, ctx.Err())
+	}
+	defer release()
 
 	// §6.3: the getAssertion state is discarded when the platform sends
 	// any command other than getNextAssertion.

@@ -206,22 +206,11 @@ func (a *Authenticator) u2f(ctx context.Context, req []byte) ([]byte, ctap.Statu
 // When ctx ends while another command runs, the answer is
 // SW_CONDITIONS_NOT_SATISFIED: the host tries again.
 func (a *Authenticator) u2fExclusive(ctx context.Context, f func(context.Context) ([]byte, ctap.StatusWord)) ([]byte, ctap.StatusWord) {
-	select {
-	case a.sem <- struct{}{}:
-	case <-ctx.Done():
+	ctx, release, ok := a.exclusive(ctx)
+	if !ok {
 		return nil, ctap.SWConditionsNotSatisfied
 	}
-	defer func() { <-a.sem }()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	a.runMu.Lock()
-	a.running = cancel
-	a.runMu.Unlock()
-	defer func() {
-		a.runMu.Lock()
-		a.running = nil
-		a.runMu.Unlock()
-	}()
+	defer release()
 	a.pending = nil
 	return f(ctx)
 }

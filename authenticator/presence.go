@@ -204,28 +204,21 @@ func (p *ScriptedPresence) PendingUV() int {
 
 // WaitRequests blocks until at least n requests were seen or ctx is done.
 func (p *ScriptedPresence) WaitRequests(ctx context.Context, n int) error {
-	for {
-		p.mu.Lock()
-		if len(p.requests) >= n {
-			p.mu.Unlock()
-			return nil
-		}
-		wait := p.waitChanLocked()
-		p.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-wait:
-		}
-	}
+	return p.waitFor(ctx, func() bool { return len(p.requests) >= n })
 }
 
 // WaitUVRequests blocks until n user verification requests have been
 // seen, or ctx ends.
 func (p *ScriptedPresence) WaitUVRequests(ctx context.Context, n int) error {
+	return p.waitFor(ctx, func() bool { return len(p.uvRequests) >= n })
+}
+
+// waitFor blocks until done, called with p.mu held, reports true, or ctx
+// is done.
+func (p *ScriptedPresence) waitFor(ctx context.Context, done func() bool) error {
 	for {
 		p.mu.Lock()
-		if len(p.uvRequests) >= n {
+		if done() {
 			p.mu.Unlock()
 			return nil
 		}
