@@ -370,31 +370,9 @@ func (hs *bioEnrollmentState) handle() error {
 // CTAP1_ERR_INVALID_PARAMETER; a wrong MAC, no token or a token without be
 // is CTAP2_ERR_PIN_AUTH_INVALID.
 func (hs *bioEnrollmentState) verifyAuth() error {
-	a, r := hs.a, &hs.req
-	if r.PinUvAuthParam == nil {
-		return fmt.Errorf("%w: pinUvAuthParam", ctap.StatusPUATRequired)
-	}
-	if r.PinUvAuthProtocol == nil {
-		return fmt.Errorf("%w: pinUvAuthProtocol", ctap.StatusMissingParameter)
-	}
-	p, ok := ctap.PINProtocolByVersion(*r.PinUvAuthProtocol)
-	if !ok {
-		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *r.PinUvAuthProtocol)
-	}
+	r := &hs.req
 	msg := append([]byte{byte(*r.Modality), byte(*r.SubCommand)}, r.SubCommandParams...)
-	t := &a.pin.token
-	switch {
-	case !a.tokenInUse():
-		return fmt.Errorf("%w: no pinUvAuthToken in use", ctap.StatusPINAuthInvalid)
-	case t.protocol != *r.PinUvAuthProtocol:
-		return fmt.Errorf("%w: token of protocol %d used with protocol %d", ctap.StatusPINAuthInvalid, t.protocol, *r.PinUvAuthProtocol)
-	case !p.Verify(t.value, msg, r.PinUvAuthParam):
-		return fmt.Errorf("%w: pinUvAuthParam", ctap.StatusPINAuthInvalid)
-	case t.permissions&ctap.PermissionBioEnrollment == 0:
-		return fmt.Errorf("%w: token lacks the be permission", ctap.StatusPINAuthInvalid)
-	}
-	t.used = true
-	return nil
+	return hs.a.verifyTokenMAC(r.PinUvAuthProtocol, r.PinUvAuthParam, msg, ctap.PermissionBioEnrollment)
 }
 
 // getFingerprintSensorInfo is §6.7.3; it needs no token.

@@ -483,6 +483,41 @@ func (hs *clientPINState) newToken(perms uint64, rpID string, userPresent bool) 
 	return nil
 }
 
+// verifyTokenMAC is the pinUvAuthParam check the management commands
+// share (bioEnrollment §6.7, credentialManagement §6.8, largeBlobs §6.10.2
+// step 5.e, authenticatorConfig §6.11): a missing pinUvAuthParam is
+// CTAP2_ERR_PUAT_REQUIRED, a missing pinUvAuthProtocol
+// CTAP2_ERR_MISSING_PARAMETER and an unsupported one
+// CTAP1_ERR_INVALID_PARAMETER; then param must authenticate msg under the
+// token in use, issued by the same protocol, and the token must have perm;
+// anything else is CTAP2_ERR_PIN_AUTH_INVALID. The token then counts as
+// used (its initial usage limit no longer applies).
+func (a *Authenticator) verifyTokenMAC(protocol *uint64, param, msg []byte, perm uint64) error {
+	if param == nil {
+		return fmt.Errorf("%w: pinUvAuthParam", ctap.StatusPUATRequired)
+	}
+	if protocol == nil {
+		return fmt.Errorf("%w: pinUvAuthProtocol", ctap.StatusMissingParameter)
+	}
+	p, ok := ctap.PINProtocolByVersion(*protocol)
+	if !ok {
+		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *protocol)
+	}
+	t := &a.pin.token
+	switch {
+	case !a.tokenInUse():
+		return fmt.Errorf("%w: no pinUvAuthToken in use", ctap.StatusPINAuthInvalid)
+	case t.protocol != *protocol:
+		return fmt.Errorf("%w: token of protocol %d used with protocol %d", ctap.StatusPINAuthInvalid, t.protocol, *protocol)
+	case !p.Verify(t.value, msg, param):
+		return fmt.Errorf("%w: pinUvAuthParam", ctap.StatusPINAuthInvalid)
+	case t.permissions&perm == 0:
+		return fmt.Errorf("%w: token lacks permission %#x", ctap.StatusPINAuthInvalid, perm)
+	}
+	t.used = true
+	return nil
+}
+
 // verifyPinUvAuthParam is makeCredential §6.1.2 step 11 and getAssertion
 // §6.2.2 step 6: pinUvAuthParam must be Authenticate(token,
 // clientDataHash) under a token in use, with permission perm, bound to

@@ -138,30 +138,8 @@ func (hs *configState) verifyPinUvAuthParam() error {
 	if !a.protectedByUV() && !a.alwaysUV() {
 		return nil
 	}
-	if r.PinUvAuthParam == nil {
-		return fmt.Errorf("%w: authenticatorConfig without pinUvAuthParam", ctap.StatusPUATRequired)
-	}
-	if r.PinUvAuthProtocol == nil {
-		return fmt.Errorf("%w: pinUvAuthProtocol", ctap.StatusMissingParameter)
-	}
-	p, ok := ctap.PINProtocolByVersion(*r.PinUvAuthProtocol)
-	if !ok {
-		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *r.PinUvAuthProtocol)
-	}
 	msg := append(append(bytes.Clone(configAuthPrefix), byte(*r.SubCommand)), r.SubCommandParams...)
-	t := &a.pin.token
-	switch {
-	case !a.tokenInUse():
-		return fmt.Errorf("%w: no pinUvAuthToken in use", ctap.StatusPINAuthInvalid)
-	case t.protocol != *r.PinUvAuthProtocol:
-		return fmt.Errorf("%w: token of protocol %d used with protocol %d", ctap.StatusPINAuthInvalid, t.protocol, *r.PinUvAuthProtocol)
-	case !p.Verify(t.value, msg, r.PinUvAuthParam):
-		return fmt.Errorf("%w: pinUvAuthParam", ctap.StatusPINAuthInvalid)
-	case t.permissions&ctap.PermissionAuthenticatorConfig == 0:
-		return fmt.Errorf("%w: token lacks the acfg permission", ctap.StatusPINAuthInvalid)
-	}
-	t.used = true // pinUvAuthTokenUsageTimerObserver: the token was used
-	return nil
+	return a.verifyTokenMAC(r.PinUvAuthProtocol, r.PinUvAuthParam, msg, ctap.PermissionAuthenticatorConfig)
 }
 
 // enableEnterpriseAttestation is §6.11.1. This key supports enterprise

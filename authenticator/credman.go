@@ -99,31 +99,8 @@ func (hs *credManState) handle() error {
 // bound to an RP.
 func (hs *credManState) verifyToken() error {
 	r := &hs.req
-	if r.PinUvAuthParam == nil {
-		return fmt.Errorf("%w: pinUvAuthParam", ctap.StatusPUATRequired)
-	}
-	if r.PinUvAuthProtocol == nil {
-		return fmt.Errorf("%w: pinUvAuthProtocol", ctap.StatusMissingParameter)
-	}
-	p, ok := ctap.PINProtocolByVersion(*r.PinUvAuthProtocol)
-	if !ok {
-		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *r.PinUvAuthProtocol)
-	}
-	a := hs.a
-	t := &a.pin.token
 	msg := append([]byte{byte(*r.SubCommand)}, r.SubCommandParams...)
-	switch {
-	case !a.tokenInUse():
-		return fmt.Errorf("%w: no pinUvAuthToken in use", ctap.StatusPINAuthInvalid)
-	case t.protocol != p.Version():
-		return fmt.Errorf("%w: token of protocol %d used with protocol %d", ctap.StatusPINAuthInvalid, t.protocol, p.Version())
-	case !p.Verify(t.value, msg, r.PinUvAuthParam):
-		return fmt.Errorf("%w: pinUvAuthParam", ctap.StatusPINAuthInvalid)
-	case t.permissions&ctap.PermissionCredentialManagement == 0:
-		return fmt.Errorf("%w: token lacks the cm permission", ctap.StatusPINAuthInvalid)
-	}
-	t.used = true
-	return nil
+	return hs.a.verifyTokenMAC(r.PinUvAuthProtocol, r.PinUvAuthParam, msg, ctap.PermissionCredentialManagement)
 }
 
 // requireNoRPID is §6.8.2 step 4 and the same step of §6.8.3: a token

@@ -195,31 +195,9 @@ func (hs *largeBlobsState) set() error {
 // permission outlives the token's use in makeCredential and getAssertion
 // (§6.5.5.7, clearPinUvAuthTokenPermissionsExceptLbw).
 func (hs *largeBlobsState) verifyPinUvAuthParam() error {
-	a, r := hs.a, &hs.req
-	if r.PinUvAuthParam == nil { // 5.e.i
-		return fmt.Errorf("%w: no pinUvAuthParam", ctap.StatusPUATRequired)
-	}
-	if r.PinUvAuthProtocol == nil { // 5.e.ii
-		return fmt.Errorf("%w: pinUvAuthProtocol", ctap.StatusMissingParameter)
-	}
-	p, ok := ctap.PINProtocolByVersion(*r.PinUvAuthProtocol)
-	if !ok { // 5.e.iii
-		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *r.PinUvAuthProtocol)
-	}
-	t := &a.pin.token
-	switch { // 5.e.iv
-	case !a.tokenInUse():
-		return fmt.Errorf("%w: no pinUvAuthToken in use", ctap.StatusPINAuthInvalid)
-	case t.protocol != p.Version():
-		return fmt.Errorf("%w: token of protocol %d used with protocol %d", ctap.StatusPINAuthInvalid, t.protocol, p.Version())
-	case !p.Verify(t.value, LargeBlobsAuthMessage(*r.Offset, r.Set), r.PinUvAuthParam):
-		return fmt.Errorf("%w: pinUvAuthParam", ctap.StatusPINAuthInvalid)
-	}
-	if t.permissions&ctap.PermissionLargeBlobWrite == 0 { // 5.e.v
-		return fmt.Errorf("%w: token lacks the largeBlobWrite permission", ctap.StatusPINAuthInvalid)
-	}
-	t.used = true
-	return nil
+	r := &hs.req
+	return hs.a.verifyTokenMAC(r.PinUvAuthProtocol, r.PinUvAuthParam,
+		LargeBlobsAuthMessage(*r.Offset, r.Set), ctap.PermissionLargeBlobWrite)
 }
 
 // LargeBlobsAuthMessage is what a set's pinUvAuthParam authenticates
