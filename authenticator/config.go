@@ -1,7 +1,6 @@
 package authenticator
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/virtkey/virtkey/ctap"
@@ -23,10 +22,6 @@ const (
 	// larger minimum.
 	MaxMinPINLength = 63
 )
-
-// configAuthPrefix is the start of the message a config pinUvAuthParam
-// authenticates (§6.11): 32 bytes of 0xff, then the command byte.
-var configAuthPrefix = append(bytes.Repeat([]byte{0xff}, 32), byte(ctap.CmdConfig))
 
 // minPINLength is the current minimum PIN length in code points:
 // MinPINLength until setMinPINLength raised it (§6.4 minPINLength).
@@ -138,7 +133,7 @@ func (hs *configState) verifyPinUvAuthParam() error {
 	if !a.protectedByUV() && !a.alwaysUV() {
 		return nil
 	}
-	msg := append(append(bytes.Clone(configAuthPrefix), byte(*r.SubCommand)), r.SubCommandParams...)
+	msg := ctap.ConfigAuthMessage(*r.SubCommand, r.SubCommandParams)
 	return a.verifyTokenMAC(r.PinUvAuthProtocol, r.PinUvAuthParam, msg, ctap.PermissionAuthenticatorConfig)
 }
 

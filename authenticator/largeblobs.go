@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/binary"
 	"fmt"
 
 	"github.com/virtkey/virtkey/ctap"
@@ -197,19 +196,5 @@ func (hs *largeBlobsState) set() error {
 func (hs *largeBlobsState) verifyPinUvAuthParam() error {
 	r := &hs.req
 	return hs.a.verifyTokenMAC(r.PinUvAuthProtocol, r.PinUvAuthParam,
-		LargeBlobsAuthMessage(*r.Offset, r.Set), ctap.PermissionLargeBlobWrite)
-}
-
-// LargeBlobsAuthMessage is what a set's pinUvAuthParam authenticates
-// (§6.10.2 step 5.e.iv): 32×0xff || 0x0c 0x00 ||
-// uint32LittleEndian(offset) || SHA-256(fragment). An offset beyond 32
-// bits is cut to its low 32 bits, as uint32LittleEndian does; the key
-// never accepts one (it is past MaxSerializedLargeBlobArray).
-func LargeBlobsAuthMessage(offset uint64, fragment []byte) []byte {
-	msg := make([]byte, 0, 32+2+4+sha256.Size)
-	msg = append(msg, bytes.Repeat([]byte{0xff}, 32)...)
-	msg = append(msg, byte(ctap.CmdLargeBlobs), 0x00)
-	msg = binary.LittleEndian.AppendUint32(msg, uint32(offset))
-	h := sha256.Sum256(fragment)
-	return append(msg, h[:]...)
+		ctap.LargeBlobsAuthMessage(*r.Offset, r.Set), ctap.PermissionLargeBlobWrite)
 }

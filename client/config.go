@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -14,14 +13,6 @@ import (
 func IsConfigSupported(info *Info) bool {
 	v, _ := info.Option(ctap.OptionAuthnrCfg)
 	return v
-}
-
-// ConfigAuthMessage is the message a config pinUvAuthParam authenticates
-// (CTAP 2.1 §6.11): 32 bytes of 0xff, the command byte 0x0d, the
-// subcommand as one byte and subCommandParams as sent.
-func ConfigAuthMessage(subCommand uint64, subCommandParams []byte) []byte {
-	msg := append(bytes.Repeat([]byte{0xff}, 32), byte(ctap.CmdConfig), byte(subCommand))
-	return append(msg, subCommandParams...)
 }
 
 // Config runs the platform's side of authenticatorConfig (CTAP 2.1 §6.11)
@@ -53,7 +44,7 @@ func NewConfig(c *Ctap2, protocol *PinProtocol, token []byte) (*Config, error) {
 // Request returns the authenticatorConfig request for subCommand with
 // params (nil for none) encoded by ctap.Marshal as subCommandParams and,
 // with a token, pinUvAuthProtocol and pinUvAuthParam =
-// authenticate(token, ConfigAuthMessage(subCommand, subCommandParams)).
+// authenticate(token, ctap.ConfigAuthMessage(subCommand, subCommandParams)).
 func (cf *Config) Request(subCommand uint64, params any) (*ctap.ConfigRequest, error) {
 	req := &ctap.ConfigRequest{SubCommand: &subCommand}
 	if params != nil {
@@ -66,7 +57,7 @@ func (cf *Config) Request(subCommand uint64, params any) (*ctap.ConfigRequest, e
 	if cf.token != nil {
 		v := cf.protocol.Version()
 		req.PinUvAuthProtocol = &v
-		req.PinUvAuthParam = cf.protocol.Authenticate(cf.token, ConfigAuthMessage(subCommand, req.SubCommandParams))
+		req.PinUvAuthParam = cf.protocol.Authenticate(cf.token, ctap.ConfigAuthMessage(subCommand, req.SubCommandParams))
 	}
 	return req, nil
 }

@@ -228,7 +228,7 @@ func (lb *LargeBlobs) WriteSerialized(ctx context.Context, ser []byte) error {
 			req.Length = &size
 		}
 		if lb.token != nil {
-			req.PinUvAuthParam = lb.protocol.Authenticate(lb.token, LargeBlobsAuthMessage(off, frag))
+			req.PinUvAuthParam = lb.protocol.Authenticate(lb.token, ctap.LargeBlobsAuthMessage(off, frag))
 			v := lb.protocol.Version()
 			req.PinUvAuthProtocol = &v
 		}
@@ -237,18 +237,6 @@ func (lb *LargeBlobs) WriteSerialized(ctx context.Context, ser []byte) error {
 		}
 	}
 	return nil
-}
-
-// LargeBlobsAuthMessage is what a set's pinUvAuthParam authenticates
-// (CTAP 2.1 §6.10.2 step 5.e.iv): 32×0xff || 0x0c 0x00 ||
-// uint32LittleEndian(offset) || SHA-256(fragment).
-func LargeBlobsAuthMessage(offset uint64, fragment []byte) []byte {
-	msg := make([]byte, 0, 32+2+4+sha256.Size)
-	msg = append(msg, bytes.Repeat([]byte{0xff}, 32)...)
-	msg = append(msg, byte(ctap.CmdLargeBlobs), 0x00)
-	msg = binary.LittleEndian.AppendUint32(msg, uint32(offset))
-	h := sha256.Sum256(fragment)
-	return append(msg, h[:]...)
 }
 
 // LargeBlobEntry is one entry of the large-blob array (§6.10.3): a blob

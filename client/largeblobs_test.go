@@ -86,7 +86,7 @@ func (k *blobKey) Call(ctx context.Context, cmd ctaphid.Cmd, payload []byte, _ f
 			return status(ctap.StatusPUATRequired)
 		}
 		if r.PinUvAuthProtocol == nil || *r.PinUvAuthProtocol != k.protocol.Version() ||
-			!k.protocol.Verify(k.token, LargeBlobsAuthMessage(off, r.Set), r.PinUvAuthParam) {
+			!k.protocol.Verify(k.token, ctap.LargeBlobsAuthMessage(off, r.Set), r.PinUvAuthParam) {
 			return status(ctap.StatusPINAuthInvalid)
 		}
 	}

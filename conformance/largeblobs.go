@@ -85,7 +85,7 @@ func (t *T) lbPinned(v, permissions uint64) (*lbWriter, *pinCase) {
 func (w *lbWriter) set(off uint64, frag []byte, length *uint64) error {
 	req := &ctap.LargeBlobsRequest{Set: frag, Offset: &off, Length: length}
 	if w.tok != nil {
-		req.PinUvAuthParam = w.p.Authenticate(w.tok, client.LargeBlobsAuthMessage(off, frag))
+		req.PinUvAuthParam = w.p.Authenticate(w.tok, ctap.LargeBlobsAuthMessage(off, frag))
 		req.PinUvAuthProtocol = u64(w.p.Version())
 	}
 	_, err := w.t.Ctap2().LargeBlobs(w.t.ctx, req)
@@ -241,7 +241,7 @@ func init() {
 			Run: func(t *T) {
 				w, _ := t.lbPinned(2, ctap.PermissionLargeBlobWrite)
 				data := serializedLargeBlobArray(t, 1)
-				t.lbRaw(map[int]any{2: data, 3: 0, 4: len(data), 5: w.p.Authenticate(w.tok, client.LargeBlobsAuthMessage(0, data))},
+				t.lbRaw(map[int]any{2: data, 3: 0, 4: len(data), 5: w.p.Authenticate(w.tok, ctap.LargeBlobsAuthMessage(0, data))},
 					ctap.StatusMissingParameter)
 			}},
 		Case{ID: "lb-permission-refused", Section: "CTAP 2.1 §6.10.2 step 5.e.v", Title: "a token without the largeBlobWrite permission gives CTAP2_ERR_PIN_AUTH_INVALID",
@@ -257,7 +257,7 @@ func init() {
 			Run: func(t *T) {
 				w, _ := t.lbPinned(2, ctap.PermissionLargeBlobWrite)
 				data := serializedLargeBlobArray(t, 1)
-				t.lbRaw(map[int]any{2: data, 3: 0, 4: len(data), 5: w.p.Authenticate(w.tok, client.LargeBlobsAuthMessage(1, data)), 6: 2},
+				t.lbRaw(map[int]any{2: data, 3: 0, 4: len(data), 5: w.p.Authenticate(w.tok, ctap.LargeBlobsAuthMessage(1, data)), 6: 2},
 					ctap.StatusPINAuthInvalid)
 				t.expectLargeBlobArray(initialLargeBlobArray, "after the refused write")
 			}},
