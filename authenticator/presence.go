@@ -238,9 +238,20 @@ func (p *ScriptedPresence) waitFor(ctx context.Context, done func() bool) error 
 // status, with a deadline on ctx counting as a timeout. Callers map
 // declines and timeouts to their command's status.
 func (a *Authenticator) touch(ctx context.Context, req TouchRequest) error {
+	return askUser(ctx, "user presence", func(ctx context.Context) error { return a.presence.Touch(ctx, req) },
+		ctap.StatusOperationDenied, ctap.StatusUserActionTimeout)
+}
+
+// askUser runs one request to the user (a touch or a verification) with
+// the keepalive status saying the key waits for the user, and maps the
+// answer: nil stays nil; a cancelled ctx is CTAP2_ERR_KEEPALIVE_CANCEL
+// (CTAP 2.1 §11.2.9.1.5) and a deadline on ctx
+// CTAP2_ERR_USER_ACTION_TIMEOUT; the statuses in pass go through as they
+// are; anything else is an internal error about what.
+func askUser(ctx context.Context, what string, ask func(context.Context) error, pass ...ctap.Status) error {
 	ctaphid.SetKeepaliveStatus(ctx, ctaphid.StatusUPNeeded)
 	defer ctaphid.SetKeepaliveStatus(ctx, ctaphid.StatusProcessing)
-	err := a.presence.Touch(ctx, req)
+	err := ask(ctx)
 	switch {
 	case err == nil:
 		return nil
@@ -248,10 +259,13 @@ func (a *Authenticator) touch(ctx context.Context, req TouchRequest) error {
 		return fmt.Errorf("%w: %w", ctap.StatusKeepaliveCancel, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%w: %w", ctap.StatusUserActionTimeout, err)
-	case errors.Is(err, ctap.StatusOperationDenied), errors.Is(err, ctap.StatusUserActionTimeout):
-		return err
 	}
-	return fmt.Errorf("authenticator: user presence: %w", err)
+	for _, s := range pass {
+		if errors.Is(err, s) {
+			return err
+		}
+	}
+	return fmt.Errorf("authenticator: %s: %w", what, err)
 }
 
 // presenceOutcome classifies a touch error for the commands whose spec

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/virtkey/virtkey/ctap"
-	"github.com/virtkey/virtkey/ctaphid"
 )
 
 // Built-in user verification (CTAP 2.1 §6.5): a key with Config.BuiltInUV
@@ -160,21 +159,8 @@ func (a *Authenticator) performBuiltInUV(ctx context.Context, req UVRequest, int
 // saying the key waits for the user, and maps its answer as touch does: a
 // cancelled ctx is CTAP2_ERR_KEEPALIVE_CANCEL, a deadline a timeout.
 func (a *Authenticator) verifyUser(ctx context.Context, req UVRequest) error {
-	ctaphid.SetKeepaliveStatus(ctx, ctaphid.StatusUPNeeded)
-	defer ctaphid.SetKeepaliveStatus(ctx, ctaphid.StatusProcessing)
-	err := a.verifier.VerifyUser(ctx, req)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("%w: %w", ctap.StatusKeepaliveCancel, err)
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: %w", ctap.StatusUserActionTimeout, err)
-	case errors.Is(err, ctap.StatusUVInvalid), errors.Is(err, ctap.StatusOperationDenied),
-		errors.Is(err, ctap.StatusUserActionTimeout):
-		return err
-	}
-	return fmt.Errorf("authenticator: user verification: %w", err)
+	return askUser(ctx, "user verification", func(ctx context.Context) error { return a.verifier.VerifyUser(ctx, req) },
+		ctap.StatusUVInvalid, ctap.StatusOperationDenied, ctap.StatusUserActionTimeout)
 }
 
 // mcGaUVError is what makeCredential (§6.1.2 step 11.2) and getAssertion
