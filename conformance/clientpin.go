@@ -3,7 +3,6 @@ package conformance
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -110,11 +109,6 @@ func (pc *pinCase) token(permissions uint64, rpID string) []byte {
 	return tok
 }
 
-func pinHash(pin string) []byte {
-	h := sha256.Sum256([]byte(pin))
-	return h[:16]
-}
-
 // tokenRequest builds getPinUvAuthTokenUsingPinWithPermissions (or
 // getPinToken when sub says so) for pin, and returns it with the shared
 // secret.
@@ -123,7 +117,7 @@ func (pc *pinCase) tokenRequest(sub uint64, pin string, permissions *uint64, rpI
 	if err != nil {
 		pc.t.Fatalf("key agreement: %v", err)
 	}
-	enc, err := pc.p.Encrypt(nil, shared, pinHash(pin))
+	enc, err := pc.p.Encrypt(nil, shared, ctap.PINHash(pin))
 	if err != nil {
 		pc.t.Fatalf("encrypt: %v", err)
 	}
@@ -361,7 +355,7 @@ func init() {
 					t.Fatalf("key agreement: %v", err)
 				}
 				newEnc, _ := pc.p.Encrypt(nil, shared, padded([]byte("87654321")))
-				hashEnc, _ := pc.p.Encrypt(nil, shared, pinHash(testPIN))
+				hashEnc, _ := pc.p.Encrypt(nil, shared, ctap.PINHash(testPIN))
 				req := pc.cp.Request(ctap.PINChangePIN)
 				req.KeyAgreement, req.NewPinEnc, req.PinHashEnc = &key, newEnc, hashEnc
 				req.PinUvAuthParam = pc.p.Authenticate(shared, append(append([]byte{}, hashEnc...), newEnc...))

@@ -75,7 +75,7 @@ func (c *cfgCase) changePINRequest(cur, newPIN string) *ctap.ClientPINRequest {
 	if err != nil {
 		c.t.Fatalf("key agreement: %v", err)
 	}
-	hashEnc, err := c.p.Encrypt(nil, shared, pinHash(cur))
+	hashEnc, err := c.p.Encrypt(nil, shared, ctap.PINHash(cur))
 	if err != nil {
 		c.t.Fatalf("encrypt: %v", err)
 	}
