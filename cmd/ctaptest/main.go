@@ -102,13 +102,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	stdout = &lockedWriter{w: stdout} // the touch prompt writes from the transport
 	var target conformance.Target
+	var ctl *socketController
+	if *control != "" {
+		ctl = &socketController{path: *control}
+	}
 	switch {
 	case *device != "":
-		ht := &hidTarget{path: *device}
-		if *control != "" {
-			ht.ctl = &socketController{path: *control}
-		}
-		target = ht
+		path := *device
+		target = &sharedTarget{ctl: ctl, open: func(ctx context.Context) (*client.Device, error) {
+			return client.OpenHID(ctx, path)
+		}}
 		if err := checkDevice(ctx, *device); err != nil {
 			fmt.Fprintf(stderr, "ctaptest: %v\n", err)
 			return 1
@@ -120,11 +123,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, "destructive cases: skipped (--allow-destructive runs them)")
 		}
 	case *udpAddr != "":
-		ut := &udpTarget{addr: *udpAddr}
-		if *control != "" {
-			ut.ctl = &socketController{path: *control}
-		}
-		target = ut
+		addr := *udpAddr
+		target = &sharedTarget{ctl: ctl, open: func(ctx context.Context) (*client.Device, error) {
+			return client.OpenUDP(ctx, addr)
+		}}
 		if *wait > 0 {
 			if err := waitForUDP(ctx, *udpAddr, *wait); err != nil {
 				fmt.Fprintf(stderr, "ctaptest: %v\n", err)
@@ -216,27 +218,31 @@ func runInProcess(ctx context.Context, opts conformance.Options) []conformance.R
 	return results
 }
 
-// udpTarget is a key served over UDP. It shares one key across cases and
-// has no controller.
-type udpTarget struct {
-	addr string
+// sharedTarget is one key that all cases share: a key over UDP, a
+// hardware token over hidraw, or a virtkey daemon whose control socket
+// (--control) can power-cycle it.
+type sharedTarget struct {
+	open func(context.Context) (*client.Device, error)
 	ctl  *socketController // nil without --control
 }
 
-func (u *udpTarget) Open(ctx context.Context) (*client.Device, error) {
-	return client.OpenUDP(ctx, u.addr)
-}
-func (u *udpTarget) Capabilities() []conformance.Capability {
-	if u.ctl != nil {
+// Open implements conformance.Target: a new CTAPHID channel on the key.
+func (s *sharedTarget) Open(ctx context.Context) (*client.Device, error) { return s.open(ctx) }
+
+// Capabilities implements conformance.Target.
+func (s *sharedTarget) Capabilities() []conformance.Capability {
+	if s.ctl != nil {
 		return []conformance.Capability{conformance.CapPowerCycle}
 	}
 	return nil
 }
-func (u *udpTarget) Controller() conformance.Controller {
-	if u.ctl == nil {
+
+// Controller implements conformance.Target.
+func (s *sharedTarget) Controller() conformance.Controller {
+	if s.ctl == nil {
 		return nil
 	}
-	return u.ctl
+	return s.ctl
 }
 
 func waitForUDP(ctx context.Context, addr string, limit time.Duration) error {
@@ -305,32 +311,6 @@ func checkDevice(ctx context.Context, path string) error {
 		return err
 	}
 	return d.Close()
-}
-
-// hidTarget is a key over hidraw: a hardware token, or a virtkey daemon
-// over uhid whose control socket (--control) can power-cycle it. It shares
-// one key across cases.
-type hidTarget struct {
-	path string
-	ctl  *socketController // nil without --control
-}
-
-// Open implements conformance.Target: a new CTAPHID channel on the key.
-func (h *hidTarget) Open(ctx context.Context) (*client.Device, error) {
-	return client.OpenHID(ctx, h.path)
-}
-func (h *hidTarget) Capabilities() []conformance.Capability {
-	if h.ctl != nil {
-		return []conformance.Capability{conformance.CapPowerCycle}
-	}
-	return nil
-}
-
-func (h *hidTarget) Controller() conformance.Controller {
-	if h.ctl == nil {
-		return nil
-	}
-	return h.ctl
 }
 
 // prompter returns the conformance.Options.Prompt that asks the person at
