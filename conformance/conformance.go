@@ -93,6 +93,15 @@ type Case struct {
 	Needs []Capability
 	// Destructive cases erase credentials or change the PIN of the key.
 	Destructive bool
+	// Versions are the getInfo versions whose spec the case checks
+	// (CTAP2, CTAP21, U2F, Any, ...); every case declares them. A key that
+	// lists none of them skips the case ("not this version"); inside the
+	// case, T.Lists picks the variant for the key's version.
+	Versions []Version
+	// Level is how strongly the spec states the case's main expectation:
+	// a failed Should case is a warning, a failed May case an
+	// observation. The zero value is Must.
+	Level Level
 	// Run performs the case.
 	Run func(t *T)
 }
@@ -137,9 +146,12 @@ const (
 	Pass Outcome = iota
 	Fail
 	Skip
+	// Warn: the key departs from a SHOULD of the spec. Counted apart from
+	// failures; a run with warnings and no failures succeeds.
+	Warn
 )
 
-func (o Outcome) String() string { return [...]string{"PASS", "FAIL", "SKIP"}[o] }
+func (o Outcome) String() string { return [...]string{"PASS", "FAIL", "SKIP", "WARN"}[o] }
 
 // Result is the outcome of one case with its messages.
 type Result struct {
@@ -150,6 +162,11 @@ type Result struct {
 	// SkipReason is why a skipped case was skipped, in words shared by
 	// every case skipped for the same reason, for a summary.
 	SkipReason string
+	// Warnings are the SHOULDs the key did not follow (T.Warnf).
+	Warnings []string
+	// Observations are what the key chose where the spec leaves a choice
+	// (T.Observef): a MAY, or a status the spec does not name.
+	Observations []string
 }
 
 // Options select and shape a run.
@@ -199,11 +216,11 @@ func Run(ctx context.Context, target Target, opts Options) []Result {
 	return results
 }
 
-// Summary counts outcomes.
+// Summary counts outcomes; a warning counts as passed here (see Warnings).
 func Summary(rs []Result) (passed, failed, skipped int) {
 	for _, r := range rs {
 		switch r.Outcome {
-		case Pass:
+		case Pass, Warn:
 			passed++
 		case Fail:
 			failed++
@@ -212,6 +229,17 @@ func Summary(rs []Result) (passed, failed, skipped int) {
 		}
 	}
 	return
+}
+
+// Warnings counts the results that ended as WARN.
+func Warnings(rs []Result) int {
+	n := 0
+	for _, r := range rs {
+		if r.Outcome == Warn {
+			n++
+		}
+	}
+	return n
 }
 
 func runCase(ctx context.Context, target Target, caps map[Capability]bool, c Case, opts Options) Result {
@@ -257,18 +285,31 @@ func runCase(ctx context.Context, target Target, caps map[Capability]bool, c Cas
 				t.logf("panic: %v", p)
 			}
 		}()
-		t.Run(c.Run)
+		t.Run(func(t *T) {
+			t.requireVersions()
+			c.Run(t)
+		})
 	}()
 	<-done
 	t.cleanup()
 	res.Duration = time.Since(start)
 	res.Messages = t.msgs
+	res.Warnings = t.warnings
+	res.Observations = t.observations
 	switch {
+	case t.failed && c.Level == Should:
+		res.Outcome = Warn
+		res.Warnings = append(res.Warnings, "the key does not do what the spec says it SHOULD")
+	case t.failed && c.Level == May:
+		res.Outcome = Pass
+		res.Observations = append(res.Observations, "the key does not do what the spec says it MAY")
 	case t.failed:
 		res.Outcome = Fail
 	case t.skipped:
 		res.Outcome = Skip
 		res.SkipReason = t.skipReason
+	case len(t.warnings) > 0:
+		res.Outcome = Warn
 	default:
 		res.Outcome = Pass
 	}
@@ -290,7 +331,11 @@ type T struct {
 	cleanup func()
 	atEnd   []func(ctx context.Context) error
 
-	skipReason string           // Result.SkipReason: the first Skipf's message unless set before
+	skipReason   string   // Result.SkipReason: the first Skipf's message unless set before
+	warnings     []string // Result.Warnings
+	observations []string // Result.Observations
+	keyVersions  []string // getInfo versions, read once (versions)
+
 	prompt     func(msg string) // Options.Prompt on a target without a Controller
 	promptOnce sync.Once
 }

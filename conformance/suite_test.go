@@ -2,6 +2,8 @@ package conformance_test
 
 import (
 	"context"
+	"fmt"
+	"github.com/virtkey/virtkey/ctap"
 	"regexp"
 	"strings"
 	"testing"
@@ -95,5 +97,54 @@ func TestSuiteBuiltInUV(t *testing.T) {
 				t.Errorf("fresh=%t %s: %s", fresh, r.Case.ID, strings.Join(r.Messages, "; "))
 			}
 		}
+	}
+}
+
+// TestLevelsAndVersions checks that a failed SHOULD case is a warning, a
+// failed MAY case an observation, and that a case for a version the key
+// does not list is skipped as "not this version".
+func TestLevelsAndVersions(t *testing.T) {
+	fail := func(t *conformance.T) { t.Fatalf("deliberate") }
+	cases := []conformance.Case{
+		{ID: "lv-should", Section: "§0", Level: conformance.Should, Versions: conformance.CTAP2, Run: fail},
+		{ID: "lv-may", Section: "§0", Level: conformance.May, Versions: conformance.CTAP2, Run: fail},
+		{ID: "lv-warnf", Section: "§0", Versions: conformance.CTAP2, Run: func(t *conformance.T) { t.Warnf("deliberate") }},
+		{ID: "lv-should-status", Section: "§0", Versions: conformance.CTAP2, Run: func(t *conformance.T) {
+			t.ExpectStatusAt(conformance.Should, ctap.StatusInvalidCBOR, ctap.StatusOK, "deliberate")
+			t.Fatalf("ExpectStatusAt(Should) did not end the case")
+		}},
+		{ID: "lv-any-error", Section: "§0", Versions: conformance.CTAP2, Run: func(t *conformance.T) {
+			if st := t.ExpectError(fmt.Errorf("wrapped: %w", ctap.StatusInvalidLength), "deliberate"); st != ctap.StatusInvalidLength {
+				t.Fatalf("ExpectError = %v", st)
+			}
+		}},
+		{ID: "lv-any-error-ok", Section: "§0", Versions: conformance.CTAP2, Run: func(t *conformance.T) { t.ExpectError(nil, "deliberate") }},
+		{ID: "lv-future", Section: "§0", Versions: []conformance.Version{"FIDO_9_9"}, Run: fail},
+		{ID: "lv-lists", Section: "§0", Versions: conformance.Any, Run: func(t *conformance.T) {
+			if !t.Lists(conformance.FIDO21) || t.Lists("FIDO_9_9") {
+				t.Fatalf("Lists disagrees with getInfo")
+			}
+		}},
+	}
+	target := virtkeytest.NewTarget(authenticator.Config{}, true)
+	rs := conformance.Run(context.Background(), target, conformance.Options{Cases: cases})
+	want := map[string]conformance.Outcome{
+		"lv-should": conformance.Warn, "lv-may": conformance.Pass, "lv-warnf": conformance.Warn,
+		"lv-should-status": conformance.Warn, "lv-any-error": conformance.Pass, "lv-any-error-ok": conformance.Fail,
+		"lv-future": conformance.Skip, "lv-lists": conformance.Pass,
+	}
+	for _, r := range rs {
+		if r.Outcome != want[r.Case.ID] {
+			t.Errorf("%s: outcome %v, want %v (%v)", r.Case.ID, r.Outcome, want[r.Case.ID], r.Messages)
+		}
+	}
+	if rs[1].Observations == nil || rs[4].Observations == nil {
+		t.Errorf("observations not recorded: %q, %q", rs[1].Observations, rs[4].Observations)
+	}
+	if !strings.HasPrefix(rs[6].SkipReason, "not this version") {
+		t.Errorf("skip reason %q", rs[6].SkipReason)
+	}
+	if n := conformance.Warnings(rs); n != 3 {
+		t.Errorf("Warnings = %d, want 3", n)
 	}
 }
