@@ -300,7 +300,13 @@ func (hs *clientPINState) decryptNewPIN() (string, error) {
 // and 6 to 7) and the token subcommands (§6.5.5.7): with no retries left
 // CTAP2_ERR_PIN_BLOCKED, after MaxPINMismatchesPerBoot mismatches since
 // power-up CTAP2_ERR_PIN_AUTH_BLOCKED. Otherwise pinRetries is decremented
-// and saved before pinHashEnc is compared. A mismatch regenerates the key
+// and saved before pinHashEnc is decrypted and compared (§6.5.5.6 step 6,
+// §6.5.5.7.2 step 7: the decrement comes first and does not depend on
+// what pinHashEnc holds). Anything that is not the PIN hash, including a
+// pinHashEnc that does not decrypt to 16 bytes, is "a mismatch" in the
+// sense of §6.5.5.6 step 7 and §6.5.5.7.2 step 8, so at most
+// MaxPINMismatchesPerBoot retries go per power-up whatever a host sends.
+// A mismatch regenerates the key
 // agreement key and answers CTAP2_ERR_PIN_AUTH_BLOCKED on the third
 // consecutive one, CTAP2_ERR_PIN_BLOCKED when no retries are left, else
 // CTAP2_ERR_PIN_INVALID. A match restores pinRetries to MaxPINRetries
@@ -313,11 +319,14 @@ func (hs *clientPINState) checkPINHash() error {
 	if err := a.save(); err != nil {
 		return err
 	}
+	// A pinHashEnc that does not decrypt (protocol 1: not a whole number
+	// of blocks; protocol 2: shorter than its IV or not a whole number of
+	// blocks after it) or decrypts to anything but 16 bytes is a mismatch
+	// like a wrong PIN: the retry is already spent, so answering
+	// CTAP1_ERR_INVALID_PARAMETER without counting it would let a host use
+	// up every retry in one power-up.
 	got, err := hs.proto.Decrypt(hs.shared, hs.req.PinHashEnc)
-	if err != nil {
-		return fmt.Errorf("%w: pinHashEnc: %w", ctap.StatusInvalidParameter, err)
-	}
-	if len(got) != ctap.PINHashSize || subtle.ConstantTimeCompare(got, a.state.PINHash) != 1 {
+	if err != nil || len(got) != ctap.PINHashSize || subtle.ConstantTimeCompare(got, a.state.PINHash) != 1 {
 		a.pin.keyAgreement = nil // regenerated on next use
 		a.pin.mismatches++
 		switch {
