@@ -145,18 +145,10 @@ type Authenticator struct {
 	sem chan struct{}
 
 	// Guarded by sem.
-	state   *State
-	sealer  cipher.AEAD
-	powerOn time.Time
-	pending *assertionState // remembered getAssertion state (§6.2.2 step 12)
-	pin     pinState        // volatile PIN/UV state (§6.5.2), clientpin.go
-	bio     bioState        // fingerprint sensor and enrollment in progress (§6.7), bio.go
-	// largeBlobWrite is the pending authenticatorLargeBlobs write
-	// (§6.10.2), largeblobs.go.
-	largeBlobWrite largeBlobWrite
-	// credMan is the remembered credentialManagement enumeration
-	// (§6.8.3, §6.8.4), credman.go.
-	credMan *credManEnumeration
+	state  *State
+	sealer cipher.AEAD
+	rt     runtime  // volatile state, replaced at power-up (runtime.go)
+	bio    bioState // fingerprint sensor (§6.7), bio.go
 
 	runMu   sync.Mutex
 	running context.CancelFunc // cancels the running command; nil when idle
@@ -267,7 +259,7 @@ func New(cfg Config) (*Authenticator, error) {
 			return nil, fmt.Errorf("authenticator: saving state: %w", err)
 		}
 	}
-	a.powerOn = a.now()
+	a.rt = powerUp(a.now())
 	return a, nil
 }
 
@@ -302,11 +294,12 @@ func (a *Authenticator) Wink() {
 func (a *Authenticator) Winks() int { return int(a.winks.Load()) }
 
 // PowerCycle simulates unplugging and replugging the key: it cancels a
-// running command, forgets volatile state (the getNextAssertion state) and
-// restarts the reset window at Config.Now. The PIN/UV volatile state goes
-// too: the key agreement key is regenerated, the pinUvAuthToken is no
-// longer in use and the count of wrong PINs since power-up restarts
-// (CTAP 2.1 §6.5.2). Durable state is unaffected: it
+// running command, forgets all volatile state (runtime: the
+// getNextAssertion and enumeration state, an enrollment or large-blob
+// write in progress) and restarts the reset window at Config.Now. The
+// PIN/UV volatile state goes too: the key agreement key is regenerated,
+// the pinUvAuthToken is no longer in use and the count of wrong PINs since
+// power-up restarts (CTAP 2.1 §6.5.2). Durable state is unaffected: it
 // always equals what the Store last saved.
 func (a *Authenticator) PowerCycle() {
 	a.runMu.Lock()
@@ -316,12 +309,7 @@ func (a *Authenticator) PowerCycle() {
 	a.runMu.Unlock()
 	a.sem <- struct{}{}
 	defer func() { <-a.sem }()
-	a.pending = nil
-	a.credMan = nil
-	a.pin.powerUp()
-	a.bio.endEnrollment()
-	a.largeBlobWrite = largeBlobWrite{}
-	a.powerOn = a.now()
+	a.rt = powerUp(a.now())
 }
 
 // AttestationCA returns the self-signed root that issued the attestation
@@ -388,11 +376,11 @@ func (a *Authenticator) handle(ctx context.Context, cmd ctap.Command, params []b
 	// §6.3: the getAssertion state is discarded when the platform sends
 	// any command other than getNextAssertion.
 	if cmd != ctap.CmdGetNextAssertion {
-		a.pending = nil
+		a.rt.pending = nil
 	}
 	// §6.8.3, §6.8.4: the enumeration state goes too (credman.go).
 	if cmd != ctap.CmdCredentialManagement && cmd != ctap.CmdCredentialManagementPre {
-		a.credMan = nil
+		a.rt.credMan = nil
 	}
 
 	if len(params) >= MaxMsgSize {

@@ -197,11 +197,16 @@ type FingerprintTemplate struct {
 	Finger int `json:"finger"`
 }
 
-// bioState is the volatile enrollment state: the enrollment in progress,
-// forgotten at power-up, by reset and by cancelCurrentEnrollment.
+// bioState is the fingerprint sensor, fixed by New.
 type bioState struct {
-	enabled   bool // Config.BuiltInUV and Config.BioEnrollment
-	sensor    FingerprintSensor
+	enabled bool // Config.BuiltInUV and Config.BioEnrollment
+	sensor  FingerprintSensor
+}
+
+// enrollment is the enrollment in progress (runtime.enroll), forgotten at
+// power-up, by reset and by cancelCurrentEnrollment. The zero value is
+// none.
+type enrollment struct {
 	templID   []byte // templateId of the enrollment in progress; nil when none
 	finger    int    // the finger of its first good sample; 0 before one
 	remaining int    // good samples it still needs
@@ -219,9 +224,6 @@ func (a *Authenticator) initBio(cfg Config) {
 	}
 	a.verifier = sensorVerifier{a}
 }
-
-// endEnrollment forgets the enrollment in progress.
-func (b *bioState) endEnrollment() { b.templID, b.finger, b.remaining = nil, 0, 0 }
 
 // bioConfigured reports whether the sensor's user verification is
 // configured: a key without enrollment is always; one with enrollment
@@ -372,7 +374,7 @@ func (hs *bioEnrollmentState) handle() error {
 func (hs *bioEnrollmentState) verifyAuth() error {
 	r := &hs.req
 	msg := append([]byte{byte(*r.Modality), byte(*r.SubCommand)}, r.SubCommandParams...)
-	return hs.a.verifyTokenMAC(r.PinUvAuthProtocol, r.PinUvAuthParam, msg, ctap.PermissionBioEnrollment)
+	return hs.a.verifyToken(r.PinUvAuthProtocol, r.PinUvAuthParam, msg, tokenUse{perm: ctap.PermissionBioEnrollment})
 }
 
 // getFingerprintSensorInfo is §6.7.3; it needs no token.
@@ -397,7 +399,7 @@ func (hs *bioEnrollmentState) enrollBegin() error {
 	if len(a.state.Fingerprints) >= MaxFingerprints {
 		return fmt.Errorf("%w: %d templates", ctap.StatusFPDatabaseFull, len(a.state.Fingerprints))
 	}
-	a.bio.endEnrollment()
+	a.rt.enroll = enrollment{}
 	id, err := a.randomBytes(templateIDSize)
 	if err != nil {
 		return err
@@ -406,8 +408,8 @@ func (hs *bioEnrollmentState) enrollBegin() error {
 		return err
 	}
 	// The enrollment exists once its first capture ended, good or not.
-	if a.bio.templID == nil {
-		a.bio.templID = id
+	if a.rt.enroll.templID == nil {
+		a.rt.enroll.templID = id
 	}
 	hs.resp.TemplateID = id
 	return hs.finish(id)
@@ -424,13 +426,13 @@ func (hs *bioEnrollmentState) enrollCaptureNextSample() error {
 	if hs.params.TemplateID == nil {
 		return fmt.Errorf("%w: templateId", ctap.StatusMissingParameter)
 	}
-	if a.bio.templID == nil || subtle.ConstantTimeCompare(a.bio.templID, hs.params.TemplateID) != 1 {
+	if a.rt.enroll.templID == nil || subtle.ConstantTimeCompare(a.rt.enroll.templID, hs.params.TemplateID) != 1 {
 		return fmt.Errorf("%w: templateId is not the enrollment in progress", ctap.StatusInvalidParameter)
 	}
-	if err := hs.capture(a.bio.remaining); err != nil {
+	if err := hs.capture(a.rt.enroll.remaining); err != nil {
 		return err
 	}
-	return hs.finish(a.bio.templID)
+	return hs.finish(a.rt.enroll.templID)
 }
 
 // capture takes one enrollment sample, with timeoutMilliseconds (or
@@ -463,19 +465,19 @@ func (hs *bioEnrollmentState) capture(remaining int) error {
 	if s.Status > SampleNoUserPresenceTransition {
 		return fmt.Errorf("authenticator: fingerprint sensor gave status %#x", uint64(s.Status))
 	}
-	if a.bio.templID == nil { // enrollBegin
-		a.bio.remaining = remaining
+	if a.rt.enroll.templID == nil { // enrollBegin
+		a.rt.enroll.remaining = remaining
 	}
 	status := s.Status
 	if status == SampleGood {
 		switch {
 		case s.Finger <= 0:
 			status = SamplePoorQuality
-		case a.bio.finger != 0 && s.Finger != a.bio.finger:
+		case a.rt.enroll.finger != 0 && s.Finger != a.rt.enroll.finger:
 			status = SampleMergeFailure
 		default:
-			a.bio.finger = s.Finger
-			a.bio.remaining--
+			a.rt.enroll.finger = s.Finger
+			a.rt.enroll.remaining--
 		}
 	}
 	st := uint64(status)
@@ -487,20 +489,20 @@ func (hs *bioEnrollmentState) capture(remaining int) error {
 // template (saved before the response) and ends the enrollment.
 func (hs *bioEnrollmentState) finish(id []byte) error {
 	a := hs.a
-	n := uint64(a.bio.remaining)
+	n := uint64(a.rt.enroll.remaining)
 	hs.resp.RemainingSamples = &n
-	if a.bio.remaining > 0 {
+	if a.rt.enroll.remaining > 0 {
 		return nil
 	}
-	a.state.Fingerprints = append(a.state.Fingerprints, FingerprintTemplate{ID: id, Finger: a.bio.finger})
-	a.bio.endEnrollment()
+	a.state.Fingerprints = append(a.state.Fingerprints, FingerprintTemplate{ID: id, Finger: a.rt.enroll.finger})
+	a.rt.enroll = enrollment{}
 	return a.save()
 }
 
 // cancelCurrentEnrollment is §6.7.5: it needs no token and answers
 // CTAP2_OK, with or without an enrollment in progress.
 func (hs *bioEnrollmentState) cancelCurrentEnrollment() error {
-	hs.a.bio.endEnrollment()
+	hs.a.rt.enroll = enrollment{}
 	hs.empty = true
 	return nil
 }

@@ -43,64 +43,20 @@ const (
 const supportedPermissions = ctap.PermissionMakeCredential | ctap.PermissionGetAssertion | ctap.PermissionLargeBlobWrite |
 	ctap.PermissionAuthenticatorConfig | ctap.PermissionCredentialManagement
 
-// pinState is the volatile PIN/UV state of §6.5.2: regenerated at power-up
-// (New, PowerCycle) and by reset. The key agreement key is made from
-// Config.Rand the first time a subcommand needs it after power-up, which
-// keeps Rand's output for keys that never use clientPIN as it was.
-type pinState struct {
-	keyAgreement *ctap.KeyAgreementKey // nil until needed
-	token        pinToken
-	mismatches   int // consecutive wrong PINs since power-up
-}
-
-// pinToken is pinUvAuthTokenState (§6.5.2.1). The zero value is a token
-// that is not in use, which verifies nothing.
-type pinToken struct {
-	value        []byte // 32 random bytes; nil when not in use
-	protocol     uint64 // the PIN/UV auth protocol that issued it
-	permissions  uint64
-	rpID         string // permissions RP ID; empty when none is bound
-	issued       time.Time
-	used         bool // used at least once: the initial usage limit no longer applies
-	userPresent  bool
-	userVerified bool
-}
-
-// powerUp forgets the PIN/UV volatile state: a new key agreement key on
-// next use, no token, no mismatches.
-func (p *pinState) powerUp() { *p = pinState{} }
-
 // pinSet reports whether a PIN is configured (getInfo option clientPin).
 func (a *Authenticator) pinSet() bool { return len(a.state.PINHash) != 0 }
 
 // keyAgreementKey returns the current key agreement key, generating it
 // from Config.Rand when there is none (§6.5.4 initialize).
 func (a *Authenticator) keyAgreementKey() (*ctap.KeyAgreementKey, error) {
-	if a.pin.keyAgreement == nil {
+	if a.rt.keyAgreement == nil {
 		k, err := ctap.GenerateKeyAgreementKey(a.rand)
 		if err != nil {
 			return nil, err
 		}
-		a.pin.keyAgreement = k
+		a.rt.keyAgreement = k
 	}
-	return a.pin.keyAgreement, nil
-}
-
-// tokenInUse reports whether the pinUvAuthToken is in use, first running
-// the usage timer (§6.5.2.1): a token past its initial usage limit
-// without having been used, or past its maximum usage period, stops
-// being in use.
-func (a *Authenticator) tokenInUse() bool {
-	t := &a.pin.token
-	if t.value == nil {
-		return false
-	}
-	age := a.now().Sub(t.issued)
-	if age > TokenMaxUsagePeriod || (!t.used && age > TokenInitialUsageLimit) {
-		a.pin.token = pinToken{}
-		return false
-	}
-	return true
+	return a.rt.keyAgreement, nil
 }
 
 // clientPINState is one authenticatorClientPIN (CTAP 2.1 §6.5.5). handle
@@ -222,7 +178,7 @@ func (hs *clientPINState) getPINRetries() error {
 	if hs.a.pinSet() {
 		retries = uint64(hs.a.state.PINRetries)
 	}
-	blocked := hs.a.pin.mismatches >= MaxPINMismatchesPerBoot
+	blocked := hs.a.rt.mismatches >= MaxPINMismatchesPerBoot
 	hs.resp.PINRetries = &retries
 	hs.resp.PowerCycleState = &blocked
 	return nil
@@ -327,17 +283,17 @@ func (hs *clientPINState) checkPINHash() error {
 	// up every retry in one power-up.
 	got, err := hs.proto.Decrypt(hs.shared, hs.req.PinHashEnc)
 	if err != nil || len(got) != ctap.PINHashSize || subtle.ConstantTimeCompare(got, a.state.PINHash) != 1 {
-		a.pin.keyAgreement = nil // regenerated on next use
-		a.pin.mismatches++
+		a.rt.keyAgreement = nil // regenerated on next use
+		a.rt.mismatches++
 		switch {
-		case a.pin.mismatches >= MaxPINMismatchesPerBoot:
-			return fmt.Errorf("%w: %d wrong PINs since power-up", ctap.StatusPINAuthBlocked, a.pin.mismatches)
+		case a.rt.mismatches >= MaxPINMismatchesPerBoot:
+			return fmt.Errorf("%w: %d wrong PINs since power-up", ctap.StatusPINAuthBlocked, a.rt.mismatches)
 		case a.state.PINRetries == 0:
 			return fmt.Errorf("%w: no retries left", ctap.StatusPINBlocked)
 		}
 		return fmt.Errorf("%w: %d retries left", ctap.StatusPINInvalid, a.state.PINRetries)
 	}
-	a.pin.mismatches = 0
+	a.rt.mismatches = 0
 	a.state.PINRetries = MaxPINRetries
 	a.state.UVFailures = 0
 	return a.save()
@@ -353,7 +309,7 @@ func (hs *clientPINState) checkPINUsable() error {
 		return ctap.StatusPINNotSet
 	case a.state.PINRetries <= 0:
 		return fmt.Errorf("%w: no retries left", ctap.StatusPINBlocked)
-	case a.pin.mismatches >= MaxPINMismatchesPerBoot:
+	case a.rt.mismatches >= MaxPINMismatchesPerBoot:
 		return fmt.Errorf("%w: power cycle needed", ctap.StatusPINAuthBlocked)
 	}
 	return nil
@@ -394,7 +350,7 @@ func (hs *clientPINState) changePIN() error {
 	a.state.PINHash = hash // step 10
 	a.state.ForcePINChange = false
 	a.state.PINCodePoints = utf8.RuneCountInString(pin)
-	a.pin.token = pinToken{} // resetPinUvAuthToken
+	a.rt.token = pinToken{} // resetPinUvAuthToken
 	return a.save()
 }
 
@@ -475,7 +431,7 @@ func (hs *clientPINState) newToken(perms uint64, rpID string, userPresent bool) 
 	if err != nil {
 		return err
 	}
-	a.pin.token = pinToken{
+	a.rt.token = pinToken{
 		value:        value,
 		protocol:     hs.proto.Version(),
 		permissions:  perms,
@@ -490,101 +446,4 @@ func (hs *clientPINState) newToken(perms uint64, rpID string, userPresent bool) 
 	}
 	hs.resp.PinUvAuthToken = enc
 	return nil
-}
-
-// verifyTokenMAC is the pinUvAuthParam check the management commands
-// share (bioEnrollment §6.7, credentialManagement §6.8, largeBlobs §6.10.2
-// step 5.e, authenticatorConfig §6.11): a missing pinUvAuthParam is
-// CTAP2_ERR_PUAT_REQUIRED, a missing pinUvAuthProtocol
-// CTAP2_ERR_MISSING_PARAMETER and an unsupported one
-// CTAP1_ERR_INVALID_PARAMETER; then param must authenticate msg under the
-// token in use, issued by the same protocol, and the token must have perm;
-// anything else is CTAP2_ERR_PIN_AUTH_INVALID. The token then counts as
-// used (its initial usage limit no longer applies).
-func (a *Authenticator) verifyTokenMAC(protocol *uint64, param, msg []byte, perm uint64) error {
-	if param == nil {
-		return fmt.Errorf("%w: pinUvAuthParam", ctap.StatusPUATRequired)
-	}
-	if protocol == nil {
-		return fmt.Errorf("%w: pinUvAuthProtocol", ctap.StatusMissingParameter)
-	}
-	p, ok := ctap.PINProtocolByVersion(*protocol)
-	if !ok {
-		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *protocol)
-	}
-	t := &a.pin.token
-	switch {
-	case !a.tokenInUse():
-		return fmt.Errorf("%w: no pinUvAuthToken in use", ctap.StatusPINAuthInvalid)
-	case t.protocol != *protocol:
-		return fmt.Errorf("%w: token of protocol %d used with protocol %d", ctap.StatusPINAuthInvalid, t.protocol, *protocol)
-	case !p.Verify(t.value, msg, param):
-		return fmt.Errorf("%w: pinUvAuthParam", ctap.StatusPINAuthInvalid)
-	case t.permissions&perm == 0:
-		return fmt.Errorf("%w: token lacks permission %#x", ctap.StatusPINAuthInvalid, perm)
-	}
-	t.used = true
-	return nil
-}
-
-// verifyPinUvAuthParam is makeCredential §6.1.2 step 11 and getAssertion
-// §6.2.2 step 6: pinUvAuthParam must be Authenticate(token,
-// clientDataHash) under a token in use, with permission perm, bound to
-// rpID or to no RP ID (it is then bound to rpID), and with userVerified
-// set; anything else is CTAP2_ERR_PIN_AUTH_INVALID. The caller checked
-// the protocol (step 2).
-func (a *Authenticator) verifyPinUvAuthParam(protocol uint64, param, clientDataHash []byte, perm uint64, rpID string) error {
-	p, ok := ctap.PINProtocolByVersion(protocol)
-	if !ok {
-		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, protocol)
-	}
-	t := &a.pin.token
-	switch {
-	case !a.tokenInUse():
-		return fmt.Errorf("%w: no pinUvAuthToken in use", ctap.StatusPINAuthInvalid)
-	case t.protocol != protocol:
-		// Each protocol has its own pinUvAuthToken and a new token resets
-		// them all (§6.5.4 resetPinUvAuthToken), so a token is good only
-		// under the protocol that issued it.
-		return fmt.Errorf("%w: token of protocol %d used with protocol %d", ctap.StatusPINAuthInvalid, t.protocol, protocol)
-	case !p.Verify(t.value, clientDataHash, param):
-		return fmt.Errorf("%w: pinUvAuthParam", ctap.StatusPINAuthInvalid)
-	case t.permissions&perm == 0:
-		return fmt.Errorf("%w: token lacks permission %#x", ctap.StatusPINAuthInvalid, perm)
-	case t.rpID != "" && t.rpID != rpID:
-		return fmt.Errorf("%w: token bound to another RP", ctap.StatusPINAuthInvalid)
-	case !t.userVerified:
-		return fmt.Errorf("%w: token already used", ctap.StatusPINAuthInvalid)
-	}
-	if t.rpID == "" {
-		t.rpID = rpID
-	}
-	t.used = true
-	return nil
-}
-
-// tokenUserPresent is getUserPresentFlagValue (§6.5.2.1): the in-use
-// token's userPresent flag, which lapses TokenUserPresentTimeLimit after
-// issue. Only a token from built-in UV has it set.
-func (a *Authenticator) tokenUserPresent() bool {
-	t := &a.pin.token
-	if !a.tokenInUse() || !t.userPresent {
-		return false
-	}
-	if a.now().Sub(t.issued) > TokenUserPresentTimeLimit {
-		t.userPresent = false // clearUserPresentFlag
-	}
-	return t.userPresent
-}
-
-// tokenConsumed is what makeCredential (§6.1.2 step 14) and getAssertion
-// (§6.2.2 step 9) do after collecting user presence with a
-// pinUvAuthParam: clearUserPresentFlag, clearUserVerifiedFlag and
-// clearPinUvAuthTokenPermissionsExceptLbw. The token then serves no
-// further makeCredential or getAssertion.
-func (a *Authenticator) tokenConsumed() {
-	t := &a.pin.token
-	t.userPresent = false
-	t.userVerified = false
-	t.permissions &= ctap.PermissionLargeBlobWrite
 }

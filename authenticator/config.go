@@ -134,7 +134,7 @@ func (hs *configState) verifyPinUvAuthParam() error {
 		return nil
 	}
 	msg := ctap.ConfigAuthMessage(*r.SubCommand, r.SubCommandParams)
-	return a.verifyTokenMAC(r.PinUvAuthProtocol, r.PinUvAuthParam, msg, ctap.PermissionAuthenticatorConfig)
+	return a.verifyToken(r.PinUvAuthProtocol, r.PinUvAuthParam, msg, tokenUse{perm: ctap.PermissionAuthenticatorConfig})
 }
 
 // enableEnterpriseAttestation is §6.11.1. This key supports enterprise

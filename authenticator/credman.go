@@ -39,8 +39,8 @@ type credManState struct {
 }
 
 func (a *Authenticator) credentialManagement(params []byte) ([]byte, error) {
-	hs := &credManState{a: a, prev: a.credMan}
-	a.credMan = nil // only the GetNext subcommands keep it, by putting it back
+	hs := &credManState{a: a, prev: a.rt.credMan}
+	a.rt.credMan = nil // only the GetNext subcommands keep it, by putting it back
 	if err := ctap.Unmarshal(params, &hs.req); err != nil {
 		return nil, err
 	}
@@ -100,14 +100,14 @@ func (hs *credManState) handle() error {
 func (hs *credManState) verifyToken() error {
 	r := &hs.req
 	msg := append([]byte{byte(*r.SubCommand)}, r.SubCommandParams...)
-	return hs.a.verifyTokenMAC(r.PinUvAuthProtocol, r.PinUvAuthParam, msg, ctap.PermissionCredentialManagement)
+	return hs.a.verifyToken(r.PinUvAuthProtocol, r.PinUvAuthParam, msg, tokenUse{perm: ctap.PermissionCredentialManagement})
 }
 
 // requireNoRPID is §6.8.2 step 4 and the same step of §6.8.3: a token
 // with a permissions RP ID cannot read the whole key
 // (CTAP2_ERR_PIN_AUTH_INVALID).
 func (hs *credManState) requireNoRPID() error {
-	if rp := hs.a.pin.token.rpID; rp != "" {
+	if rp := hs.a.rt.token.boundRPID(); rp != "" {
 		return fmt.Errorf("%w: token bound to RP %q", ctap.StatusPINAuthInvalid, rp)
 	}
 	return nil
@@ -117,7 +117,7 @@ func (hs *credManState) requireNoRPID() error {
 // token bound to an RP serves that RP's credentials only
 // (CTAP2_ERR_PIN_AUTH_INVALID).
 func (hs *credManState) requireRPID(rpID string) error {
-	if rp := hs.a.pin.token.rpID; rp != "" && rp != rpID {
+	if rp := hs.a.rt.token.boundRPID(); rp != "" && rp != rpID {
 		return fmt.Errorf("%w: token bound to another RP", ctap.StatusPINAuthInvalid)
 	}
 	return nil
@@ -182,7 +182,7 @@ func (hs *credManState) enumerateRPsBegin() error {
 	hs.resp = rps[0]
 	hs.resp.TotalRPs = &total
 	if len(rps) > 1 {
-		hs.a.credMan = &credManEnumeration{next: ctap.CredMgmtEnumerateRPsGetNextRP, rps: rps[1:]}
+		hs.a.rt.credMan = &credManEnumeration{next: ctap.CredMgmtEnumerateRPsGetNextRP, rps: rps[1:]}
 	}
 	return nil
 }
@@ -198,7 +198,7 @@ func (hs *credManState) enumerateRPsGetNextRP() error {
 	}
 	hs.resp = e.rps[0]
 	if e.rps = e.rps[1:]; len(e.rps) > 0 {
-		hs.a.credMan = e
+		hs.a.rt.credMan = e
 	}
 	return nil
 }
@@ -217,7 +217,7 @@ func (hs *credManState) enumerateCredentialsBegin() error {
 	if err := hs.verifyToken(); err != nil { // steps 3 to 6
 		return err
 	}
-	if rp := hs.a.pin.token.rpID; rp != "" { // step 6
+	if rp := hs.a.rt.token.boundRPID(); rp != "" { // step 6
 		if h := sha256.Sum256([]byte(rp)); !bytes.Equal(h[:], hs.params.RPIDHash) {
 			return fmt.Errorf("%w: token bound to another RP", ctap.StatusPINAuthInvalid)
 		}
@@ -240,7 +240,7 @@ func (hs *credManState) enumerateCredentialsBegin() error {
 	hs.resp = creds[0]
 	hs.resp.TotalCredentials = &total
 	if len(creds) > 1 {
-		hs.a.credMan = &credManEnumeration{next: ctap.CredMgmtEnumerateCredentialsGetNextCredential, creds: creds[1:]}
+		hs.a.rt.credMan = &credManEnumeration{next: ctap.CredMgmtEnumerateCredentialsGetNextCredential, creds: creds[1:]}
 	}
 	return nil
 }
@@ -280,7 +280,7 @@ func (hs *credManState) enumerateCredentialsGetNextCredential() error {
 	}
 	hs.resp = e.creds[0]
 	if e.creds = e.creds[1:]; len(e.creds) > 0 {
-		hs.a.credMan = e
+		hs.a.rt.credMan = e
 	}
 	return nil
 }

@@ -211,7 +211,7 @@ func (a *Authenticator) u2fExclusive(ctx context.Context, f func(context.Context
 		return nil, ctap.SWConditionsNotSatisfied
 	}
 	defer release()
-	a.pending = nil
+	a.rt.pending = nil
 	return f(ctx)
 }
 

@@ -89,7 +89,7 @@ func (a *Authenticator) getAssertion(ctx context.Context, params []byte) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	a.pending = hs.next
+	a.rt.pending = hs.next
 	return body, nil
 }
 
@@ -184,8 +184,8 @@ func (hs *getAssertionState) processOptions() error {
 func (hs *getAssertionState) verifyUser() error {
 	switch {
 	case hs.req.PinUvAuthParam != nil:
-		if err := hs.a.verifyPinUvAuthParam(*hs.req.PinUvAuthProtocol, hs.req.PinUvAuthParam,
-			hs.req.ClientDataHash, ctap.PermissionGetAssertion, hs.req.RPID); err != nil {
+		if err := hs.a.verifyToken(hs.req.PinUvAuthProtocol, hs.req.PinUvAuthParam,
+			hs.req.ClientDataHash, tokenUse{perm: ctap.PermissionGetAssertion, rpID: &hs.req.RPID}); err != nil {
 			return err
 		}
 	case hs.uv:
@@ -248,7 +248,7 @@ func (hs *getAssertionState) collectUserPresence() error {
 	if !hs.up {
 		return nil
 	}
-	if hs.req.PinUvAuthParam == nil || !hs.a.tokenUserPresent() {
+	if hs.req.PinUvAuthParam == nil || !hs.a.rt.token.userPresentFlag(hs.a.now()) {
 		err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdGetAssertion, RPID: hs.req.RPID, Reason: ReasonGetAssertion})
 		if err := userPresenceError(err); err != nil {
 			return err
@@ -256,7 +256,7 @@ func (hs *getAssertionState) collectUserPresence() error {
 	}
 	hs.flags |= ctap.FlagUP
 	if hs.req.PinUvAuthParam != nil {
-		hs.a.tokenConsumed()
+		hs.a.rt.token.consume()
 	}
 	return nil
 }
@@ -363,7 +363,7 @@ func (a *Authenticator) assert(resp *ctap.GetAssertionResponse, rpIDHash [32]byt
 // next credential remembered by getAssertion, without a new test of user
 // presence; the "up" bit is as in the original getAssertion.
 func (a *Authenticator) getNextAssertion() ([]byte, error) {
-	st := a.pending
+	st := a.rt.pending
 	if st == nil { // step 1
 		return nil, fmt.Errorf("%w: no getAssertion to continue", ctap.StatusNotAllowed)
 	}
@@ -371,7 +371,7 @@ func (a *Authenticator) getNextAssertion() ([]byte, error) {
 		return nil, fmt.Errorf("%w: no more credentials", ctap.StatusNotAllowed)
 	}
 	if now := a.now(); now.Sub(st.timer) > NextAssertionTimeout { // step 3
-		a.pending = nil
+		a.rt.pending = nil
 		return nil, fmt.Errorf("%w: getNextAssertion %v after the last assertion", ctap.StatusNotAllowed, now.Sub(st.timer))
 	}
 	c := st.creds[st.counter] // step 4

@@ -129,7 +129,7 @@ func (hs *largeBlobsState) get() ([]byte, error) {
 // the stored array is the old one.
 func (hs *largeBlobsState) set() error {
 	a, r := hs.a, &hs.req
-	w := &a.largeBlobWrite
+	w := &a.rt.largeBlobWrite
 	off := *r.Offset
 	if len(r.Set) > MaxFragmentLength { // step 5.a
 		return fmt.Errorf("%w: a %d-byte fragment, more than maxFragmentLength %d", ctap.StatusInvalidLength, len(r.Set), MaxFragmentLength)
@@ -195,6 +195,6 @@ func (hs *largeBlobsState) set() error {
 // (§6.5.5.7, clearPinUvAuthTokenPermissionsExceptLbw).
 func (hs *largeBlobsState) verifyPinUvAuthParam() error {
 	r := &hs.req
-	return hs.a.verifyTokenMAC(r.PinUvAuthProtocol, r.PinUvAuthParam,
-		ctap.LargeBlobsAuthMessage(*r.Offset, r.Set), ctap.PermissionLargeBlobWrite)
+	return hs.a.verifyToken(r.PinUvAuthProtocol, r.PinUvAuthParam,
+		ctap.LargeBlobsAuthMessage(*r.Offset, r.Set), tokenUse{perm: ctap.PermissionLargeBlobWrite})
 }

@@ -233,8 +233,8 @@ func (hs *makeCredentialState) checkUvRequired() error {
 func (hs *makeCredentialState) verifyUser() error {
 	switch {
 	case hs.req.PinUvAuthParam != nil:
-		if err := hs.a.verifyPinUvAuthParam(*hs.req.PinUvAuthProtocol, hs.req.PinUvAuthParam,
-			hs.req.ClientDataHash, ctap.PermissionMakeCredential, hs.req.RP.ID); err != nil {
+		if err := hs.a.verifyToken(hs.req.PinUvAuthProtocol, hs.req.PinUvAuthParam,
+			hs.req.ClientDataHash, tokenUse{perm: ctap.PermissionMakeCredential, rpID: &hs.req.RP.ID}); err != nil {
 			return err
 		}
 	case hs.uv:
@@ -315,7 +315,7 @@ func (hs *makeCredentialState) checkExcludeList() error {
 	if !found {
 		return nil
 	}
-	if hs.uvEvidence || (hs.req.PinUvAuthParam != nil && hs.a.tokenUserPresent()) {
+	if hs.uvEvidence || (hs.req.PinUvAuthParam != nil && hs.a.rt.token.userPresentFlag(hs.a.now())) {
 		return ctap.StatusCredentialExcluded
 	}
 	err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdMakeCredential, RPID: hs.req.RP.ID, Reason: ReasonExcluded})
@@ -340,7 +340,7 @@ func (hs *makeCredentialState) collectUserPresence() error {
 		hs.flags |= ctap.FlagUP
 		return nil
 	}
-	if hs.req.PinUvAuthParam == nil || !hs.a.tokenUserPresent() {
+	if hs.req.PinUvAuthParam == nil || !hs.a.rt.token.userPresentFlag(hs.a.now()) {
 		err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdMakeCredential, RPID: hs.req.RP.ID, Reason: ReasonMakeCredential})
 		if err := userPresenceError(err); err != nil {
 			return err
@@ -348,7 +348,7 @@ func (hs *makeCredentialState) collectUserPresence() error {
 	}
 	hs.flags |= ctap.FlagUP
 	if hs.req.PinUvAuthParam != nil {
-		hs.a.tokenConsumed()
+		hs.a.rt.token.consume()
 	}
 	return nil
 }

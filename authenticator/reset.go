@@ -20,7 +20,7 @@ import (
 // The new state is saved before the response.
 func (a *Authenticator) reset(ctx context.Context) error {
 	if a.resetWin >= 0 {
-		if since := a.now().Sub(a.powerOn); since > a.resetWin {
+		if since := a.now().Sub(a.rt.powerOn); since > a.resetWin {
 			return fmt.Errorf("%w: %v after power-up", ctap.StatusNotAllowed, since)
 		}
 	}
@@ -46,12 +46,10 @@ func (a *Authenticator) reset(ctx context.Context) error {
 	a.state.Credentials = nil
 	a.state.PINHash, a.state.PINRetries, a.state.ForcePINChange = nil, 0, false
 	a.state.UVFailures = 0
-	a.resetConfig() // §6.6: alwaysUv, ep and the minimum PIN length back to the factory settings (config.go)
-	a.pin.powerUp()
-	a.state.Fingerprints = nil // §6.6: templates go with the credentials
-	a.bio.endEnrollment()
+	a.resetConfig()              // §6.6: alwaysUv, ep and the minimum PIN length back to the factory settings (config.go)
+	a.state.Fingerprints = nil   // §6.6: templates go with the credentials
+	a.state.LargeBlobArray = nil // §6.6: the initial large-blob array
 	a.sealer = sealer
-	a.pending = nil
-	a.state.LargeBlobArray, a.largeBlobWrite = nil, largeBlobWrite{} // §6.6: the initial large-blob array
+	a.rt = powerUp(a.rt.powerOn) // all volatile state, but the reset window runs on
 	return a.save()
 }

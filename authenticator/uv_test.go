@@ -194,8 +194,8 @@ func TestUVTokenParameters(t *testing.T) {
 	if s != ctap.StatusOK {
 		t.Fatalf("ga with an undefined bit: %v", s)
 	}
-	if k.a.pin.token.permissions != ctap.PermissionGetAssertion {
-		t.Errorf("token permissions %#x", k.a.pin.token.permissions)
+	if k.a.rt.token.permissions != ctap.PermissionGetAssertion {
+		t.Errorf("token permissions %#x", k.a.rt.token.permissions)
 	}
 	// The token has no RP ID and lacks mc.
 	r := mcReq("example.com", []byte{1}, false)
