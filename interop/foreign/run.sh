@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Runs ctaptest against a key this project did not write: the CTAP2 command
+# core of the npm package nid-webauthn-emulator (version pinned in
+# package-lock.json), served as CTAPHID over UDP by bridge.js.
+#
+# Two runs, each on a fresh key:
+#   raw        the emulator's answers as it sends them;
+#   canonical  bridge.js --canonical re-encodes the emulator's CBOR responses
+#              in canonical form, masking its one getInfo encoding deviation
+#              so that the rest of the key is examined (see RESULTS.md).
+# Each run's outcomes (one "ID OUTCOME" line per case) are compared with
+# expected-raw.txt and expected-canonical.txt: a case that newly fails, or a
+# documented failure that now passes, fails the script. After a change that
+# is understood, regenerate the files with --update and update RESULTS.md.
+#
+# Usage: interop/foreign/run.sh [--update]
+# Environment: FOREIGN_UDP_PORT (default 8121; the canonical run uses +1).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+update=false
+case "${1:-}" in
+--update) update=true ;;
+"") ;;
+*)
+	echo "usage: $0 [--update]" >&2
+	exit 2
+	;;
+esac
+
+work=$(mktemp -d)
+bridge_pid=
+cleanup() {
+	if [ -n "$bridge_pid" ]; then
+		kill "$bridge_pid" 2>/dev/null || true
+		wait "$bridge_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# npm ci installs exactly what package-lock.json pins; the npm cache makes a
+# second run work without the registry.
+(cd "$here" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null)
+
+go build -o "$work/ctaptest" "$root/cmd/ctaptest"
+# ctaptest writes a JSON report when it has the flag; otherwise the outcomes
+# are read from its terminal output.
+json=false
+if "$work/ctaptest" --help 2>&1 | grep -q -- '-json'; then
+	json=true
+fi
+
+port=${FOREIGN_UDP_PORT:-8121}
+status=0
+for variant in raw canonical; do
+	flags=()
+	if [ "$variant" = canonical ]; then
+		flags+=(--canonical)
+	fi
+	node "$here/bridge.js" --port "$port" "${flags[@]}" 2>"$work/bridge-$variant.log" &
+	bridge_pid=$!
+	args=(--udp "127.0.0.1:$port" --allow-destructive --wait 10s)
+	if $json; then
+		args+=(--json "$work/$variant.json")
+	fi
+	echo "== ctaptest against nid-webauthn-emulator ($variant)"
+	# ctaptest exits non-zero when a case fails: the expectations decide.
+	"$work/ctaptest" "${args[@]}" >"$work/$variant.out" 2>&1 || true
+	kill "$bridge_pid" 2>/dev/null || true
+	wait "$bridge_pid" 2>/dev/null || true
+	bridge_pid=
+	tail -n 2 "$work/$variant.out"
+	if $json; then
+		node "$here/outcomes.js" json "$work/$variant.json" >"$work/$variant.txt"
+	else
+		node "$here/outcomes.js" text "$work/$variant.out" >"$work/$variant.txt"
+	fi
+	if [ ! -s "$work/$variant.txt" ]; then
+		echo "no outcomes read from ctaptest's $variant run:" >&2
+		cat "$work/$variant.out" >&2
+		exit 1
+	fi
+	if $update; then
+		cp "$work/$variant.txt" "$here/expected-$variant.txt"
+		echo "wrote $here/expected-$variant.txt"
+	elif ! diff -u "$here/expected-$variant.txt" "$work/$variant.txt" >"$work/$variant.diff"; then
+		echo "ctaptest's outcomes against the foreign key ($variant) changed:" >&2
+		cat "$work/$variant.diff" >&2
+		echo "bridge log:" >&2
+		cat "$work/bridge-$variant.log" >&2
+		status=1
+	fi
+	port=$((port + 1))
+done
+exit $status
