@@ -59,6 +59,10 @@ const (
 	// MaxCredentialCountInList is advertised in getInfo. Longer lists are
 	// processed all the same.
 	MaxCredentialCountInList = 32
+	// DefaultTouchTimeout is how long the key waits for a touch, a
+	// built-in user verification or a fingerprint sample before it gives
+	// up, as a hardware key does after about 30 s (Config.TouchTimeout).
+	DefaultTouchTimeout = 30 * time.Second
 	// MaxStoredNameLength bounds rp.name, user.name and user.displayName
 	// as stored with a discoverable credential; longer values are cut at
 	// a UTF-8 boundary (CTAP 2.1 §6.1.1 lets authenticators truncate).
@@ -82,6 +86,12 @@ type Config struct {
 	// the built-in user verification attempts; one that does not is a
 	// user whose every attempt matches.
 	Presence Presence
+	// TouchTimeout is how long a request to the user (a touch, a built-in
+	// user verification, a fingerprint sample) waits for an answer before
+	// the key gives up with the status its command gives for a timeout
+	// (presence.go). Zero means DefaultTouchTimeout; a negative value
+	// means the request waits until it is answered or cancelled.
+	TouchTimeout time.Duration
 	// BuiltInUV gives the key built-in user verification, as a
 	// fingerprint sensor would (uv.go): getInfo lists "uv" true,
 	// preferredPlatformUvAttempts and uvModality; clientPIN answers
@@ -132,6 +142,7 @@ type Authenticator struct {
 	attMode  AttestationMode
 	maxCreds int
 	resetWin time.Duration
+	touchTO  time.Duration // Config.TouchTimeout, presence.go
 	firmware uint64
 	onWink   func()
 	epRPIDs  []string // Config.EnterpriseRPIDs, enterprise.go
@@ -172,6 +183,7 @@ func New(cfg Config) (*Authenticator, error) {
 		attMode:  cfg.Attestation,
 		maxCreds: cfg.MaxCredentials,
 		resetWin: cfg.ResetWindow,
+		touchTO:  cfg.TouchTimeout,
 		firmware: cfg.FirmwareVersion,
 		onWink:   cfg.OnWink,
 		epRPIDs:  enterpriseRPIDs(cfg.EnterpriseRPIDs),
@@ -212,6 +224,9 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	if a.resetWin == 0 {
 		a.resetWin = DefaultResetWindow
+	}
+	if a.touchTO == 0 {
+		a.touchTO = DefaultTouchTimeout
 	}
 
 	st, err := a.store.Load()

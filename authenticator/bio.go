@@ -37,7 +37,8 @@ const (
 	// answers CTAP2_ERR_FP_DATABASE_FULL when they are all taken.
 	MaxFingerprints = 5
 	// DefaultCaptureTimeout bounds a capture when the platform sends no
-	// timeoutMilliseconds.
+	// timeoutMilliseconds and Config.TouchTimeout is negative; otherwise
+	// the touch timeout bounds it (captureTimeout).
 	DefaultCaptureTimeout = 30 * time.Second
 	// templateIDSize is the length of the random templateIds.
 	templateIDSize = 16
@@ -256,6 +257,17 @@ func (a *Authenticator) bioOptions(opts map[string]bool) {
 	opts[ctap.OptionUVBioEnroll] = true
 }
 
+// captureTimeout is how long a fingerprint capture waits for a finger:
+// Config.TouchTimeout, or DefaultCaptureTimeout on a key that waits for
+// touches without end (a capture always has a deadline to report in
+// CaptureRequest.Timeout).
+func (a *Authenticator) captureTimeout() time.Duration {
+	if a.touchTO > 0 {
+		return a.touchTO
+	}
+	return DefaultCaptureTimeout
+}
+
 // sensorVerifier is the Verifier of a key with bio enrollment: one
 // capture that matches a good sample of an enrolled finger. Any other
 // sample is CTAP2_ERR_UV_INVALID, which costs a uvRetry.
@@ -263,9 +275,10 @@ type sensorVerifier struct{ a *Authenticator }
 
 // VerifyUser implements Verifier.
 func (v sensorVerifier) VerifyUser(ctx context.Context, req UVRequest) error {
-	ctx, cancel := context.WithTimeout(ctx, DefaultCaptureTimeout)
+	timeout := v.a.captureTimeout()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	s, err := v.a.bio.sensor.Capture(ctx, CaptureRequest{Command: req.Command, Timeout: DefaultCaptureTimeout, UV: req})
+	s, err := v.a.bio.sensor.Capture(ctx, CaptureRequest{Command: req.Command, Timeout: timeout, UV: req})
 	if err != nil {
 		return err
 	}
@@ -444,8 +457,8 @@ func (hs *bioEnrollmentState) enrollCaptureNextSample() error {
 // enrollment in progress, if any, stays.
 func (hs *bioEnrollmentState) capture(remaining int) error {
 	a := hs.a
-	timeout := DefaultCaptureTimeout
-	if ms := hs.params.TimeoutMilliseconds; ms != nil && *ms > 0 && *ms < uint64(DefaultCaptureTimeout/time.Millisecond) {
+	timeout := a.captureTimeout()
+	if ms := hs.params.TimeoutMilliseconds; ms != nil && *ms > 0 && *ms < uint64(timeout/time.Millisecond) {
 		timeout = time.Duration(*ms) * time.Millisecond
 	}
 	ctx, cancel := context.WithTimeout(hs.ctx, timeout)

@@ -235,22 +235,38 @@ func (p *ScriptedPresence) waitFor(ctx context.Context, done func() bool) error 
 // touch asks cfg.Presence for a touch and maps the answer to the error
 // the command returns: nil when touched; ctap.StatusKeepaliveCancel when
 // ctx was cancelled (CTAP 2.1 §11.2.9.1.5); otherwise the Presence's
-// status, with a deadline on ctx counting as a timeout. Callers map
-// declines and timeouts to their command's status.
+// status, with no answer within Config.TouchTimeout counting as a timeout.
+// Callers map declines and timeouts to their command's status:
+//
+//   - makeCredential and getAssertion: CTAP2_ERR_OPERATION_DENIED for both
+//     (§6.1.2 step 14, §6.2.2 step 9: "If the user declines permission, or
+//     the operation times out");
+//   - a credential in excludeList: CTAP2_ERR_CREDENTIAL_EXCLUDED (§6.1.2
+//     step 12), whatever the user did;
+//   - authenticatorReset (§6.6) and authenticatorSelection (§6.9):
+//     CTAP2_ERR_USER_ACTION_TIMEOUT, a decline CTAP2_ERR_OPERATION_DENIED;
+//   - built-in UV (uv.go) and fingerprint samples (bio.go):
+//     CTAP2_ERR_USER_ACTION_TIMEOUT.
 func (a *Authenticator) touch(ctx context.Context, req TouchRequest) error {
-	return askUser(ctx, "user presence", func(ctx context.Context) error { return a.presence.Touch(ctx, req) },
+	return a.askUser(ctx, "user presence", func(ctx context.Context) error { return a.presence.Touch(ctx, req) },
 		ctap.StatusOperationDenied, ctap.StatusUserActionTimeout)
 }
 
 // askUser runs one request to the user (a touch or a verification) with
-// the keepalive status saying the key waits for the user, and maps the
-// answer: nil stays nil; a cancelled ctx is CTAP2_ERR_KEEPALIVE_CANCEL
-// (CTAP 2.1 §11.2.9.1.5) and a deadline on ctx
+// the keepalive status saying the key waits for the user and a deadline
+// Config.TouchTimeout away, as a hardware key stops waiting after about
+// 30 s; and maps the answer: nil stays nil; a cancelled ctx is
+// CTAP2_ERR_KEEPALIVE_CANCEL (CTAP 2.1 §11.2.9.1.5) and a deadline
 // CTAP2_ERR_USER_ACTION_TIMEOUT; the statuses in pass go through as they
 // are; anything else is an internal error about what.
-func askUser(ctx context.Context, what string, ask func(context.Context) error, pass ...ctap.Status) error {
+func (a *Authenticator) askUser(ctx context.Context, what string, ask func(context.Context) error, pass ...ctap.Status) error {
 	ctaphid.SetKeepaliveStatus(ctx, ctaphid.StatusUPNeeded)
 	defer ctaphid.SetKeepaliveStatus(ctx, ctaphid.StatusProcessing)
+	if a.touchTO > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.touchTO)
+		defer cancel()
+	}
 	err := ask(ctx)
 	switch {
 	case err == nil:

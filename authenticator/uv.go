@@ -159,7 +159,7 @@ func (a *Authenticator) performBuiltInUV(ctx context.Context, req UVRequest, int
 // saying the key waits for the user, and maps its answer as touch does: a
 // cancelled ctx is CTAP2_ERR_KEEPALIVE_CANCEL, a deadline a timeout.
 func (a *Authenticator) verifyUser(ctx context.Context, req UVRequest) error {
-	return askUser(ctx, "user verification", func(ctx context.Context) error { return a.verifier.VerifyUser(ctx, req) },
+	return a.askUser(ctx, "user verification", func(ctx context.Context) error { return a.verifier.VerifyUser(ctx, req) },
 		ctap.StatusUVInvalid, ctap.StatusOperationDenied, ctap.StatusUserActionTimeout)
 }
 

@@ -216,10 +216,14 @@ func (p *userPresence) wait(ctx context.Context, r *pendingRequest, prompt strin
 		p.log.Info(r.kind+" answered", "for", what, "answer", answerName(err)+" (prompt)")
 		return err
 	case <-ctx.Done():
-		if p.mode == presencePrompt {
-			fmt.Fprintln(p.promptOut, "(cancelled)")
+		ended := "cancelled"
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			ended = "timed out"
 		}
-		p.log.Info(r.kind+" request ended", "for", what, "err", ctx.Err())
+		if p.mode == presencePrompt {
+			fmt.Fprintf(p.promptOut, "(%s)\n", ended)
+		}
+		p.log.Info(r.kind+" request "+ended, "for", what)
 		return ctx.Err()
 	}
 }

@@ -36,6 +36,7 @@ type serveFlags struct {
 	udp, state, presence, control, profile string
 	name, vid, pid, uhidPath, readyFile    string
 	level                                  slog.Level
+	touchTimeout                           time.Duration
 	set                                    map[string]bool // flags given on the command line
 	vendor, product                        uint32
 }
@@ -47,6 +48,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.udp, "udp", "", "serve over UDP at this address (e.g. 127.0.0.1:8111) instead of creating a uhid device")
 	fs.StringVar(&f.state, "state", "", "keep the key's state in this file (default: memory only, forgotten at exit)")
 	fs.StringVar(&f.presence, "presence", presenceAuto, "how user presence is answered: "+strings.Join(presenceModes, ", "))
+	fs.DurationVar(&f.touchTimeout, "touch-timeout", authenticator.DefaultTouchTimeout,
+		"how long a request for a touch, a UV or a finger waits before the key gives up (0: wait until answered or cancelled)")
 	fs.StringVar(&f.control, "control", defaultControlPath(), "control socket path, or \"off\"")
 	fs.StringVar(&f.profile, "profile", defaultProfile, "device profile: "+profileNames()+" (listed by: virtkey profiles)")
 	fs.StringVar(&f.name, "name", "", "uhid: HID device name (default: the profile's)")
@@ -92,6 +95,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 		if f.set["control"] {
 			return nil, errors.New("--control: empty path (use \"off\" for no control socket)")
 		}
+	}
+	if f.touchTimeout < 0 {
+		return nil, fmt.Errorf("--touch-timeout %v: want a duration of 0 or more", f.touchTimeout)
 	}
 	if f.presence == presenceControl && f.control == controlOff {
 		return nil, errors.New("--presence control needs a control socket: give --control PATH (or set XDG_RUNTIME_DIR)")
@@ -179,6 +185,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	d := &daemon{profile: prof, statePath: f.state, started: time.Now()}
 	cfg := authenticator.Config{OnWink: func() { log.Info("wink") }}
 	prof.apply(&cfg)
+	cfg.TouchTimeout = f.touchTimeout
+	if f.touchTimeout == 0 {
+		cfg.TouchTimeout = -1 // wait until answered or cancelled
+	}
 	if f.state != "" {
 		abs, err := filepath.Abs(f.state)
 		if err != nil {
@@ -285,7 +295,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	listening(addr)
 	log.Info("serving", "transport", d.transport, "profile", prof.Name, "state", d.statePath,
-		"presence", f.presence, "control", f.control)
+		"presence", f.presence, "touch-timeout", f.touchTimeout, "control", f.control)
 
 	err = ctaphid.Serve(ctx, dev, loggingHandler{key, prof, log}, prof.serverConfig(&ctaphid.ServerConfig{
 		Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) },
