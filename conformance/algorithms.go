@@ -106,7 +106,8 @@ func assertAlg(t *T, label string, cred *Credential, rk bool) []byte {
 func init() {
 	Register(
 		Case{ID: "alg-getinfo", Section: "CTAP 2.1 §6.4",
-			Title: "getInfo algorithms lists each algorithm once, all of type public-key",
+			Title:    "getInfo algorithms lists each algorithm once, all of type public-key",
+			Versions: CTAP2,
 			Run: func(t *T) {
 				algs := t.Ctap2().Info().Algorithms
 				if len(algs) == 0 {
@@ -121,7 +122,8 @@ func init() {
 				}
 			}},
 		Case{ID: "alg-every-listed", Section: "CTAP 2.1 §6.4, §6.1.2 step 3",
-			Title: "every algorithm getInfo lists makes a credential of that algorithm, with an ID within maxCredentialIdLength",
+			Title:    "every algorithm getInfo lists makes a credential of that algorithm, with an ID within maxCredentialIdLength",
+			Versions: CTAP2,
 			Run: func(t *T) {
 				info := t.Ctap2().Info()
 				for _, a := range info.Algorithms {
@@ -132,7 +134,8 @@ func init() {
 				}
 			}},
 		Case{ID: "alg-first-supported", Section: "CTAP 2.1 §6.1.2 step 3",
-			Title: "the key takes the first supported element of pubKeyCredParams, skipping unsupported ones before it",
+			Title:    "the key takes the first supported element of pubKeyCredParams, skipping unsupported ones before it",
+			Versions: CTAP2,
 			Run: func(t *T) {
 				needAlg(t, ctap.AlgRS256)
 				needAlg(t, ctap.AlgES384)
@@ -146,7 +149,8 @@ func init() {
 				Equal(t, "credential alg", t.MustMakeCredential(req).PublicKey.Alg, ctap.AlgES384)
 			}},
 		Case{ID: "alg-none-supported", Section: "CTAP 2.1 §6.1.2 step 3",
-			Title: "pubKeyCredParams of ES512 and an unassigned algorithm only gives CTAP2_ERR_UNSUPPORTED_ALGORITHM",
+			Title:    "pubKeyCredParams of ES512 and an unassigned algorithm only gives CTAP2_ERR_UNSUPPORTED_ALGORITHM",
+			Versions: CTAP2,
 			Run: func(t *T) {
 				if supportsAlg(t, algES512) {
 					t.Skipf("key supports ES512")
@@ -157,7 +161,8 @@ func init() {
 				t.ExpectStatus(err, ctap.StatusUnsupportedAlgorithm, "makeCredential with ES512 and -65535")
 			}},
 		Case{ID: "alg-es384-key", Section: "CTAP 2.1 §6.1.2 step 3; RFC 9053 §7.1.1",
-			Title: "an ES384 credential key is EC2 on P-384 (crv 2) with 48-byte coordinates",
+			Title:    "an ES384 credential key is EC2 on P-384 (crv 2) with 48-byte coordinates",
+			Versions: CTAP2,
 			Run: func(t *T) {
 				needAlg(t, ctap.AlgES384)
 				k := algCredential(t, "es384", false, ctap.AlgES384).PublicKey
@@ -166,19 +171,22 @@ func init() {
 				}
 			}},
 		Case{ID: "alg-es384-assertion", Section: "CTAP 2.1 §6.2.2 step 13; WebAuthn §6.5.6",
-			Title: "getAssertion with a non-discoverable ES384 credential signs ECDSA P-384 SHA-384 (DER)",
+			Title:    "getAssertion with a non-discoverable ES384 credential signs ECDSA P-384 SHA-384 (DER)",
+			Versions: CTAP2,
 			Run: func(t *T) {
 				needAlg(t, ctap.AlgES384)
 				assertAlg(t, "es384", algCredential(t, "es384", false, ctap.AlgES384), false)
 			}},
 		Case{ID: "alg-es384-resident", Section: "CTAP 2.1 §6.1.2 step 17, §6.2.2",
-			Title: "a discoverable ES384 credential is found without an allow list and signs",
+			Title:    "a discoverable ES384 credential is found without an allow list and signs",
+			Versions: CTAP2,
 			Run: func(t *T) {
 				needAlg(t, ctap.AlgES384)
 				assertAlg(t, "es384rk", algCredential(t, "es384rk", true, ctap.AlgES384), true)
 			}},
 		Case{ID: "alg-rs256-key", Section: "CTAP 2.1 §6.1.2 step 3; RFC 8230 §4",
-			Title: "an RS256 credential key is RSA (kty 3) with a 2048-bit n and e 65537",
+			Title:    "an RS256 credential key is RSA (kty 3) with a 2048-bit n and e 65537",
+			Versions: CTAP2,
 			Run: func(t *T) {
 				needAlg(t, ctap.AlgRS256)
 				k := algCredential(t, "rs256", false, ctap.AlgRS256).PublicKey
@@ -187,26 +195,30 @@ func init() {
 				}
 			}},
 		Case{ID: "alg-rs256-assertion", Section: "CTAP 2.1 §6.2.2 step 13; WebAuthn §6.5.6",
-			Title: "getAssertion with a non-discoverable RS256 credential signs RSASSA-PKCS1-v1_5 SHA-256, 256 bytes",
+			Title:    "getAssertion with a non-discoverable RS256 credential signs RSASSA-PKCS1-v1_5 SHA-256, 256 bytes",
+			Versions: CTAP2,
 			Run: func(t *T) {
 				needAlg(t, ctap.AlgRS256)
 				sig := assertAlg(t, "rs256", algCredential(t, "rs256", false, ctap.AlgRS256), false)
 				Equal(t, "signature length", len(sig), 256)
 			}},
 		Case{ID: "alg-rs256-resident", Section: "CTAP 2.1 §6.1.2 step 17, §6.2.2",
-			Title: "a discoverable RS256 credential is found without an allow list and signs",
+			Title:    "a discoverable RS256 credential is found without an allow list and signs",
+			Versions: CTAP2,
 			Run: func(t *T) {
 				needAlg(t, ctap.AlgRS256)
 				assertAlg(t, "rs256rk", algCredential(t, "rs256rk", true, ctap.AlgRS256), true)
 			}},
 		Case{ID: "alg-eddsa-stdlib", Section: "CTAP 2.1 §6.2.2 step 13; RFC 8032 §5.1.6",
-			Title: "an EdDSA assertion verifies with ed25519.Verify",
+			Title:    "an EdDSA assertion verifies with ed25519.Verify",
+			Versions: CTAP2,
 			Run: func(t *T) {
 				needAlg(t, ctap.AlgEdDSA)
 				assertAlg(t, "ed", algCredential(t, "ed", false, ctap.AlgEdDSA), false)
 			}},
 		Case{ID: "alg-packed-attestation", Section: "WebAuthn §8.2; CTAP 2.1 §6.1.2 step 19",
-			Title: "the attestation of ES384 and RS256 credentials verifies, and self attestation names the credential's alg",
+			Title:    "the attestation of ES384 and RS256 credentials verifies, and self attestation names the credential's alg",
+			Versions: CTAP2,
 			Run: func(t *T) {
 				for _, alg := range []int64{ctap.AlgES384, ctap.AlgRS256} {
 					if !supportsAlg(t, alg) {

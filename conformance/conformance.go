@@ -9,6 +9,8 @@ package conformance
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"runtime"
@@ -181,6 +183,9 @@ type Options struct {
 	Cases []Case
 	// Report, when set, is called after each case.
 	Report func(Result)
+	// RunID names this run in the user names of credentials that must be
+	// new in every run (T.RunID); empty picks a random one.
+	RunID string
 	// Prompt, when set, asks a person for a touch on a target without a
 	// Controller: it is called, at most once per case, when the key answers
 	// a call of the case's Ctap2 client with KEEPALIVE STATUS_UPNEEDED
@@ -193,6 +198,11 @@ type Options struct {
 func Run(ctx context.Context, target Target, opts Options) []Result {
 	if opts.CaseTimeout == 0 {
 		opts.CaseTimeout = 30 * time.Second
+	}
+	if opts.RunID == "" {
+		var b [4]byte
+		rand.Read(b[:])
+		opts.RunID = hex.EncodeToString(b[:])
 	}
 	caps := map[Capability]bool{}
 	for _, c := range target.Capabilities() {
@@ -272,7 +282,7 @@ func runCase(ctx context.Context, target Target, caps map[Capability]bool, c Cas
 			return res
 		}
 	}
-	t := &T{ctx: cctx, target: target, c: c}
+	t := &T{ctx: cctx, target: target, c: c, runID: opts.RunID}
 	if opts.Prompt != nil && target.Controller() == nil {
 		t.prompt = opts.Prompt
 	}
@@ -331,10 +341,12 @@ type T struct {
 	cleanup func()
 	atEnd   []func(ctx context.Context) error
 
-	skipReason   string   // Result.SkipReason: the first Skipf's message unless set before
-	warnings     []string // Result.Warnings
-	observations []string // Result.Observations
-	keyVersions  []string // getInfo versions, read once (versions)
+	skipReason   string         // Result.SkipReason: the first Skipf's message unless set before
+	warnings     []string       // Result.Warnings
+	observations []string       // Result.Observations
+	keyVersions  []string       // getInfo versions, read once (versions)
+	runID        string         // Options.RunID
+	algProbe     map[int64]bool // supportsAlg's probes on a key that lists no algorithms
 
 	prompt     func(msg string) // Options.Prompt on a target without a Controller
 	promptOnce sync.Once
@@ -363,6 +375,10 @@ func (t *T) Run(f func(t *T)) {
 	}
 	f(t)
 }
+
+// RunID is a name of the run, different in every run unless
+// Options.RunID fixes it: for credentials that must be new each time.
+func (t *T) RunID() string { return t.runID }
 
 // Context is the case's context; it ends at the case timeout.
 func (t *T) Context() context.Context { return t.ctx }

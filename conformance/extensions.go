@@ -13,7 +13,8 @@ import (
 // Cases for the credProtect, credBlob, largeBlobKey and minPinLength
 // extensions (CTAP 2.1 §12.1 to §12.4) and thirdPartyPayment (CTAP 2.2
 // §12). Cases that need user verification or discoverable credentials
-// set a PIN on a factory-new key and pass pinUvAuthTokens (protocol 2);
+// set a PIN on a factory-new key and pass pinUvAuthTokens (protocol 2, or
+// 1 on a key that lists only 1);
 // the others make non-discoverable credentials on the shared key.
 
 // extCase is a case's handle on the key for extension requests; pc is nil
@@ -43,7 +44,7 @@ func (t *T) extShared(exts ...string) *extCase {
 func (t *T) extWithPIN(exts ...string) *extCase {
 	t.needFreshKey()
 	t.needExtensions(exts...)
-	pc := t.pinProtocol(2)
+	pc := t.pinProtocol(t.listedPinProtocol())
 	pc.setPIN()
 	return &extCase{t: t, pc: pc}
 }
@@ -203,21 +204,28 @@ func init() {
 }
 
 var extCases = []Case{
-	{ID: "ext-getinfo", Section: "CTAP 2.1 §6.4 members 0x02, 0x0F; §12.2",
-		Title: "getInfo lists credProtect, credBlob, largeBlobKey, minPinLength and thirdPartyPayment, and maxCredBlobLength of at least 32",
+	{ID: "ext-getinfo", Section: "CTAP 2.1 §6.4 extensions (0x02), maxCredBlobLength (0x0F); §12.2",
+		Title:    "getInfo extensions are distinct strings; with credBlob listed, maxCredBlobLength is at least 32",
+		Versions: CTAP2,
 		Run: func(t *T) {
+			// Every extension is optional: the list is recorded, not
+			// judged (§6.4: "List of supported extensions").
 			info := t.info()
-			for _, e := range []string{ctap.ExtCredProtect, ctap.ExtCredBlob, ctap.ExtLargeBlobKey, ctap.ExtMinPinLength, ctap.ExtThirdPartyPayment} {
-				if !info.HasExtension(e) {
-					t.Fatalf("extensions %v lack %s", info.Extensions, e)
+			seen := map[string]bool{}
+			for _, e := range info.Extensions {
+				if e == "" || seen[e] {
+					t.Fatalf("extensions %q: empty or repeated %q", info.Extensions, e)
 				}
+				seen[e] = true
 			}
-			if info.MaxCredBlobLength < 32 {
-				t.Fatalf("maxCredBlobLength %d, want at least 32", info.MaxCredBlobLength)
+			t.Observef("extensions %q", info.Extensions)
+			if info.HasExtension(ctap.ExtCredBlob) && info.MaxCredBlobLength < 32 {
+				t.Fatalf("credBlob listed with maxCredBlobLength %d, want at least 32", info.MaxCredBlobLength)
 			}
 		}},
 	{ID: "ext-unknown-ignored", Section: "CTAP 2.1 §6.1.1, §6.2.1 (extensions)",
-		Title: "an unknown extension is ignored: makeCredential and getAssertion succeed without its output",
+		Title:    "an unknown extension is ignored: makeCredential and getAssertion succeed without its output",
+		Versions: CTAP2,
 		Run: func(t *T) {
 			e := t.extShared()
 			in := inputs(t, "example.com:unknown", map[string]int{"a": 1})
@@ -227,7 +235,8 @@ var extCases = []Case{
 			expectKeys(t, "getAssertion", r.AuthData)
 		}},
 	{ID: "ext-outputs-subset", Section: "CTAP 2.1 §6.1.2 step 15.2; WebAuthn §6.1 (ED flag)",
-		Title: "makeCredential with several extensions returns outputs only for inputs sent, with the ED flag",
+		Title:    "makeCredential with several extensions returns outputs only for inputs sent, with the ED flag",
+		Versions: CTAP2,
 		Run: func(t *T) {
 			e := t.extShared(ctap.ExtCredProtect, ctap.ExtThirdPartyPayment, ctap.ExtMinPinLength)
 			c := e.mustMC("s", false, inputs(t, ctap.ExtCredProtect, 2, ctap.ExtThirdPartyPayment, true))
@@ -237,7 +246,8 @@ var extCases = []Case{
 
 var credProtectCases = []Case{
 	{ID: "ext-credprotect-output", Section: "CTAP 2.1 §12.1",
-		Title: "credProtect 1, 2 and 3 on non-discoverable credentials: the output is the level applied",
+		Title:    "credProtect 1, 2 and 3 on non-discoverable credentials: the output is the level applied",
+		Versions: CTAP2,
 		Run: func(t *T) {
 			e := t.extShared(ctap.ExtCredProtect)
 			for _, l := range []client.CredProtectPolicy{1, 2, 3} {
@@ -245,7 +255,8 @@ var credProtectCases = []Case{
 			}
 		}},
 	{ID: "ext-credprotect-type", Section: "CTAP 2.1 §12.1 (input: unsigned integer), §8 (CBOR types)",
-		Title: "credProtect as a text string or a negative integer gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE",
+		Title:    "credProtect as a text string or a negative integer should give CTAP2_ERR_CBOR_UNEXPECTED_TYPE",
+		Versions: CTAP2, Level: Should,
 		Run: func(t *T) {
 			e := t.extShared(ctap.ExtCredProtect)
 			for _, v := range []any{"3", -1} {
@@ -254,7 +265,8 @@ var credProtectCases = []Case{
 			}
 		}},
 	{ID: "ext-credprotect-invalid-level", Section: "CTAP 2.1 §12.1 (levels 1 to 3; no status given for others)",
-		Title: "credProtect 0 and 4: CTAP1_ERR_INVALID_PARAMETER, or a credential whose output is a valid level (never the invalid one)",
+		Title:    "credProtect 0 and 4: CTAP1_ERR_INVALID_PARAMETER, or a credential whose output is a valid level (never the invalid one)",
+		Versions: CTAP2,
 		Run: func(t *T) {
 			e := t.extShared(ctap.ExtCredProtect)
 			for _, v := range []uint64{0, 4} {
@@ -271,6 +283,7 @@ var credProtectCases = []Case{
 	{ID: "ext-credprotect-l2-discoverable-no-uv", Section: "CTAP 2.1 §6.2.2 step 7.5, §12.1",
 		Title:       "a discoverable userVerificationOptionalWithCredentialIDList credential is not found without allowList and without uv",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtCredProtect)
 			e.credProtected("a", true, client.UserVerificationOptionalWithCredentialIDList)
@@ -280,6 +293,7 @@ var credProtectCases = []Case{
 	{ID: "ext-credprotect-l2-allowlist-no-uv", Section: "CTAP 2.1 §6.2.2 step 7.5, §12.1",
 		Title:       "a userVerificationOptionalWithCredentialIDList credential is used without uv when the allowList names it",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtCredProtect)
 			c := e.credProtected("a", true, client.UserVerificationOptionalWithCredentialIDList)
@@ -293,6 +307,7 @@ var credProtectCases = []Case{
 	{ID: "ext-credprotect-l2-uv", Section: "CTAP 2.1 §6.2.2 steps 7.4, 7.5, §12.1",
 		Title:       "with a pinUvAuthToken, a userVerificationOptionalWithCredentialIDList credential is found without allowList",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtCredProtect)
 			c := e.credProtected("a", true, client.UserVerificationOptionalWithCredentialIDList)
@@ -304,6 +319,7 @@ var credProtectCases = []Case{
 	{ID: "ext-credprotect-l3-no-uv", Section: "CTAP 2.1 §6.2.2 step 7.4, §12.1",
 		Title:       "without uv a userVerificationRequired credential is not found, with or without allowList",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtCredProtect)
 			c := e.credProtected("a", true, client.UserVerificationRequired)
@@ -313,7 +329,8 @@ var credProtectCases = []Case{
 			t.ExpectStatus(err, ctap.StatusNoCredentials, "getAssertion without allowList, no uv")
 		}},
 	{ID: "ext-credprotect-l3-nonrk-no-uv", Section: "CTAP 2.1 §6.2.2 step 7.4, §12.1",
-		Title: "a non-discoverable userVerificationRequired credential in the allowList is not found without uv",
+		Title:    "a non-discoverable userVerificationRequired credential in the allowList is not found without uv",
+		Versions: CTAP2,
 		Run: func(t *T) {
 			e := t.extShared(ctap.ExtCredProtect)
 			c := e.credProtected("a", false, client.UserVerificationRequired)
@@ -326,6 +343,7 @@ var credProtectCases = []Case{
 	{ID: "ext-credprotect-l3-uv", Section: "CTAP 2.1 §6.2.2 step 7.4, §12.1",
 		Title:       "with a pinUvAuthToken a userVerificationRequired credential is found, with and without allowList, of both kinds",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtCredProtect)
 			c := e.credProtected("a", true, client.UserVerificationRequired)
@@ -337,6 +355,7 @@ var credProtectCases = []Case{
 	{ID: "ext-credprotect-mixed", Section: "CTAP 2.1 §6.2.2 steps 7.4, 7.5; §12.1",
 		Title:       "of levels 1, 2, 3 without allowList only level 1 is found without uv; all three with uv (numberOfCredentials 3)",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtCredProtect)
 			c1 := e.credProtected("l1", true, client.UserVerificationOptional)
@@ -352,7 +371,8 @@ var credProtectCases = []Case{
 			}
 		}},
 	{ID: "ext-credprotect-exclude-l3-no-uv", Section: "CTAP 2.1 §6.1.2 step 12.2",
-		Title: "a userVerificationRequired credential in the excludeList does not exclude without uv",
+		Title:    "a userVerificationRequired credential in the excludeList does not exclude without uv",
+		Versions: CTAP2,
 		Run: func(t *T) {
 			e := t.extShared(ctap.ExtCredProtect)
 			c := e.credProtected("a", false, client.UserVerificationRequired)
@@ -363,6 +383,7 @@ var credProtectCases = []Case{
 	{ID: "ext-credprotect-exclude-l3-uv", Section: "CTAP 2.1 §6.1.2 step 12.2",
 		Title:       "with a pinUvAuthToken a userVerificationRequired credential in the excludeList gives CTAP2_ERR_CREDENTIAL_EXCLUDED",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtCredProtect)
 			c := e.credProtected("a", false, client.UserVerificationRequired)
@@ -372,7 +393,8 @@ var credProtectCases = []Case{
 			t.ExpectStatus(err, ctap.StatusCredentialExcluded, "makeCredential with uv")
 		}},
 	{ID: "ext-credprotect-exclude-l2", Section: "CTAP 2.1 §6.1.2 step 12.1",
-		Title: "a userVerificationOptionalWithCredentialIDList credential in the excludeList excludes without uv",
+		Title:    "a userVerificationOptionalWithCredentialIDList credential in the excludeList excludes without uv",
+		Versions: CTAP2,
 		Run: func(t *T) {
 			e := t.extShared(ctap.ExtCredProtect)
 			c := e.credProtected("a", false, client.UserVerificationOptionalWithCredentialIDList)
@@ -384,6 +406,7 @@ var credProtectCases = []Case{
 	{ID: "ext-credprotect-credman", Section: "CTAP 2.1 §6.8.4 (credProtect 0x0A), §12.1",
 		Title:       "enumerateCredentials reports each discoverable credential's level, 1 without the extension",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtCredProtect)
 			want := map[string]uint64{}
@@ -411,6 +434,7 @@ var credBlobCases = []Case{
 	{ID: "ext-credblob-rk", Section: "CTAP 2.1 §12.2",
 		Title:       "a discoverable credential stores a credBlob of maxCredBlobLength bytes (output true) and getAssertion returns it",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtCredBlob)
 			blob := bytes.Repeat([]byte{0xB1}, int(t.Ctap2().Info().MaxCredBlobLength))
@@ -434,6 +458,7 @@ var credBlobCases = []Case{
 	{ID: "ext-credblob-too-long", Section: "CTAP 2.1 §12.2",
 		Title:       "a credBlob longer than maxCredBlobLength is not stored: output false, and getAssertion returns an empty byte string",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtCredBlob)
 			blob := bytes.Repeat([]byte{0xB2}, int(t.Ctap2().Info().MaxCredBlobLength)+1)
@@ -449,6 +474,7 @@ var credBlobCases = []Case{
 	{ID: "ext-credblob-none", Section: "CTAP 2.1 §12.2",
 		Title:       "getAssertion credBlob true for a credential made without credBlob returns an empty byte string",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtCredBlob)
 			c := e.mustMC("a", true, nil)
@@ -461,7 +487,8 @@ var credBlobCases = []Case{
 			expectKeys(t, "getAssertion with credBlob false", r.AuthData)
 		}},
 	{ID: "ext-credblob-nonrk", Section: "CTAP 2.1 §12.2",
-		Title: "credBlob on a non-discoverable credential: getAssertion returns the blob when the output was true, an empty byte string when false",
+		Title:    "credBlob on a non-discoverable credential: getAssertion returns the blob when the output was true, an empty byte string when false",
+		Versions: CTAP2,
 		Run: func(t *T) {
 			e := t.extShared(ctap.ExtCredBlob)
 			blob := []byte("non-discoverable")
@@ -480,7 +507,8 @@ var credBlobCases = []Case{
 			}
 		}},
 	{ID: "ext-credblob-type", Section: "CTAP 2.1 §12.2 (inputs: byte string, boolean), §8",
-		Title: "credBlob as a text string in makeCredential, or a byte string in getAssertion, gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE",
+		Title:    "credBlob as a text string in makeCredential, or a byte string in getAssertion, should give CTAP2_ERR_CBOR_UNEXPECTED_TYPE",
+		Versions: CTAP2, Level: Should,
 		Run: func(t *T) {
 			e := t.extShared(ctap.ExtCredBlob)
 			_, err := e.mc("a", false, false, inputs(t, ctap.ExtCredBlob, "blob"))
@@ -492,6 +520,7 @@ var credBlobCases = []Case{
 	{ID: "ext-credblob-getnext", Section: "CTAP 2.1 §6.3, §12.2",
 		Title:       "getNextAssertion returns each credential's own credBlob",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtCredBlob)
 			e.mustMC("old", true, inputs(t, ctap.ExtCredBlob, []byte("old")))
@@ -512,6 +541,7 @@ var largeBlobKeyCases = []Case{
 	{ID: "ext-largeblobkey-rk", Section: "CTAP 2.1 §12.3, §6.1.2 (0x05), §6.2.2 (0x07), §6.8.4 (0x0B)",
 		Title:       "largeBlobKey on a discoverable credential: a 32-byte key in member 0x05, not in authData; the same in getAssertion's 0x07 and enumerateCredentials",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtLargeBlobKey)
 			req := &ctap.MakeCredentialRequest{}
@@ -538,7 +568,8 @@ var largeBlobKeyCases = []Case{
 			}
 		}},
 	{ID: "ext-largeblobkey-nonrk", Section: "CTAP 2.1 §12.3",
-		Title: "largeBlobKey true for a non-discoverable credential gives CTAP2_ERR_INVALID_OPTION",
+		Title:    "largeBlobKey true for a non-discoverable credential gives CTAP2_ERR_INVALID_OPTION",
+		Versions: CTAP2,
 		Run: func(t *T) {
 			e := t.extShared(ctap.ExtLargeBlobKey)
 			_, err := e.mc("a", false, false, inputs(t, ctap.ExtLargeBlobKey, true))
@@ -547,6 +578,7 @@ var largeBlobKeyCases = []Case{
 	{ID: "ext-largeblobkey-false", Section: "CTAP 2.1 §12.3",
 		Title:       "largeBlobKey false gives CTAP2_ERR_INVALID_OPTION in makeCredential and getAssertion",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtLargeBlobKey)
 			_, err := e.mc("a", true, true, inputs(t, ctap.ExtLargeBlobKey, false))
@@ -556,8 +588,9 @@ var largeBlobKeyCases = []Case{
 			t.ExpectStatus(err, ctap.StatusInvalidOption, "getAssertion largeBlobKey false")
 		}},
 	{ID: "ext-largeblobkey-type", Section: "CTAP 2.1 §12.3 (input: boolean), §8",
-		Title:       "largeBlobKey as an integer gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE",
+		Title:       "largeBlobKey as an integer should give CTAP2_ERR_CBOR_UNEXPECTED_TYPE",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtLargeBlobKey)
 			_, err := e.mc("a", true, true, inputs(t, ctap.ExtLargeBlobKey, 1))
@@ -566,6 +599,7 @@ var largeBlobKeyCases = []Case{
 	{ID: "ext-largeblobkey-absent", Section: "CTAP 2.1 §12.3, §6.2.2 (0x07)",
 		Title:       "getAssertion largeBlobKey true for a credential without a key leaves member 0x07 out",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtLargeBlobKey)
 			c := e.mustMC("a", true, nil)
@@ -580,6 +614,7 @@ var minPinLengthCases = []Case{
 	{ID: "ext-minpinlength-rpid", Section: "CTAP 2.1 §12.4, §6.11.4",
 		Title:       "after setMinPINLength with minPinLengthRPIDs naming the RP, minPinLength true returns the minimum PIN length; another RP gets no output",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtMinPinLength)
 			if !client.IsConfigSupported(t.Ctap2().Info()) {
@@ -604,7 +639,8 @@ var minPinLengthCases = []Case{
 			expectKeys(t, "unlisted RP", oc.Response.AuthData)
 		}},
 	{ID: "ext-minpinlength-unlisted", Section: "CTAP 2.1 §12.4",
-		Title: "minPinLength true for an RP not in minPinLengthRPIDs, or false, gives no output",
+		Title:    "minPinLength true for an RP not in minPinLengthRPIDs, or false, gives no output",
+		Versions: CTAP2, Level: Should,
 		Run: func(t *T) {
 			e := t.extShared(ctap.ExtMinPinLength)
 			for _, v := range []bool{true, false} {
@@ -613,7 +649,8 @@ var minPinLengthCases = []Case{
 			}
 		}},
 	{ID: "ext-minpinlength-type", Section: "CTAP 2.1 §12.4 (input: boolean), §8",
-		Title: "minPinLength as a byte string gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE",
+		Title:    "minPinLength as a byte string should give CTAP2_ERR_CBOR_UNEXPECTED_TYPE",
+		Versions: CTAP2, Level: Should,
 		Run: func(t *T) {
 			e := t.extShared(ctap.ExtMinPinLength)
 			_, err := e.mc("a", false, false, inputs(t, ctap.ExtMinPinLength, []byte{1}))
@@ -623,7 +660,8 @@ var minPinLengthCases = []Case{
 
 var thirdPartyPaymentCases = []Case{
 	{ID: "ext-thirdpartypayment-nonrk", Section: "CTAP 2.2 §12 (thirdPartyPayment)",
-		Title: "thirdPartyPayment true: output true in makeCredential, and getAssertion thirdPartyPayment true returns true",
+		Title:    "thirdPartyPayment true: output true in makeCredential, and getAssertion thirdPartyPayment true returns true",
+		Versions: CTAP2,
 		Run: func(t *T) {
 			e := t.extShared(ctap.ExtThirdPartyPayment)
 			req := &ctap.MakeCredentialRequest{}
@@ -642,7 +680,8 @@ var thirdPartyPaymentCases = []Case{
 			expectKeys(t, "getAssertion without the extension", r.AuthData)
 		}},
 	{ID: "ext-thirdpartypayment-unset", Section: "CTAP 2.2 §12 (thirdPartyPayment)",
-		Title: "getAssertion thirdPartyPayment true for a credential made without it returns false",
+		Title:    "getAssertion thirdPartyPayment true for a credential made without it returns false",
+		Versions: CTAP2,
 		Run: func(t *T) {
 			e := t.extShared(ctap.ExtThirdPartyPayment)
 			c := e.mustMC("a", false, nil)
@@ -652,7 +691,8 @@ var thirdPartyPaymentCases = []Case{
 			}
 		}},
 	{ID: "ext-thirdpartypayment-type", Section: "CTAP 2.2 §12 (thirdPartyPayment input: boolean), CTAP 2.1 §8",
-		Title: "thirdPartyPayment as a text string gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE",
+		Title:    "thirdPartyPayment as a text string should give CTAP2_ERR_CBOR_UNEXPECTED_TYPE",
+		Versions: CTAP2, Level: Should,
 		Run: func(t *T) {
 			e := t.extShared(ctap.ExtThirdPartyPayment)
 			_, err := e.mc("a", false, false, inputs(t, ctap.ExtThirdPartyPayment, "true"))
@@ -661,6 +701,7 @@ var thirdPartyPaymentCases = []Case{
 	{ID: "ext-thirdpartypayment-credman", Section: "CTAP 2.2 §6.8.4 (thirdPartyPayment 0x0C), §12",
 		Title:       "enumerateCredentials reports thirdPartyPayment true for a discoverable credential made with it",
 		Destructive: true,
+		Versions:    CTAP2,
 		Run: func(t *T) {
 			e := t.extWithPIN(ctap.ExtThirdPartyPayment)
 			c := e.mustMC("a", true, inputs(t, ctap.ExtThirdPartyPayment, true))

@@ -180,3 +180,11 @@ func clientKeepalive(f func(ctaphid.KeepaliveStatus)) client.CallOption {
 type ctaphidStatus = ctaphid.KeepaliveStatus
 
 const upNeeded = ctaphid.StatusUPNeeded
+
+// statusErr is st as an error: nil for StatusOK.
+func statusErr(st ctap.Status) error {
+	if st == ctap.StatusOK {
+		return nil
+	}
+	return st
+}

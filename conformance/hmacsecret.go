@@ -96,7 +96,31 @@ func (h *hsCase) get(label string, token []byte, salt1, salt2 []byte, allow ...*
 // expectFails sends getAssertion with the input and expects status want.
 func (h *hsCase) expectFails(in *ctap.HMACSecretInput, c *Credential, want ctap.Status, what string) {
 	_, err := h.t.Ctap2().GetAssertion(h.t.ctx, h.request(what, in, c))
-	h.t.ExpectStatus(err, want, what)
+	h.t.ExpectStatus21(err, want, what)
+}
+
+// hmacSecretListed is hmacSecret with the PIN/UV auth protocol the key
+// prefers among those it lists (CTAP 2.1 §6.4 pinUvAuthProtocols): 2,
+// else 1, the only one a CTAP 2.0 key has.
+func (t *T) hmacSecretListed() *hsCase {
+	return t.hmacSecret(t.listedPinProtocol())
+}
+
+// listedPinProtocol is 2 when the key lists PIN/UV auth protocol 2, else 1.
+func (t *T) listedPinProtocol() uint64 {
+	if slices.Contains(t.Ctap2().Info().PinUvProtocols, 2) {
+		return 2
+	}
+	return 1
+}
+
+// inputProtocol is the hmac-secret input's pinUvAuthProtocol member: the
+// member came with CTAP 2.1, and its absence means protocol 1.
+func (pc *pinCase) inputProtocol() *uint64 {
+	if pc.v == 1 {
+		return nil
+	}
+	return pc.protocol()
 }
 
 func init() {
@@ -104,7 +128,8 @@ func init() {
 		v := v
 		Register(
 			Case{ID: fmt.Sprintf("hs-v%d-one-salt", v), Section: "CTAP 2.1 §12.5",
-				Title: fmt.Sprintf("protocol %d: one salt gives one 32-byte output, the same twice", v),
+				Title:    fmt.Sprintf("protocol %d: one salt gives one 32-byte output, the same twice", v),
+				Versions: CTAP2,
 				Run: func(t *T) {
 					h := t.hmacSecret(v)
 					c := h.credential("one", false)
@@ -118,7 +143,8 @@ func init() {
 					}
 				}},
 			Case{ID: fmt.Sprintf("hs-v%d-two-salts", v), Section: "CTAP 2.1 §12.5",
-				Title: fmt.Sprintf("protocol %d: two salts give output1 || output2, output1 as for salt1 alone", v),
+				Title:    fmt.Sprintf("protocol %d: two salts give output1 || output2, output1 as for salt1 alone", v),
+				Versions: CTAP2,
 				Run: func(t *T) {
 					h := t.hmacSecret(v)
 					c := h.credential("two", false)
@@ -134,6 +160,7 @@ func init() {
 			Case{ID: fmt.Sprintf("hs-v%d-uv", v), Section: "CTAP 2.1 §12.5 (CredRandomWithUV, CredRandomWithoutUV)",
 				Title:       fmt.Sprintf("protocol %d: with a pinUvAuthParam (uv bit) the output differs from without, and repeats", v),
 				Destructive: true,
+				Versions:    CTAP2,
 				Run: func(t *T) {
 					t.needFreshKey()
 					h := t.hmacSecret(v)
@@ -156,7 +183,8 @@ func init() {
 					}
 				}},
 			Case{ID: fmt.Sprintf("hs-v%d-mc", v), Section: "CTAP 2.2 §12.8",
-				Title: fmt.Sprintf("protocol %d: hmac-secret-mc gives at makeCredential the outputs getAssertion gives later", v),
+				Title:    fmt.Sprintf("protocol %d: hmac-secret-mc gives at makeCredential the outputs getAssertion gives later", v),
+				Versions: CTAP2,
 				Run: func(t *T) {
 					h := t.hmacSecret(v)
 					h.needMC()
@@ -181,7 +209,8 @@ func init() {
 
 	Register(
 		Case{ID: "hs-getinfo", Section: "CTAP 2.1 §6.4, §12.5; CTAP 2.2 §12.8",
-			Title: "getInfo lists hmac-secret and hmac-secret-mc",
+			Title:    "getInfo lists hmac-secret and hmac-secret-mc",
+			Versions: CTAP2,
 			Run: func(t *T) {
 				exts := t.Ctap2().Info().Extensions
 				for _, e := range []string{ctap.ExtHMACSecret, ctap.ExtHMACSecretMC} {
@@ -191,9 +220,10 @@ func init() {
 				}
 			}},
 		Case{ID: "hs-resident", Section: "CTAP 2.1 §12.5",
-			Title: "a discoverable credential made with hmac-secret gives outputs without an allowList",
+			Title:    "a discoverable credential made with hmac-secret gives outputs without an allowList",
+			Versions: CTAP2,
 			Run: func(t *T) {
-				h := t.hmacSecret(2)
+				h := t.hmacSecretListed()
 				h.credential("rk", true)
 				o1, o2, resp := h.get("rk-a", nil, hsSalt1, hsSalt2)
 				if resp.User == nil {
@@ -205,9 +235,10 @@ func init() {
 				}
 			}},
 		Case{ID: "hs-not-created", Section: "CTAP 2.1 §12.5",
-			Title: "a credential made without hmac-secret gets no hmac-secret output",
+			Title:    "a credential made without hmac-secret gets no hmac-secret output",
+			Versions: CTAP2,
 			Run: func(t *T) {
-				h := t.hmacSecret(2)
+				h := t.hmacSecretListed()
 				c := t.MakeCredential("plain", false)
 				if c.Response.AuthData.Extensions != nil {
 					t.Errorf("makeCredential without extensions has extension outputs %x", c.Response.AuthData.Extensions)
@@ -218,9 +249,10 @@ func init() {
 				}
 			}},
 		Case{ID: "hs-create-false", Section: "CTAP 2.1 §12.5",
-			Title: "\"hmac-secret\": false makes no hmac-secret output at makeCredential",
+			Title:    "\"hmac-secret\": false makes no hmac-secret output at makeCredential",
+			Versions: CTAP2,
 			Run: func(t *T) {
-				t.hmacSecret(2)
+				t.hmacSecretListed()
 				req := t.MakeCredentialRequest("false", false)
 				req.Extensions = map[string]ctap.RawMessage{ctap.ExtHMACSecret: ctap.MustMarshal(false)}
 				c := t.MustMakeCredential(req)
@@ -229,18 +261,20 @@ func init() {
 				}
 			}},
 		Case{ID: "hs-bad-salt-auth", Section: "CTAP 2.1 §12.5",
-			Title: "a saltAuth that does not verify is CTAP2_ERR_PIN_AUTH_INVALID",
+			Title:    "a saltAuth that does not verify is CTAP2_ERR_PIN_AUTH_INVALID",
+			Versions: CTAP2,
 			Run: func(t *T) {
-				h := t.hmacSecret(2)
+				h := t.hmacSecretListed()
 				c := h.credential("auth", false)
 				in := h.input(hsSalt1, nil)
 				in.SaltAuth[0] ^= 0x01
 				h.expectFails(in, c, ctap.StatusPINAuthInvalid, "getAssertion with a wrong saltAuth")
 			}},
 		Case{ID: "hs-salt-length", Section: "CTAP 2.1 §12.5",
-			Title: "salts that decrypt to 48 bytes are CTAP1_ERR_INVALID_PARAMETER",
+			Title:    "salts that decrypt to 48 bytes are CTAP1_ERR_INVALID_PARAMETER",
+			Versions: CTAP2,
 			Run: func(t *T) {
-				h := t.hmacSecret(2)
+				h := t.hmacSecretListed()
 				c := h.credential("len", false)
 				key, shared, err := h.pc.cp.KeyAgreement(t.ctx)
 				if err != nil {
@@ -250,38 +284,42 @@ func init() {
 				if err != nil {
 					t.Fatalf("encrypt: %v", err)
 				}
-				in := &ctap.HMACSecretInput{KeyAgreement: &key, SaltEnc: enc, SaltAuth: h.pc.p.Authenticate(shared, enc), PinUvAuthProtocol: u64(2)}
+				in := &ctap.HMACSecretInput{KeyAgreement: &key, SaltEnc: enc, SaltAuth: h.pc.p.Authenticate(shared, enc), PinUvAuthProtocol: h.pc.inputProtocol()}
 				h.expectFails(in, c, ctap.StatusInvalidParameter, "getAssertion with 48 bytes of salts")
 			}},
 		Case{ID: "hs-missing-key-agreement", Section: "CTAP 2.1 §12.5, §6.2.2",
-			Title: "an input without keyAgreement is CTAP2_ERR_MISSING_PARAMETER",
+			Title:    "an input without keyAgreement is CTAP2_ERR_MISSING_PARAMETER",
+			Versions: CTAP2,
 			Run: func(t *T) {
-				h := t.hmacSecret(2)
+				h := t.hmacSecretListed()
 				c := h.credential("nokey", false)
 				in := h.input(hsSalt1, nil)
 				in.KeyAgreement = nil
 				h.expectFails(in, c, ctap.StatusMissingParameter, "getAssertion without keyAgreement")
 			}},
 		Case{ID: "hs-missing-salt-enc", Section: "CTAP 2.1 §12.5, §6.2.2",
-			Title: "an input without saltEnc is CTAP2_ERR_MISSING_PARAMETER",
+			Title:    "an input without saltEnc is CTAP2_ERR_MISSING_PARAMETER",
+			Versions: CTAP2,
 			Run: func(t *T) {
-				h := t.hmacSecret(2)
+				h := t.hmacSecretListed()
 				c := h.credential("noenc", false)
 				in := h.input(hsSalt1, nil)
 				in.SaltEnc = nil
 				h.expectFails(in, c, ctap.StatusMissingParameter, "getAssertion without saltEnc")
 			}},
 		Case{ID: "hs-unsupported-protocol", Section: "CTAP 2.1 §12.5, §6.5.4",
-			Title: "pinUvAuthProtocol 3 in the input is CTAP1_ERR_INVALID_PARAMETER",
+			Title:    "pinUvAuthProtocol 3 in the input is CTAP1_ERR_INVALID_PARAMETER",
+			Versions: CTAP21,
 			Run: func(t *T) {
-				h := t.hmacSecret(2)
+				h := t.hmacSecretListed()
 				c := h.credential("p3", false)
 				in := h.input(hsSalt1, nil)
 				in.PinUvAuthProtocol = u64(3)
 				h.expectFails(in, c, ctap.StatusInvalidParameter, "getAssertion with pinUvAuthProtocol 3")
 			}},
 		Case{ID: "hs-protocol-absent", Section: "CTAP 2.1 §12.5",
-			Title: "without pinUvAuthProtocol the input is protocol 1's",
+			Title:    "without pinUvAuthProtocol the input is protocol 1's",
+			Versions: CTAP2,
 			Run: func(t *T) {
 				h := t.hmacSecret(1)
 				c := h.credential("absent", false)
@@ -295,19 +333,21 @@ func init() {
 				}
 			}},
 		Case{ID: "hs-up-false", Section: "CTAP 2.1 §12.5",
-			Title: "hmac-secret with the up option false is CTAP2_ERR_UNSUPPORTED_OPTION",
+			Title:    "hmac-secret with the up option false is CTAP2_ERR_UNSUPPORTED_OPTION",
+			Versions: CTAP2,
 			Run: func(t *T) {
-				h := t.hmacSecret(2)
+				h := t.hmacSecretListed()
 				c := h.credential("up", false)
 				req := h.request("up", h.input(hsSalt1, nil), c)
 				req.Options = map[string]bool{ctap.OptionUP: false}
 				_, err := t.Ctap2().GetAssertion(t.ctx, req)
-				t.ExpectStatus(err, ctap.StatusUnsupportedOption, "getAssertion with up=false and hmac-secret")
+				t.ExpectStatus21(err, ctap.StatusUnsupportedOption, "getAssertion with up=false and hmac-secret")
 			}},
 		Case{ID: "hs-mc-without-hmac-secret", Section: "CTAP 2.2 §12.8",
-			Title: "hmac-secret-mc without \"hmac-secret\": true is CTAP2_ERR_MISSING_PARAMETER",
+			Title:    "hmac-secret-mc without \"hmac-secret\": true is CTAP2_ERR_MISSING_PARAMETER",
+			Versions: CTAP2,
 			Run: func(t *T) {
-				h := t.hmacSecret(2)
+				h := t.hmacSecretListed()
 				h.needMC()
 				req := t.MakeCredentialRequest("mc-alone", false)
 				req.Extensions = map[string]ctap.RawMessage{ctap.ExtHMACSecretMC: ctap.MustMarshal(h.input(hsSalt1, nil))}
@@ -315,9 +355,10 @@ func init() {
 				t.ExpectStatus(err, ctap.StatusMissingParameter, "makeCredential with hmac-secret-mc alone")
 			}},
 		Case{ID: "hs-mc-bad-salt-auth", Section: "CTAP 2.2 §12.8, CTAP 2.1 §12.5",
-			Title: "hmac-secret-mc with a saltAuth that does not verify is CTAP2_ERR_PIN_AUTH_INVALID",
+			Title:    "hmac-secret-mc with a saltAuth that does not verify is CTAP2_ERR_PIN_AUTH_INVALID",
+			Versions: CTAP2,
 			Run: func(t *T) {
-				h := t.hmacSecret(2)
+				h := t.hmacSecretListed()
 				h.needMC()
 				in := h.input(hsSalt1, nil)
 				in.SaltAuth[1] ^= 0x80
