@@ -8,10 +8,14 @@
 #   canonical  bridge.js --canonical re-encodes the emulator's CBOR responses
 #              in canonical form, masking its one getInfo encoding deviation
 #              so that the rest of the key is examined (see RESULTS.md).
-# Each run's outcomes (one "ID OUTCOME" line per case) are compared with
+# Each run's failures (one "ID FAIL" line per case) are compared with
 # expected-raw.txt and expected-canonical.txt: a case that newly fails, or a
-# documented failure that now passes, fails the script. After a change that
-# is understood, regenerate the files with --update and update RESULTS.md.
+# documented failure that now passes, fails the script. In the raw run, the
+# cases that fail only because the client refuses the non-canonical getInfo
+# (ctaptest's ErrNotCanonical on authenticatorGetInfo) are left out of the
+# comparison: that one deviation is gi-canonical's finding (kept), and every case
+# added to the suite would otherwise join the list. After a change that is
+# understood, regenerate the files with --update and update RESULTS.md.
 #
 # Usage: interop/foreign/run.sh [--update]
 # Environment: FOREIGN_UDP_PORT (default 8121; the canonical run uses +1).
@@ -71,10 +75,14 @@ for variant in raw canonical; do
 	wait "$bridge_pid" 2>/dev/null || true
 	bridge_pid=
 	tail -n 2 "$work/$variant.out"
+	filter=()
+	if [ "$variant" = raw ]; then
+		filter=(--except 'response is not canonical CBOR: authenticatorGetInfo' --keep gi-canonical)
+	fi
 	if $json; then
-		node "$here/outcomes.js" json "$work/$variant.json" >"$work/$variant.txt"
+		node "$here/outcomes.js" "${filter[@]}" json "$work/$variant.json" >"$work/$variant.txt"
 	else
-		node "$here/outcomes.js" text "$work/$variant.out" >"$work/$variant.txt"
+		node "$here/outcomes.js" "${filter[@]}" text "$work/$variant.out" >"$work/$variant.txt"
 	fi
 	if [ ! -s "$work/$variant.txt" ]; then
 		echo "no outcomes read from ctaptest's $variant run:" >&2
