@@ -130,63 +130,7 @@ func (DenyPresence) Capture(ctx context.Context, req CaptureRequest) (Sample, er
 var (
 	_ FingerprintSensor = AutoPresence{}
 	_ FingerprintSensor = DenyPresence{}
-	_ FingerprintSensor = (*ScriptedPresence)(nil)
 )
-
-// captureAnswer is one queued ScriptedPresence capture.
-type captureAnswer struct {
-	sample Sample
-	err    error
-}
-
-// PushSample queues samples for the next fingerprint captures.
-func (p *ScriptedPresence) PushSample(samples ...Sample) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, s := range samples {
-		p.samples = append(p.samples, captureAnswer{sample: s})
-	}
-	p.notifyLocked()
-}
-
-// PushCaptureError queues a failed capture: ctap.StatusOperationDenied or
-// ctap.StatusUserActionTimeout.
-func (p *ScriptedPresence) PushCaptureError(err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.samples = append(p.samples, captureAnswer{err: err})
-	p.notifyLocked()
-}
-
-// Capture implements FingerprintSensor. It records req, then takes the
-// next sample queued with PushSample or PushCaptureError, waiting for one
-// if needed.
-func (p *ScriptedPresence) Capture(ctx context.Context, req CaptureRequest) (Sample, error) {
-	p.mu.Lock()
-	p.captures = append(p.captures, req)
-	p.notifyLocked()
-	for len(p.samples) == 0 {
-		wait := p.waitChanLocked()
-		p.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return Sample{}, ctx.Err()
-		case <-wait:
-		}
-		p.mu.Lock()
-	}
-	a := p.samples[0]
-	p.samples = p.samples[1:]
-	p.mu.Unlock()
-	return a.sample, a.err
-}
-
-// Captures returns the capture requests seen so far, oldest first.
-func (p *ScriptedPresence) Captures() []CaptureRequest {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]CaptureRequest(nil), p.captures...)
-}
 
 // FingerprintTemplate is one enrolled finger (State.Fingerprints).
 type FingerprintTemplate struct {

@@ -12,49 +12,6 @@ import (
 // codes: 0x09 and the 2.1-PRE 0x40 (IDs "be-pre-..."). Cases that enroll
 // script the finger on the sensor with a FingerprintControl (CapFingerprint).
 
-// CapFingerprint: the target's fingerprint sensor takes scripted samples
-// (a FingerprintControl).
-const CapFingerprint Capability = "fingerprint"
-
-// FingerSample is one scripted capture: a finger (a positive number) and
-// the sensor's lastEnrollSampleStatus, or no finger at all.
-type FingerSample struct {
-	Finger int
-	Status uint64
-	// NoFinger: nobody touches the sensor; the capture times out.
-	NoFinger bool
-}
-
-// FingerprintControl scripts a key's fingerprint sensor. A target with
-// CapFingerprint offers it through its Controller or as the Target itself.
-type FingerprintControl interface {
-	// PushSamples queues samples for the next captures; with none queued
-	// the sensor answers as UVControl says (a good sample of finger 1 for
-	// UVMatch).
-	PushSamples(samples ...FingerSample) error
-}
-
-func fingerprintControl(target Target) FingerprintControl {
-	if c, ok := target.Controller().(FingerprintControl); ok {
-		return c
-	}
-	if c, ok := target.(FingerprintControl); ok {
-		return c
-	}
-	return nil
-}
-
-// pushSamples queues samples or skips the case without a FingerprintControl.
-func (t *T) pushSamples(samples ...FingerSample) {
-	c := fingerprintControl(t.target)
-	if c == nil {
-		t.Skipf("target has no fingerprint control")
-	}
-	if err := c.PushSamples(samples...); err != nil {
-		t.Fatalf("push samples: %v", err)
-	}
-}
-
 // good returns n good samples of finger.
 func good(finger, n int) []FingerSample {
 	s := make([]FingerSample, n)

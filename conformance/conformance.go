@@ -23,64 +23,10 @@ import (
 	"github.com/virtkey/virtkey/ctaphid"
 )
 
-// Capability is something a case needs from the target beyond a plain
-// CTAPHID connection.
-type Capability string
-
-const (
-	// CapControl: the target can power-cycle the key and script user
-	// presence (a Controller).
-	CapControl Capability = "control"
-	// CapPowerCycle: the target's Controller can power-cycle the key; its
-	// presence may not be scriptable.
-	CapPowerCycle Capability = "power-cycle"
-	// CapFresh: every case can start on a factory-new key (a Freshener).
-	CapFresh Capability = "fresh"
-	// CapClock: the key's clock can be moved forward (a Clock).
-	CapClock Capability = "clock"
-)
-
 // Freshener is a target that can replace its key with a factory-new one;
 // with CapFresh the runner calls Fresh before every case.
 type Freshener interface {
 	Fresh(ctx context.Context) error
-}
-
-// Clock is a controller whose key runs on a clock the suite moves.
-type Clock interface {
-	Advance(d time.Duration)
-}
-
-// Presence is how a controlled key answers a request for user presence.
-type Presence int
-
-const (
-	PresenceAuto    Presence = iota // the user touches at once
-	PresenceDeny                    // the user declines
-	PresenceTimeout                 // nobody touches until the key gives up
-	PresenceWait                    // the key waits until the request is cancelled
-)
-
-func (p Presence) String() string {
-	return [...]string{"auto", "deny", "timeout", "wait"}[p]
-}
-
-// Controller drives what a person would do to a key.
-type Controller interface {
-	// PowerCycle unplugs the key and plugs it back in.
-	PowerCycle(ctx context.Context) error
-	// SetPresence sets how the key answers the next requests for presence.
-	SetPresence(p Presence) error
-}
-
-// Target is a key under test.
-type Target interface {
-	// Open connects to the key on a new CTAPHID channel.
-	Open(ctx context.Context) (*client.Device, error)
-	// Capabilities lists what the target offers.
-	Capabilities() []Capability
-	// Controller returns the target's controller, or nil without CapControl.
-	Controller() Controller
 }
 
 // Case is one conformance case.
@@ -463,40 +409,6 @@ func (t *T) Ctap2() *client.Ctap2 {
 		t.ctap2 = c
 	}
 	return t.ctap2
-}
-
-// Control returns the target's controller; the case is skipped without one.
-func (t *T) Control() Controller {
-	c := t.target.Controller()
-	if c == nil {
-		t.skipNeeding(CapControl, "target has no controller")
-	}
-	return c
-}
-
-// SetPresence sets how the controlled key answers presence requests.
-func (t *T) SetPresence(p Presence) {
-	if err := t.Control().SetPresence(p); err != nil {
-		t.Fatalf("set presence %v: %v", p, err)
-	}
-}
-
-// Advance moves the key's clock forward; the case is skipped without CapClock.
-func (t *T) Advance(d time.Duration) {
-	c, ok := t.Control().(Clock)
-	if !ok {
-		t.skipNeeding(CapClock, "target has no clock control")
-	}
-	c.Advance(d)
-}
-
-// PowerCycle unplugs and replugs the controlled key. Connections opened
-// before are stale afterwards: the main connection is reopened on next use.
-func (t *T) PowerCycle() {
-	if err := t.Control().PowerCycle(t.ctx); err != nil {
-		t.Fatalf("power cycle: %v", err)
-	}
-	t.dev, t.ctap2 = nil, nil
 }
 
 // promptForPresence is the case's default keepalive handler on a target

@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"bytes"
-	"fmt"
 
 	"github.com/virtkey/virtkey/client"
 	"github.com/virtkey/virtkey/ctap"
@@ -12,59 +11,6 @@ import (
 // "uv" option of §6.1.2 and §6.2.2, getInfo §6.4). They run against a key
 // whose getInfo lists "uv" true; those that script the user's finger need
 // CapUV, a target whose controller (or the target itself) is a UVControl.
-
-// CapUV: the target has built-in user verification whose outcome the
-// suite scripts (a UVControl).
-const CapUV Capability = "uv"
-
-// UVOutcome is how a controlled key's built-in user verification (its
-// fingerprint sensor) answers the next attempts.
-type UVOutcome int
-
-const (
-	UVMatch   UVOutcome = iota // the sample matches
-	UVNoMatch                  // the sample does not match: the key counts a failed attempt
-	UVDecline                  // the user declines or cancels on the key
-	UVTimeout                  // no sample comes before the key gives up
-)
-
-func (o UVOutcome) String() string {
-	if o < UVMatch || o > UVTimeout {
-		return fmt.Sprintf("UVOutcome(%d)", int(o))
-	}
-	return [...]string{"match", "no match", "decline", "timeout"}[o]
-}
-
-// UVControl scripts a key's built-in user verification. A target with
-// CapUV offers it through its Controller or as the Target itself.
-type UVControl interface {
-	// SetUV sets how the key answers the next verification attempts.
-	SetUV(o UVOutcome) error
-}
-
-// uvControl returns the target's UVControl, or nil.
-func uvControl(target Target) UVControl {
-	if c, ok := target.Controller().(UVControl); ok {
-		return c
-	}
-	if c, ok := target.(UVControl); ok {
-		return c
-	}
-	return nil
-}
-
-// SetUV sets how the controlled key's built-in user verification answers;
-// the case is skipped without a UVControl. UV cases go back to UVMatch
-// when they end.
-func (t *T) SetUV(o UVOutcome) {
-	c := uvControl(t.target)
-	if c == nil {
-		t.Skipf("target has no UV control")
-	}
-	if err := c.SetUV(o); err != nil {
-		t.Fatalf("set UV %v: %v", o, err)
-	}
-}
 
 // needUV skips the case unless getInfo lists "uv" true: built-in user
 // verification supported and configured (§6.4).

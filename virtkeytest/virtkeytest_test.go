@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/virtkey/virtkey/authenticator"
-	"github.com/virtkey/virtkey/conformance"
+	"github.com/virtkey/virtkey/control"
 	"github.com/virtkey/virtkey/ctap"
 )
 
@@ -38,7 +38,7 @@ func TestKeyEndToEnd(t *testing.T) {
 		t.Fatalf("assertion: %v", err)
 	}
 
-	key.Presence().Set(conformance.PresenceDeny)
+	key.Presence().SetPresence(control.PresenceDeny)
 	if _, err := key.Ctap2.GetAssertion(ctx, ga); !errors.Is(err, ctap.StatusOperationDenied) {
 		t.Fatalf("declined: %v", err)
 	}

@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/virtkey/virtkey/conformance"
+	"github.com/virtkey/virtkey/control"
 )
 
 // socketController drives a virtkey daemon through its control socket
@@ -63,5 +64,25 @@ func (c *socketController) SetPresence(p conformance.Presence) error {
 	if p == conformance.PresenceAuto {
 		return nil
 	}
-	return errors.New("presence scripting over the control socket is not supported; run the daemon with --presence auto")
+	return fmt.Errorf("%w: presence scripting over the control socket; run the daemon with --presence auto", control.ErrUnsupported)
+}
+
+// Capabilities implements conformance.Controller: power cycles only.
+func (c *socketController) Capabilities() []conformance.Capability {
+	return []conformance.Capability{conformance.CapPowerCycle}
+}
+
+// SetUV implements conformance.Controller: not over this socket.
+func (c *socketController) SetUV(o conformance.UVOutcome) error {
+	return fmt.Errorf("%w: UV scripting over the control socket", control.ErrUnsupported)
+}
+
+// PushSamples implements conformance.Controller: not over this socket.
+func (c *socketController) PushSamples(samples ...conformance.FingerSample) error {
+	return fmt.Errorf("%w: fingerprint scripting over the control socket", control.ErrUnsupported)
+}
+
+// Advance implements conformance.Controller: not over this socket.
+func (c *socketController) Advance(d time.Duration) error {
+	return fmt.Errorf("%w: clock control over the control socket", control.ErrUnsupported)
 }
