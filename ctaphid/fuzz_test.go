@@ -129,7 +129,7 @@ func checkDeviceReport(t *testing.T, i int, r []byte, used map[uint32]bool) {
 }
 
 // Fragment2Seed is Fragment for fuzz seeds.
-func Fragment2Seed(f *testing.F, cid uint32, cmd Cmd, msg []byte) [][]byte {
+func Fragment2Seed(f testing.TB, cid uint32, cmd Cmd, msg []byte) [][]byte {
 	pkts, err := Fragment(cid, cmd, msg)
 	if err != nil {
 		f.Fatal(err)

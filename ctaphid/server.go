@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,6 +140,18 @@ func SetKeepaliveStatus(ctx context.Context, s KeepaliveStatus) {
 // sends KEEPALIVE every KeepaliveInterval with STATUS_PROCESSING, or the
 // status set by [SetKeepaliveStatus]. A CTAPHID_MSG handler gets no
 // keepalives, as CTAP1 hosts do not expect them.
+//
+// Several hosts on one device (CTAP 2.1 §11.2.3): when dev is a [PeerDevice]
+// (a UDP socket), each channel belongs to the host that allocated it. The
+// answer to a broadcast INIT goes to its sender, and every later packet of
+// that channel (responses, keepalives, errors) goes to that host only. A
+// packet on a channel from any other host is answered ERR_INVALID_CHANNEL
+// (a CANCEL or continuation packet is ignored), so no host can read or
+// disturb another's transaction. Serve remembers the owners of the
+// maxPeerChannels channels used most recently; an older channel is
+// forgotten and answered ERR_INVALID_CHANNEL, and its host allocates a new
+// one. A report that cannot be sent to one host is logged and dropped: it
+// does not stop Serve.
 func Serve(ctx context.Context, dev ReportDevice, h Handler, cfg *ServerConfig) error {
 	s, err := newServer(dev, h, cfg)
 	if err != nil {
@@ -148,13 +162,19 @@ func Serve(ctx context.Context, dev ReportDevice, h Handler, cfg *ServerConfig) 
 	stop := context.AfterFunc(ctx, func() { dev.Close() }) // unblock reads and writes
 	defer stop()
 
-	in := make(chan []byte)
+	in := make(chan inReport)
 	readErr := make(chan error, 1)
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
-			r, err := dev.ReadReport()
+			var r inReport
+			var err error
+			if s.peers != nil {
+				r.b, r.from, err = s.peers.ReadReportFrom()
+			} else {
+				r.b, err = dev.ReadReport()
+			}
 			if err != nil {
 				readErr <- err
 				return
@@ -180,9 +200,26 @@ func Serve(ctx context.Context, dev ReportDevice, h Handler, cfg *ServerConfig) 
 	return err
 }
 
+// inReport is a report from a host, and the host when the device tells
+// hosts apart (the zero AddrPort otherwise).
+type inReport struct {
+	b    []byte
+	from netip.AddrPort
+}
+
+// maxPeerChannels bounds the channel owners Serve remembers on a PeerDevice.
+const maxPeerChannels = 1024
+
+// route is the owner of a channel on a PeerDevice.
+type route struct {
+	peer netip.AddrPort
+	used uint64 // server.tick when the channel was last used
+}
+
 // server is the state of one Serve call. Only the loop goroutine touches it.
 type server struct {
 	dev    ReportDevice
+	peers  PeerDevice // dev, when it tells hosts apart; nil otherwise
 	h      Handler
 	winker Winker // nil when h does not implement Winker
 	cfg    ServerConfig
@@ -193,7 +230,12 @@ type server struct {
 	first, next uint32
 	all         bool
 
+	// Channel owners, on a PeerDevice only.
+	routes map[uint32]route
+	tick   uint64
+
 	asm      *assembler // the message being received, or nil
+	asmPeer  netip.AddrPort
 	asmTimer <-chan time.Time
 
 	run     *transaction // the running handler, or nil
@@ -207,6 +249,7 @@ type server struct {
 // transaction is a running handler.
 type transaction struct {
 	cid     uint32
+	peer    netip.AddrPort // the host that sent the request
 	cmd     Cmd
 	cancel  context.CancelFunc
 	ka      *keepaliveNotifier // nil for CTAPHID_MSG
@@ -220,6 +263,10 @@ type handlerResult struct {
 
 func newServer(dev ReportDevice, h Handler, cfg *ServerConfig) (*server, error) {
 	s := &server{dev: dev, h: h, done: make(chan handlerResult, 1)}
+	if pd, ok := dev.(PeerDevice); ok {
+		s.peers = pd
+		s.routes = make(map[uint32]route)
+	}
 	if cfg != nil {
 		s.cfg = *cfg
 	}
@@ -255,7 +302,7 @@ func newServer(dev ReportDevice, h Handler, cfg *ServerConfig) (*server, error) 
 	return s, nil
 }
 
-func (s *server) loop(ctx context.Context, in <-chan []byte, readErr <-chan error) error {
+func (s *server) loop(ctx context.Context, in <-chan inReport, readErr <-chan error) error {
 	for {
 		var kaChanged <-chan struct{}
 		if s.run != nil && s.run.ka != nil && !s.run.aborted {
@@ -271,7 +318,7 @@ func (s *server) loop(ctx context.Context, in <-chan []byte, readErr <-chan erro
 			}
 			return fmt.Errorf("ctaphid: reading a report: %w", err)
 		case r := <-in:
-			err = s.handleReport(ctx, r)
+			err = s.handleReport(ctx, r.b, r.from)
 		case res := <-s.done:
 			err = s.finish(res)
 		case <-s.asmTimer:
@@ -293,9 +340,10 @@ func (s *server) loop(ctx context.Context, in <-chan []byte, readErr <-chan erro
 	}
 }
 
-// handleReport processes one report from the host. The returned error is a
-// device error: Serve stops.
-func (s *server) handleReport(ctx context.Context, raw []byte) error {
+// handleReport processes one report from the host from (the zero AddrPort
+// unless dev is a PeerDevice). The returned error is a device error: Serve
+// stops.
+func (s *server) handleReport(ctx context.Context, raw []byte, from netip.AddrPort) error {
 	r, ok := padReport(raw)
 	if !ok {
 		s.cfg.Logf("ctaphid: dropping a %d-byte report", len(raw))
@@ -306,66 +354,68 @@ func (s *server) handleReport(ctx context.Context, raw []byte) error {
 		return nil // unreachable: r has ReportSize bytes
 	}
 	if !p.Init {
-		return s.continuation(ctx, p)
+		return s.continuation(ctx, p, from)
 	}
 	switch p.Cmd {
 	case CmdInit:
-		return s.init(p)
+		return s.init(p, from)
 	case CmdCancel:
-		s.cancel(p)
+		s.cancel(p, from)
 		return nil
 	}
 	cid := p.CID
-	if !s.allocated(cid) {
-		return s.sendError(cid, ErrInvalidChannel)
+	if !s.owns(cid, from) {
+		return s.sendError(from, cid, ErrInvalidChannel)
 	}
 	if s.lockCID != 0 && s.lockCID != cid {
-		return s.sendError(cid, ErrChannelBusy)
+		return s.sendError(from, cid, ErrChannelBusy)
 	}
 	if s.asm != nil {
 		if s.asm.cid == cid {
 			// An initialization packet where a continuation was due
 			// (CTAP 2.1 §11.2.5.4).
 			s.dropAssembly()
-			return s.sendError(cid, ErrInvalidSeq)
+			return s.sendError(from, cid, ErrInvalidSeq)
 		}
-		return s.sendError(cid, ErrChannelBusy)
+		return s.sendError(from, cid, ErrChannelBusy)
 	}
 	if s.run != nil {
-		return s.sendError(cid, ErrChannelBusy)
+		return s.sendError(from, cid, ErrChannelBusy)
 	}
 	if !s.supported(p.Cmd) {
-		return s.sendError(cid, ErrInvalidCmd)
+		return s.sendError(from, cid, ErrInvalidCmd)
 	}
 	a, err := newAssembler(p)
 	if err != nil {
-		return s.sendError(cid, ErrInvalidLen)
+		return s.sendError(from, cid, ErrInvalidLen)
 	}
 	if a.done() {
-		return s.dispatch(ctx, a)
+		return s.dispatch(ctx, a, from)
 	}
 	s.asm = a
+	s.asmPeer = from
 	s.asmTimer = s.cfg.After(s.cfg.TransactionTimeout)
 	return nil
 }
 
 // continuation adds a continuation packet to the message being received.
-// Spurious continuation packets are ignored (CTAP 2.1 §11.2.5.4).
-func (s *server) continuation(ctx context.Context, p Packet) error {
-	if s.asm == nil || s.asm.cid != p.CID {
+// Spurious continuation packets are ignored (CTAP 2.1 §11.2.5.4), and so
+// are those from a host other than the one sending the message.
+func (s *server) continuation(ctx context.Context, p Packet, from netip.AddrPort) error {
+	if s.asm == nil || s.asm.cid != p.CID || s.asmPeer != from {
 		s.cfg.Logf("ctaphid: ignoring a spurious continuation packet on channel %08x", p.CID)
 		return nil
 	}
 	if err := s.asm.add(p); err != nil {
 		s.dropAssembly()
-		return s.sendError(p.CID, ErrInvalidSeq)
+		return s.sendError(from, p.CID, ErrInvalidSeq)
 	}
 	if !s.asm.done() {
 		return nil
 	}
 	a := s.asm
 	s.dropAssembly()
-	return s.dispatch(ctx, a)
+	return s.dispatch(ctx, a, from)
 }
 
 // supported reports whether Serve answers cmd once its message is complete.
@@ -382,18 +432,19 @@ func (s *server) supported(cmd Cmd) bool {
 }
 
 // init answers CTAPHID_INIT (CTAP 2.1 §11.2.9.1.3): on the broadcast channel
-// it allocates a channel, on an allocated channel it resynchronises it.
-func (s *server) init(p Packet) error {
+// it allocates a channel for the sender, on an allocated channel it
+// resynchronises it.
+func (s *server) init(p Packet, from netip.AddrPort) error {
 	cid := p.CID
-	if cid != BroadcastCID && !s.allocated(cid) {
-		return s.sendError(cid, ErrInvalidChannel)
+	if cid != BroadcastCID && !s.owns(cid, from) {
+		return s.sendError(from, cid, ErrInvalidChannel)
 	}
 	if p.BCNT != nonceSize {
-		return s.sendError(cid, ErrInvalidLen)
+		return s.sendError(from, cid, ErrInvalidLen)
 	}
 	newCID := cid
 	if cid == BroadcastCID {
-		newCID = s.allocate()
+		newCID = s.allocate(from)
 	} else {
 		if s.asm != nil && s.asm.cid == cid {
 			s.dropAssembly()
@@ -413,37 +464,37 @@ func (s *server) init(p Packet) error {
 	resp[12] = ProtocolVersion
 	copy(resp[13:16], s.cfg.Version[:])
 	resp[16] = s.caps
-	return s.send(cid, CmdInit, resp)
+	return s.send(from, cid, CmdInit, resp)
 }
 
 // cancel handles CTAPHID_CANCEL (CTAP 2.1 §11.2.9.1.5). It never answers.
-func (s *server) cancel(p Packet) {
-	if s.run == nil || s.run.aborted || s.run.cid != p.CID {
+func (s *server) cancel(p Packet, from netip.AddrPort) {
+	if s.run == nil || s.run.aborted || s.run.cid != p.CID || s.run.peer != from {
 		s.cfg.Logf("ctaphid: ignoring CTAPHID_CANCEL on idle channel %08x", p.CID)
 		return
 	}
 	s.run.cancel()
 }
 
-// dispatch acts on a complete message.
-func (s *server) dispatch(ctx context.Context, a *assembler) error {
+// dispatch acts on a complete message from the host from.
+func (s *server) dispatch(ctx context.Context, a *assembler, from netip.AddrPort) error {
 	cid, data := a.cid, a.buf
 	switch a.cmd {
 	case CmdPing: // CTAP 2.1 §11.2.9.1.4
-		return s.send(cid, CmdPing, data)
+		return s.send(from, cid, CmdPing, data)
 	case CmdWink: // CTAP 2.1 §11.2.9.2.1
 		if len(data) != 0 {
-			return s.sendError(cid, ErrInvalidLen)
+			return s.sendError(from, cid, ErrInvalidLen)
 		}
 		s.winker.Wink()
-		return s.send(cid, CmdWink, nil)
+		return s.send(from, cid, CmdWink, nil)
 	case CmdLock: // CTAP 2.1 §11.2.9.2.2
 		if len(data) != 1 {
-			return s.sendError(cid, ErrInvalidLen)
+			return s.sendError(from, cid, ErrInvalidLen)
 		}
 		secs := data[0]
 		if secs > maxLockSeconds {
-			return s.sendError(cid, ErrInvalidPar)
+			return s.sendError(from, cid, ErrInvalidPar)
 		}
 		if secs == 0 {
 			s.unlock()
@@ -451,20 +502,20 @@ func (s *server) dispatch(ctx context.Context, a *assembler) error {
 			s.lockCID = cid
 			s.lockTimer = s.cfg.After(time.Duration(secs) * time.Second)
 		}
-		return s.send(cid, CmdLock, nil)
+		return s.send(from, cid, CmdLock, nil)
 	case CmdCBOR, CmdMsg: // CTAP 2.1 §11.2.9.1.2, §11.2.9.1.1
 		if len(data) == 0 {
-			return s.sendError(cid, ErrInvalidLen)
+			return s.sendError(from, cid, ErrInvalidLen)
 		}
-		s.start(ctx, cid, a.cmd, data)
+		s.start(ctx, cid, from, a.cmd, data)
 		return nil
 	}
-	return s.sendError(cid, ErrInvalidCmd) // unreachable: supported filtered
+	return s.sendError(from, cid, ErrInvalidCmd) // unreachable: supported filtered
 }
 
 // start runs the handler for a CTAPHID_CBOR or CTAPHID_MSG request.
-func (s *server) start(ctx context.Context, cid uint32, cmd Cmd, req []byte) {
-	t := &transaction{cid: cid, cmd: cmd}
+func (s *server) start(ctx context.Context, cid uint32, from netip.AddrPort, cmd Cmd, req []byte) {
+	t := &transaction{cid: cid, peer: from, cmd: cmd}
 	if cmd == CmdCBOR {
 		t.ka = &keepaliveNotifier{changed: make(chan struct{}, 1)}
 		t.ka.status.Store(uint32(StatusProcessing))
@@ -498,13 +549,13 @@ func (s *server) finish(res handlerResult) error {
 		if !errors.As(res.err, &code) {
 			s.cfg.Logf("ctaphid: %v handler: %v", t.cmd, res.err)
 		}
-		return s.sendError(t.cid, code)
+		return s.sendError(t.peer, t.cid, code)
 	}
 	if len(res.resp) > MaxMessageSize {
 		s.cfg.Logf("ctaphid: %v handler returned %d bytes, more than %d", t.cmd, len(res.resp), MaxMessageSize)
-		return s.sendError(t.cid, ErrOther)
+		return s.sendError(t.peer, t.cid, ErrOther)
 	}
-	return s.send(t.cid, t.cmd, res.resp)
+	return s.send(t.peer, t.cid, t.cmd, res.resp)
 }
 
 // keepalive sends a KEEPALIVE packet for the running CTAPHID_CBOR request.
@@ -514,19 +565,20 @@ func (s *server) keepalive() error {
 		return nil
 	}
 	status := byte(t.ka.status.Load())
-	return s.write(InitPacket(t.cid, CmdKeepalive, 1, []byte{status}))
+	return s.write(t.peer, InitPacket(t.cid, CmdKeepalive, 1, []byte{status}))
 }
 
 // transactionTimeout abandons a message that did not arrive in time
 // (CTAP 2.1 §11.2.5.2).
 func (s *server) transactionTimeout() error {
-	cid := s.asm.cid
+	cid, peer := s.asm.cid, s.asmPeer
 	s.dropAssembly()
-	return s.sendError(cid, ErrMsgTimeout)
+	return s.sendError(peer, cid, ErrMsgTimeout)
 }
 
 func (s *server) dropAssembly() {
 	s.asm = nil
+	s.asmPeer = netip.AddrPort{}
 	s.asmTimer = nil
 }
 
@@ -536,18 +588,53 @@ func (s *server) unlock() {
 }
 
 // allocate hands out a channel ID, never 0 or BroadcastCID, unique until all
-// 2^32-2 have been used (CTAP 2.1 §11.2.3).
-func (s *server) allocate() uint32 {
+// 2^32-2 have been used (CTAP 2.1 §11.2.3). On a PeerDevice the channel
+// belongs to from.
+func (s *server) allocate(from netip.AddrPort) uint32 {
 	for {
 		cid := s.next
 		s.next++
 		if s.next == s.first {
 			s.all = true
 		}
-		if cid != 0 && cid != BroadcastCID {
-			return cid
+		if cid == 0 || cid == BroadcastCID {
+			continue
+		}
+		if s.routes != nil {
+			if len(s.routes) >= maxPeerChannels {
+				s.forgetOldest()
+			}
+			s.tick++
+			s.routes[cid] = route{peer: from, used: s.tick}
+		}
+		return cid
+	}
+}
+
+// forgetOldest forgets the owner of the channel used least recently, other
+// than one with a message, a handler or a lock in progress.
+func (s *server) forgetOldest() {
+	var (
+		oldest    uint32
+		oldestUse uint64
+		found     bool
+	)
+	for cid, r := range s.routes {
+		if s.busyOn(cid) {
+			continue
+		}
+		if !found || r.used < oldestUse {
+			oldest, oldestUse, found = cid, r.used, true
 		}
 	}
+	if found {
+		delete(s.routes, oldest)
+	}
+}
+
+// busyOn reports whether cid has a message, a handler or a lock in progress.
+func (s *server) busyOn(cid uint32) bool {
+	return (s.asm != nil && s.asm.cid == cid) || (s.run != nil && s.run.cid == cid) || s.lockCID == cid
 }
 
 // allocated reports whether cid was handed out by allocate.
@@ -558,27 +645,55 @@ func (s *server) allocated(cid uint32) bool {
 	return s.all || cid-s.first < s.next-s.first
 }
 
-func (s *server) sendError(cid uint32, code ErrorCode) error {
-	s.cfg.Logf("ctaphid: channel %08x: %v", cid, code)
-	return s.write(errorPacket(cid, code))
+// owns reports whether from may use cid: cid was allocated, and, on a
+// PeerDevice, allocated to from and not forgotten since.
+func (s *server) owns(cid uint32, from netip.AddrPort) bool {
+	if s.routes == nil {
+		return s.allocated(cid)
+	}
+	r, ok := s.routes[cid]
+	if !ok || r.peer != from {
+		return false
+	}
+	s.tick++
+	r.used = s.tick
+	s.routes[cid] = r
+	return true
 }
 
-func (s *server) send(cid uint32, cmd Cmd, msg []byte) error {
+func (s *server) sendError(to netip.AddrPort, cid uint32, code ErrorCode) error {
+	s.cfg.Logf("ctaphid: channel %08x: %v", cid, code)
+	return s.write(to, errorPacket(cid, code))
+}
+
+func (s *server) send(to netip.AddrPort, cid uint32, cmd Cmd, msg []byte) error {
 	pkts, err := Fragment(cid, cmd, msg)
 	if err != nil {
-		return s.sendError(cid, ErrOther) // unreachable: callers check the size
+		return s.sendError(to, cid, ErrOther) // unreachable: callers check the size
 	}
 	for _, p := range pkts {
-		if err := s.write(p); err != nil {
+		if err := s.write(to, p); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *server) write(report []byte) error {
-	if err := s.dev.WriteReport(report); err != nil {
-		return fmt.Errorf("ctaphid: writing a report: %w", err)
+// write sends one report to the host to. On a PeerDevice a report that
+// cannot reach its host is that host's loss: it is logged, and Serve goes
+// on unless the device itself is closed.
+func (s *server) write(to netip.AddrPort, report []byte) error {
+	if s.peers == nil {
+		if err := s.dev.WriteReport(report); err != nil {
+			return fmt.Errorf("ctaphid: writing a report: %w", err)
+		}
+		return nil
+	}
+	if err := s.peers.WriteReportTo(report, to); err != nil {
+		if errors.Is(err, net.ErrClosed) {
+			return fmt.Errorf("ctaphid: writing a report: %w", err)
+		}
+		s.cfg.Logf("ctaphid: dropping a report to %v: %v", to, err)
 	}
 	return nil
 }

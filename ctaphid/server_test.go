@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -44,7 +45,7 @@ func TestServeAllocationWraps(t *testing.T) {
 	}
 	var got []uint32
 	for range 3 {
-		got = append(got, s.allocate())
+		got = append(got, s.allocate(netip.AddrPort{}))
 	}
 	if want := []uint32{0xfffffffe, 1, 2}; !equalUint32(got, want) {
 		t.Errorf("allocated %08x, want %08x", got, want)

@@ -3,6 +3,7 @@ package ctaphid
 import (
 	"bytes"
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,7 +126,7 @@ func newSyncServer(t testing.TB, h Handler) *syncServer {
 }
 
 func (ss *syncServer) feed(r []byte) error {
-	if err := ss.s.handleReport(context.Background(), r); err != nil {
+	if err := ss.s.handleReport(context.Background(), r, netip.AddrPort{}); err != nil {
 		return err
 	}
 	return ss.settle()
