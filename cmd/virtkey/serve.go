@@ -39,13 +39,15 @@ type serveFlags struct {
 	touchTimeout                           time.Duration
 	set                                    map[string]bool // flags given on the command line
 	vendor, product                        uint32
+	udpAllowRemote                         bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	f := &serveFlags{}
 	fs := flag.NewFlagSet("virtkey serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.udp, "udp", "", "serve over UDP at this address (e.g. 127.0.0.1:8111) instead of creating a uhid device")
+	fs.StringVar(&f.udp, "udp", "", "serve over UDP at this address (e.g. 127.0.0.1:8111) instead of creating a uhid device; a loopback address only, unless --udp-allow-remote")
+	fs.BoolVar(&f.udpAllowRemote, "udp-allow-remote", false, "let --udp listen on an address other machines can reach (0.0.0.0, :PORT, a LAN address). UDP has no access control: anyone who can send to the port can use the key, make and use credentials, try PINs and reset it")
 	fs.StringVar(&f.state, "state", "", "keep the key's state in this file (default: memory only, forgotten at exit)")
 	fs.StringVar(&f.presence, "presence", presenceAuto, "how user presence is answered: "+strings.Join(presenceModes, ", "))
 	fs.DurationVar(&f.touchTimeout, "touch-timeout", authenticator.DefaultTouchTimeout,
@@ -79,6 +81,11 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 				return nil, fmt.Errorf("--%s is for uhid devices and does not go with --udp", n)
 			}
 		}
+		if err := checkUDPAddr(f.udp, f.udpAllowRemote); err != nil {
+			return nil, err
+		}
+	} else if f.udpAllowRemote {
+		return nil, errors.New("--udp-allow-remote goes with --udp")
 	}
 	var err error
 	if f.vendor, err = parseHexID("vid", f.vid); err != nil {
@@ -103,6 +110,20 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 		return nil, errors.New("--presence control needs a control socket: give --control PATH (or set XDG_RUNTIME_DIR)")
 	}
 	return f, nil
+}
+
+// checkUDPAddr refuses a --udp address that other machines can reach
+// unless allowRemote: the UDP transport has no access control, so anyone who
+// can send it a datagram can use the key.
+func checkUDPAddr(addr string, allowRemote bool) error {
+	loopback, err := ctaphid.IsLoopback(addr)
+	if err != nil {
+		return fmt.Errorf("--udp %q: want HOST:PORT, such as 127.0.0.1:8111", addr)
+	}
+	if !loopback && !allowRemote {
+		return fmt.Errorf("--udp %s is not a loopback address: other machines could use the key, as UDP has no access control; listen on 127.0.0.1, or give --udp-allow-remote", addr)
+	}
+	return nil
 }
 
 func validPresence(s string) bool {
