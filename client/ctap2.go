@@ -21,6 +21,34 @@ type Ctap2 struct {
 
 	// onKeepalive serves calls without WithKeepalive (WithDefaultKeepalive).
 	onKeepalive func(ctaphid.KeepaliveStatus)
+
+	// maxCredentials bounds the items a device may announce for
+	// GetAssertions and the credentialManagement enumerations.
+	maxCredentials uint64
+}
+
+// DefaultMaxCredentials is the most assertions GetAssertions collects, and
+// the most RPs or credentials of one RP EnumerateRPs and EnumerateCreds
+// collect, unless WithMaxCredentials says otherwise. The spec sets no upper
+// bound on these counts; a device announcing more is answered ErrTooMany
+// before the client sends a single follow-up command, so that a broken or
+// hostile device cannot keep it looping (each response may be up to
+// 7609 bytes: this ceiling bounds what is held at about 76 MB).
+const DefaultMaxCredentials = 10000
+
+// WithMaxCredentials sets the most items a device may announce in
+// numberOfCredentials (GetAssertions), totalRPs (EnumerateRPs) or
+// totalCredentials (EnumerateCreds); n = 0 means DefaultMaxCredentials.
+func WithMaxCredentials(n int) Option {
+	return func(c *Ctap2) { c.maxCredentials = uint64(max(n, 0)) }
+}
+
+// maxItems returns the ceiling WithMaxCredentials set.
+func (c *Ctap2) maxItems() uint64 {
+	if c.maxCredentials == 0 {
+		return DefaultMaxCredentials
+	}
+	return c.maxCredentials
 }
 
 // Option configures a Ctap2.
@@ -248,6 +276,12 @@ func (c *Ctap2) GetNextAssertion(ctx context.Context, opts ...CallOption) (*Asse
 // response's numberOfCredentials is n > 1, n-1 authenticatorGetNextAssertion
 // commands (CTAP 2.1 §6.2.2, §6.3). It returns every response in order, or
 // the first error.
+//
+// The device's n is not taken on trust. With an allowList, the applicable
+// credentials are among the list's (§6.2.2 step 1), so n may not exceed its
+// length; without one, n may not exceed the Ctap2's ceiling
+// (WithMaxCredentials). A larger n is answered with an error wrapping
+// ErrTooMany, before any authenticatorGetNextAssertion is sent.
 func (c *Ctap2) GetAssertions(ctx context.Context, req *ctap.GetAssertionRequest, opts ...CallOption) ([]*AssertionResponse, error) {
 	first, err := c.GetAssertion(ctx, req, opts...)
 	if err != nil {
@@ -257,6 +291,14 @@ func (c *Ctap2) GetAssertions(ctx context.Context, req *ctap.GetAssertionRequest
 	n := uint64(1)
 	if first.NumberOfCredentials != nil && *first.NumberOfCredentials > 1 {
 		n = *first.NumberOfCredentials
+	}
+	if len(req.AllowList) > 0 && n > uint64(len(req.AllowList)) {
+		return nil, fmt.Errorf("%w: getAssertion: numberOfCredentials %d, but the allowList has %d credentials (CTAP 2.1 §6.2.2)",
+			ErrTooMany, n, len(req.AllowList))
+	}
+	if n > c.maxItems() {
+		return nil, fmt.Errorf("%w: getAssertion: numberOfCredentials %d, more than the %d this client collects (WithMaxCredentials)",
+			ErrTooMany, n, c.maxItems())
 	}
 	for i := uint64(1); i < n; i++ {
 		next, err := c.GetNextAssertion(ctx, opts...)

@@ -16,4 +16,9 @@ var (
 	ErrAttestation = errors.New("client: attestation does not verify")
 	// ErrAssertion is an assertion signature that does not verify.
 	ErrAssertion = errors.New("client: assertion does not verify")
+	// ErrTooMany is a device that announces more items than the spec or
+	// the client's ceiling allows: more assertions to fetch with
+	// getNextAssertion, more RPs or credentials to enumerate, or a larger
+	// large-blob array. The client stops before asking for them.
+	ErrTooMany = errors.New("client: the device announces more than the client accepts")
 )

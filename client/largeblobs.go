@@ -15,6 +15,7 @@ import (
 	"io"
 
 	"github.com/virtkey/virtkey/ctap"
+	"github.com/virtkey/virtkey/ctaphid"
 )
 
 // Large-blob storage (CTAP 2.1 §6.10): the platform's side of
@@ -25,10 +26,16 @@ import (
 // serialized large-blob array (§6.10.1).
 const largeBlobHashSize = 16
 
-// maxLargeBlobArrayRead bounds ReadSerialized when getInfo has no
-// maxSerializedLargeBlobArray, so that a key that keeps sending full
-// fragments cannot make the platform read forever.
-const maxLargeBlobArrayRead = 1 << 20
+// MaxLargeBlobArray is the most bytes ReadSerialized reads, whatever the
+// device's getInfo says: maxSerializedLargeBlobArray has a floor of 1024
+// in the spec (§6.4) but no ceiling, and real keys offer a few KiB. A
+// device that sends more, or announces more, is answered ErrTooMany.
+const MaxLargeBlobArray = 1 << 20
+
+// maxLargeBlobGets bounds the authenticatorLargeBlobs get commands one
+// ReadSerialized sends, for a device with tiny fragments (a small
+// maxMsgSize).
+const maxLargeBlobGets = 4096
 
 // LargeBlobsSupported reports whether the authenticator implements
 // authenticatorLargeBlobs: getInfo option largeBlobs true (CTAP 2.1 §6.4).
@@ -108,8 +115,11 @@ func NewLargeBlobs(c *Ctap2, protocol *PinProtocol, token []byte) (*LargeBlobs, 
 	if info.MaxMsgSize <= 64 {
 		return nil, fmt.Errorf("%w: maxMsgSize %d leaves no room for a fragment", ErrNotSupported, info.MaxMsgSize)
 	}
+	// A CTAPHID message carries at most ctaphid.MaxMessageSize bytes
+	// (§11.2.4), whatever maxMsgSize says.
+	maxMsg := min(info.MaxMsgSize, ctaphid.MaxMessageSize)
 	return &LargeBlobs{c: c, protocol: protocol, token: bytes.Clone(token),
-		maxFragment: info.MaxMsgSize - 64, maxArray: info.MaxLargeBlob}, nil
+		maxFragment: maxMsg - 64, maxArray: info.MaxLargeBlob}, nil
 }
 
 // MaxFragmentLength returns maxFragmentLength, the size of the fragments
@@ -120,13 +130,19 @@ func (lb *LargeBlobs) MaxFragmentLength() int { return int(lb.maxFragment) }
 // reading): get = maxFragmentLength at offsets 0, maxFragmentLength, ...
 // until a fragment is shorter than asked. It checks nothing of the
 // content.
+//
+// It reads at most the device's maxSerializedLargeBlobArray (§6.4: the
+// stored array never exceeds it, §6.10.2 step 5.b.ii), and never more than
+// MaxLargeBlobArray bytes or maxLargeBlobGets commands; a device that keeps
+// sending full fragments past that is answered with an error wrapping
+// ErrTooMany.
 func (lb *LargeBlobs) ReadSerialized(ctx context.Context) ([]byte, error) {
-	limit := uint64(maxLargeBlobArrayRead)
+	limit := uint64(MaxLargeBlobArray)
 	if lb.maxArray != 0 {
-		limit = lb.maxArray
+		limit = min(lb.maxArray, limit)
 	}
 	var buf []byte
-	for {
+	for gets := 1; ; gets++ {
 		off, n := uint64(len(buf)), lb.maxFragment
 		frag, err := lb.c.LargeBlobs(ctx, &ctap.LargeBlobsRequest{Get: &n, Offset: &off})
 		if err != nil {
@@ -137,10 +153,13 @@ func (lb *LargeBlobs) ReadSerialized(ctx context.Context) ([]byte, error) {
 		}
 		buf = append(buf, frag...)
 		if uint64(len(buf)) > limit {
-			return nil, fmt.Errorf("%w: authenticatorLargeBlobs: more than %d bytes", ErrBadResponse, limit)
+			return nil, fmt.Errorf("%w: authenticatorLargeBlobs: the serialized large-blob array has more than %d bytes", ErrTooMany, limit)
 		}
 		if uint64(len(frag)) < n {
 			return buf, nil
+		}
+		if gets == maxLargeBlobGets {
+			return nil, fmt.Errorf("%w: authenticatorLargeBlobs: still full fragments after %d gets of %d bytes", ErrTooMany, gets, n)
 		}
 	}
 }
