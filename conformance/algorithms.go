@@ -228,7 +228,7 @@ func init() {
 					cred := algCredential(t, "att", false, alg)
 					st := cred.Response.AttStmt
 					if cred.Response.Fmt == ctap.FormatPacked && len(st.X5C) == 0 && (st.Alg == nil || *st.Alg != alg) {
-						t.Fatalf("self attestation alg %v, want %d", st.Alg, alg)
+						t.Fatalf("self attestation alg %s, want %d", deref(st.Alg), alg)
 					}
 				}
 			}},
