@@ -128,6 +128,9 @@ func (sp *stepper) expect(o outcome, allowed ...ctap.Status) bool {
 
 // step runs action a as step n.
 func (ex *executor) step(ctx context.Context, n int, a Action) (Step, error) {
+	if a.UV && ex.m.pin == "" {
+		a.UV = false // no PIN (shrinking removed setPIN): no token to get
+	}
 	sp := &stepper{s: Step{N: n, Action: a}}
 	var err error
 	if why := ex.precondition(a); why != "" {
@@ -538,7 +541,7 @@ func (ex *executor) credMan(ctx context.Context, sp *stepper, a Action) {
 			want[rpID(c.rp)] = true
 		}
 		sp.want("RPs %s", keys(want))
-		rs, err := cm.EnumerateRPs(ctx)
+		rs, err := walk(ctx, cm.EnumerateRPsBegin, cm.EnumerateRPsNext, func(r *ctap.CredentialManagementResponse) *uint64 { return r.TotalRPs })
 		if len(want) == 0 {
 			sp.want("NO_CREDENTIALS")
 			sp.expect(outcomeOf(err), ctap.StatusNoCredentials)
@@ -568,7 +571,10 @@ func (ex *executor) credMan(ctx context.Context, sp *stepper, a Action) {
 		}
 		sp.want("credentials %s", keys(want))
 		h := sha256.Sum256([]byte(rpID(a.RP)))
-		rs, err := cm.EnumerateCreds(ctx, h[:])
+		begin := func(ctx context.Context) (*ctap.CredentialManagementResponse, error) {
+			return cm.EnumerateCredsBegin(ctx, h[:])
+		}
+		rs, err := walk(ctx, begin, cm.EnumerateCredsNext, func(r *ctap.CredentialManagementResponse) *uint64 { return r.TotalCredentials })
 		if len(want) == 0 {
 			sp.want("NO_CREDENTIALS")
 			sp.expect(outcomeOf(err), ctap.StatusNoCredentials)
@@ -637,6 +643,29 @@ func (ex *executor) getInfo(ctx context.Context, sp *stepper) {
 		sp.want("remainingDiscoverableCredentials %d with %d stored (§6.4 member 0x14)", ex.m.remainingSum-n, n)
 		sp.s.Failed = true
 	}
+}
+
+// walk runs an enumeration (§6.8.3, §6.8.4): the begin subcommand, whose
+// total member says how many more the next subcommand gives. The status of
+// begin comes back as it is (NO_CREDENTIALS included).
+func walk(ctx context.Context, begin, next func(context.Context) (*ctap.CredentialManagementResponse, error), total func(*ctap.CredentialManagementResponse) *uint64) ([]*ctap.CredentialManagementResponse, error) {
+	first, err := begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := total(first)
+	if n == nil || *n == 0 || *n > 1000 {
+		return nil, fmt.Errorf("total %s: not a count of what follows", ptr(n))
+	}
+	out := []*ctap.CredentialManagementResponse{first}
+	for range *n - 1 {
+		r, err := next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 func derefU(p *uint64) uint64 {

@@ -121,7 +121,7 @@ func (a Action) String() string {
 	case OpEnumerateCreds:
 		add("rp=%s", rpID(a.RP))
 	case OpDelete:
-		add("credential=#%d", a.Cred)
+		add("credential=pick(%d)", a.Cred)
 	}
 	switch {
 	case a.Stale:
