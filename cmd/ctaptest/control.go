@@ -1,88 +1,83 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"net"
+	"sync"
 	"time"
 
 	"github.com/virtkey/virtkey/conformance"
 	"github.com/virtkey/virtkey/control"
 )
 
-// socketController drives a virtkey daemon through its control socket
-// (see `virtkey serve --control`): one JSON request per line, one JSON
-// answer per line. It can power-cycle the key, which is what destructive
-// cases need to start from and return to a factory-new key. It does not
-// script touches: the target keeps no CapControl, so cases that decline
-// or withhold a touch stay skipped.
-type socketController struct{ path string }
+// socketController drives a key through its control socket (--control):
+// a virtkey daemon's (`virtkey serve --control PATH`) or any simulator's
+// that speaks package control's protocol (docs/control-protocol.md). It is
+// a control.Client whose capabilities are what the server says in its
+// hello: for a virtkey daemon scripted presence, power cycles and the
+// clock, UV and fingerprint samples on profiles with a sensor.
+type socketController struct {
+	path string
 
-type controlReply struct {
-	OK    bool   `json:"ok"`
-	Error string `json:"error"`
+	once sync.Once
+	c    *control.Client
 }
 
-func (c *socketController) do(ctx context.Context, op string) error {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", c.path)
-	if err != nil {
-		return fmt.Errorf("control socket: %w", err)
+var _ conformance.Controller = (*socketController)(nil)
+
+func (s *socketController) client() *control.Client {
+	s.once.Do(func() { s.c = control.Dial(s.path) })
+	return s.c
+}
+
+// check says hello, so that an unreachable or foreign socket is one clear
+// error before the first case. Like --wait for the key, it retries for
+// up to wait while the socket is not there yet.
+func (s *socketController) check(ctx context.Context, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, _, err := s.client().Hello(hctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		var refused *control.Error
+		if errors.As(err, &refused) || time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("--control %s: %w", s.path, err)
+		}
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
 	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	req, _ := json.Marshal(map[string]string{"op": op})
-	if _, err := conn.Write(append(req, '\n')); err != nil {
-		return fmt.Errorf("control socket: %w", err)
-	}
-	line, err := bufio.NewReader(conn).ReadBytes('\n')
-	if err != nil {
-		return fmt.Errorf("control socket: %w", err)
-	}
-	var rep controlReply
-	if err := json.Unmarshal(line, &rep); err != nil {
-		return fmt.Errorf("control socket: %w", err)
-	}
-	if !rep.OK {
-		return fmt.Errorf("control socket: %s: %s", op, rep.Error)
-	}
-	return nil
+}
+
+// Capabilities implements conformance.Controller.
+func (s *socketController) Capabilities() []conformance.Capability {
+	return s.client().Capabilities()
 }
 
 // PowerCycle implements conformance.Controller.
-func (c *socketController) PowerCycle(ctx context.Context) error {
-	return c.do(ctx, "power-cycle")
+func (s *socketController) PowerCycle(ctx context.Context) error {
+	return s.client().PowerCycle(ctx)
 }
 
-// SetPresence implements conformance.Controller: the daemon answers
-// touches by its own --presence mode, so only auto is accepted.
-func (c *socketController) SetPresence(p conformance.Presence) error {
-	if p == conformance.PresenceAuto {
-		return nil
-	}
-	return fmt.Errorf("%w: presence scripting over the control socket; run the daemon with --presence auto", control.ErrUnsupported)
+// SetPresence implements conformance.Controller.
+func (s *socketController) SetPresence(p conformance.Presence) error {
+	return s.client().SetPresence(p)
 }
 
-// Capabilities implements conformance.Controller: power cycles only.
-func (c *socketController) Capabilities() []conformance.Capability {
-	return []conformance.Capability{conformance.CapPowerCycle}
+// SetUV implements conformance.Controller.
+func (s *socketController) SetUV(o conformance.UVOutcome) error { return s.client().SetUV(o) }
+
+// PushSamples implements conformance.Controller.
+func (s *socketController) PushSamples(samples ...conformance.FingerSample) error {
+	return s.client().PushSamples(samples...)
 }
 
-// SetUV implements conformance.Controller: not over this socket.
-func (c *socketController) SetUV(o conformance.UVOutcome) error {
-	return fmt.Errorf("%w: UV scripting over the control socket", control.ErrUnsupported)
-}
-
-// PushSamples implements conformance.Controller: not over this socket.
-func (c *socketController) PushSamples(samples ...conformance.FingerSample) error {
-	return fmt.Errorf("%w: fingerprint scripting over the control socket", control.ErrUnsupported)
-}
-
-// Advance implements conformance.Controller: not over this socket.
-func (c *socketController) Advance(d time.Duration) error {
-	return fmt.Errorf("%w: clock control over the control socket", control.ErrUnsupported)
-}
+// Advance implements conformance.Controller.
+func (s *socketController) Advance(d time.Duration) error { return s.client().Advance(d) }

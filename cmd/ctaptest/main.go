@@ -43,9 +43,6 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "prop" {
-		return runProp(args[1:], stdout, stderr)
-	}
 	fs := flag.NewFlagSet("ctaptest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -108,6 +105,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var ctl *socketController
 	if *control != "" {
 		ctl = &socketController{path: *control}
+		if err := ctl.check(ctx, *wait); err != nil {
+			fmt.Fprintf(stderr, "ctaptest: %v\n", err)
+			return 1
+		}
 	}
 	switch {
 	case *device != "":
@@ -235,7 +236,7 @@ func (s *sharedTarget) Open(ctx context.Context) (*client.Device, error) { retur
 // Capabilities implements conformance.Target.
 func (s *sharedTarget) Capabilities() []conformance.Capability {
 	if s.ctl != nil {
-		return []conformance.Capability{conformance.CapPowerCycle}
+		return s.ctl.Capabilities()
 	}
 	return nil
 }

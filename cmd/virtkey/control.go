@@ -1,25 +1,16 @@
 package main
 
-// The control socket: a Unix stream socket (mode 0600) on which the
-// daemon takes one JSON object per line and answers each with one JSON
-// object per line, in order. A connection may carry any number of
-// requests.
-//
-//	request:  {"op": "touch"|"deny"|"finger"|"power-cycle"|"status",
-//	           "wait": true,      touch, deny, status: first wait until a request waits for a touch
-//	           "finger": 1..10,   finger: which finger
-//	           "bad": true}       finger: a finger that is not enrolled
-//	response: {"ok": true, "message": "...", "status": {...}}
-//	          {"ok": false, "error": "..."}
-//
-// A waiting request ends when the daemon stops or the client closes the
-// connection (or shuts down its writing side). Every response carries
-// the status after the operation.
+// The control socket speaks package control's protocol
+// (docs/control-protocol.md): a Unix stream socket (mode 0600) on which
+// the daemon takes one JSON request per line and answers each with one
+// JSON response per line, in order. The daemon is the protocol's
+// control.Backend: a person's touch, deny and finger answer the request
+// waiting under the --presence mode; presence, uv, samples and advance
+// script the key for a test tool (ctaptest --control), and power-cycle
+// restarts the key from its state.
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,59 +18,29 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/virtkey/virtkey/authenticator"
+	"github.com/virtkey/virtkey/control"
 )
 
-// Control operations.
+// Control operations of the subcommands.
 const (
-	opTouch      = "touch"
-	opDeny       = "deny"
-	opFinger     = "finger"
-	opPowerCycle = "power-cycle"
-	opStatus     = "status"
+	opTouch      = control.OpTouch
+	opDeny       = control.OpDeny
+	opFinger     = control.OpFinger
+	opPowerCycle = control.OpPowerCycle
+	opStatus     = control.OpStatus
 )
 
-// maxControlLine bounds a request line; a longer one ends the connection.
-const maxControlLine = 4096
-
-type controlRequest struct {
-	Op     string `json:"op"`
-	Wait   bool   `json:"wait,omitempty"`
-	Finger int    `json:"finger,omitempty"`
-	Bad    bool   `json:"bad,omitempty"`
-}
-
-type controlResponse struct {
-	OK      bool          `json:"ok"`
-	Error   string        `json:"error,omitempty"`
-	Message string        `json:"message,omitempty"`
-	Status  *daemonStatus `json:"status,omitempty"`
-}
-
-// daemonStatus is what the key holds and what it waits for.
-type daemonStatus struct {
-	Profile   string `json:"profile"`
-	Presence  string `json:"presence"`
-	Transport string `json:"transport"`
-	// State is the state file, empty when the state is in memory.
-	State string `json:"state,omitempty"`
-	stateSummary
-	// Waiting is the request waiting for the user, if any.
-	Waiting       *waitingStatus `json:"waiting,omitempty"`
-	FingersQueued int            `json:"fingersQueued"`
-	Winks         int            `json:"winks"`
-	Started       time.Time      `json:"started"`
-}
-
-type waitingStatus struct {
-	For     string    `json:"for"` // "touch" or "finger"
-	Command string    `json:"command"`
-	Reason  string    `json:"reason"`
-	RPID    string    `json:"rpId,omitempty"`
-	Since   time.Time `json:"since"`
-	Seconds float64   `json:"seconds"`
-}
+type (
+	controlRequest  = control.Request
+	controlResponse = control.Response
+	daemonStatus    = control.Status
+	waitingStatus   = control.Waiting
+)
 
 // defaultControlPath is $XDG_RUNTIME_DIR/virtkey.sock, or
 // /run/virtkey.sock for root; empty when neither applies.
@@ -159,165 +120,257 @@ func (c *controlListener) Close() error {
 	return err
 }
 
-// controlServer answers the control socket for a daemon.
-type controlServer struct {
+// serveControl answers the control socket until ctx ends.
+func (d *daemon) serveControl(ctx context.Context, l *controlListener, log *slog.Logger) {
+	srv := &control.Server{Backend: d, Logf: func(format string, args ...any) {
+		log.Info(fmt.Sprintf(format, args...))
+	}}
+	if err := srv.Serve(ctx, l.ln); err != nil {
+		log.Error("control socket", "err", err)
+	}
+}
+
+// daemon is a running key: what the control socket works on. It is the
+// control.Backend of the socket.
+type daemon struct {
+	cfg       authenticator.Config // what a power cycle builds the key from
+	presence  *userPresence        // the --presence mode
+	user      scriptedUser         // the key's Presence: the mode or a script
+	clock     *control.Clock
+	store     *watchedStore
+	profile   *profile
+	statePath string
+	transport string
+	started   time.Time
+
+	mu          sync.Mutex
+	key         *authenticator.Authenticator
+	powerCycles int
+}
+
+var _ control.Backend = (*daemon)(nil)
+
+// newKey builds the key from d.cfg, with the daemon's user and clock.
+func (d *daemon) newKey() (*authenticator.Authenticator, error) {
+	d.user.own = d.presence
+	d.cfg.Presence = &d.user
+	d.cfg.Now = d.clock.Now
+	return authenticator.New(d.cfg)
+}
+
+func (d *daemon) current() *authenticator.Authenticator {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.key
+}
+
+// handler is the ctaphid.Handler: the current key, logged.
+func (d *daemon) handler(log *slog.Logger) *liveHandler { return &liveHandler{d: d, log: log} }
+
+// liveHandler forwards to the key that runs now, so that the transport
+// reaches the new key after a power cycle.
+type liveHandler struct {
 	d   *daemon
 	log *slog.Logger
 }
 
-// serve accepts connections until ctx ends, then closes them all and
-// returns once their handlers have.
-func (s *controlServer) serve(ctx context.Context, l *controlListener) {
-	var wg sync.WaitGroup
-	stop := context.AfterFunc(ctx, func() { l.ln.Close() })
-	defer stop()
-	for {
-		conn, err := l.ln.AcceptUnix()
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Error("control socket", "err", err)
-			}
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.serveConn(ctx, conn)
-		}()
-	}
-	wg.Wait()
+func (h *liveHandler) lh() loggingHandler { return loggingHandler{h.d.current(), h.d.profile, h.log} }
+
+func (h *liveHandler) HandleCBOR(ctx context.Context, req []byte) []byte {
+	return h.lh().HandleCBOR(ctx, req)
 }
 
-// serveConn answers one connection's requests in order. A reader
-// goroutine feeds the lines, so that a client that goes away cancels a
-// waiting request.
-func (s *controlServer) serveConn(ctx context.Context, conn *net.UnixConn) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
+func (h *liveHandler) HandleMsg(ctx context.Context, req []byte) ([]byte, error) {
+	return h.lh().HandleMsg(ctx, req)
+}
 
-	lines := make(chan []byte)
-	go func() {
-		defer cancel()
-		defer close(lines)
-		sc := bufio.NewScanner(conn)
-		sc.Buffer(make([]byte, 0, 512), maxControlLine)
-		for sc.Scan() {
-			select {
-			case lines <- append([]byte(nil), sc.Bytes()...):
-			case <-ctx.Done():
-				return
-			}
-		}
-		if err := sc.Err(); err != nil && ctx.Err() == nil {
-			s.log.Warn("control connection", "err", err)
-		}
-	}()
-	enc := json.NewEncoder(conn)
-	for line := range lines {
-		var req controlRequest
-		var resp *controlResponse
-		if err := json.Unmarshal(line, &req); err != nil {
-			resp = &controlResponse{Error: "bad request: " + err.Error()}
-		} else {
-			resp = s.handle(ctx, &req)
-		}
-		if resp.Error != "" {
-			s.log.Info("control", "op", req.Op, "error", resp.Error)
-		} else {
-			s.log.Info("control", "op", req.Op, "message", resp.Message)
-		}
-		if err := enc.Encode(resp); err != nil {
-			return
-		}
+func (h *liveHandler) Wink() { h.d.current().Wink() }
+
+// Status implements control.Backend.
+func (d *daemon) Status() *control.Status {
+	sum := d.store.summary()
+	d.mu.Lock()
+	winks, cycles := d.key.Winks(), d.powerCycles
+	d.mu.Unlock()
+	return &control.Status{
+		Profile:       d.profile.Name,
+		Presence:      d.presence.mode,
+		Transport:     d.transport,
+		State:         d.statePath,
+		Credentials:   sum.Credentials,
+		RPs:           sum.RPs,
+		PINSet:        sum.PINSet,
+		PINRetries:    sum.PINRetries,
+		SignCount:     sum.SignCount,
+		Waiting:       d.presence.waiting(),
+		FingersQueued: d.presence.queuedFingers(),
+		Winks:         winks,
+		Started:       d.started,
+		Scripted:      d.user.scripted(),
+		ClockOffset:   int64(d.clock.Offset()),
+		PowerCycles:   cycles,
 	}
 }
 
-// handle runs one request.
-func (s *controlServer) handle(ctx context.Context, req *controlRequest) *controlResponse {
-	fail := func(format string, args ...any) *controlResponse {
-		return &controlResponse{Error: fmt.Sprintf(format, args...), Status: s.d.status()}
-	}
-	if req.Wait {
-		switch req.Op {
-		case opTouch, opDeny, opStatus:
-		default:
-			return fail("%s: wait is for touch, deny and status", req.Op)
-		}
-		if err := s.d.presence.waitPending(ctx); err != nil {
-			return fail("%s: stopped waiting for a request: %v", req.Op, err)
-		}
-	}
-	var msg string
-	switch req.Op {
-	case opTouch, opDeny:
-		answer := s.d.presence.touch
-		if req.Op == opDeny {
-			answer = s.d.presence.deny
-		}
-		m, err := answer()
-		if err != nil {
-			if s.d.presence.mode == presenceAuto || s.d.presence.mode == presenceDeny {
-				return fail("%s: %v (presence is %q: the daemon answers by itself)", req.Op, err, s.d.presence.mode)
-			}
-			return fail("%s: %v", req.Op, err)
-		}
-		msg = m
-	case opFinger:
-		if req.Bad == (req.Finger != 0) {
-			return fail("finger: give a finger number (1 to 10) or bad")
-		}
-		if req.Finger < 0 || req.Finger > 10 {
-			return fail("finger: finger %d: want 1 to 10", req.Finger)
-		}
-		if !s.d.profile.Sensor {
-			return fail("finger: this key (profile %s) has no fingerprint sensor", s.d.profile.Name)
-		}
-		msg = s.d.presence.finger(fingerEvent{Finger: req.Finger, Bad: req.Bad})
-	case opPowerCycle:
-		s.d.powerCycle()
-		msg = "power cycled"
-	case opStatus:
-	default:
-		return fail("unknown op %q (want touch, deny, finger, power-cycle or status)", req.Op)
-	}
-	return &controlResponse{OK: true, Message: msg, Status: s.d.status()}
-}
-
-// controlCall sends one request to the daemon at path and returns its
-// answer. ctx bounds the whole exchange.
-func controlCall(ctx context.Context, path string, req controlRequest) (*controlResponse, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", path)
+// PowerCycle implements control.Controller: a real restart. The running
+// key is stopped (a command in progress is cancelled), fingers on the
+// sensor and queued answers are gone, and a new key is built from the
+// state, which holds what the old one acknowledged and nothing else.
+func (d *daemon) PowerCycle(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.key.PowerCycle()
+	d.presence.powerCycle()
+	d.user.script.Forget()
+	key, err := d.newKey()
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the daemon: %w (is `virtkey serve` running with this --control?)", err)
+		return fmt.Errorf("the key does not start again: %w", err)
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	b, err := json.Marshal(req)
-	if err != nil {
-		return nil, err
+	d.key = key
+	d.powerCycles++
+	return nil
+}
+
+// Capabilities implements control.Controller.
+func (d *daemon) Capabilities() []control.Capability {
+	caps := []control.Capability{control.CapControl, control.CapPowerCycle, control.CapClock}
+	if d.cfg.BuiltInUV {
+		caps = append(caps, control.CapUV)
 	}
-	if _, err := conn.Write(append(b, '\n')); err != nil {
-		return nil, err
+	if d.cfg.BioEnrollment {
+		caps = append(caps, control.CapFingerprint)
 	}
-	sc := bufio.NewScanner(conn)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	if !sc.Scan() {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	return caps
+}
+
+// SetPresence implements control.Controller: the script replaces the
+// --presence mode until DefaultPresence.
+func (d *daemon) SetPresence(p control.Presence) error {
+	if p < control.PresenceAuto || p > control.PresenceWait {
+		return fmt.Errorf("%v: no such presence", p)
+	}
+	d.user.script.SetPresence(p)
+	d.user.touchScripted.Store(true)
+	return nil
+}
+
+// DefaultPresence implements control.Backend: touches, verifications and
+// captures are answered by the --presence mode again.
+func (d *daemon) DefaultPresence() error {
+	d.user.touchScripted.Store(false)
+	d.user.uvScripted.Store(false)
+	d.user.script.SetPresence(control.PresenceAuto)
+	d.user.script.SetUV(control.UVMatch)
+	d.user.script.Forget()
+	return nil
+}
+
+// SetUV implements control.Controller.
+func (d *daemon) SetUV(o control.UVOutcome) error {
+	if o < control.UVMatch || o > control.UVTimeout {
+		return fmt.Errorf("%v: no such UV outcome", o)
+	}
+	if !d.cfg.BuiltInUV {
+		return fmt.Errorf("%w: this key (profile %s) has no built-in user verification", control.ErrUnsupported, d.profile.Name)
+	}
+	d.user.script.SetUV(o)
+	d.user.uvScripted.Store(true)
+	return nil
+}
+
+// PushSamples implements control.Controller.
+func (d *daemon) PushSamples(samples ...control.FingerSample) error {
+	if !d.cfg.BioEnrollment {
+		return fmt.Errorf("%w: this key (profile %s) has no fingerprint sensor", control.ErrUnsupported, d.profile.Name)
+	}
+	d.user.script.PushSamples(samples...)
+	d.user.uvScripted.Store(true)
+	return nil
+}
+
+// Advance implements control.Controller: the key's clock runs ahead of
+// the system's by the sum of the advances.
+func (d *daemon) Advance(dur time.Duration) error { return d.clock.Advance(dur) }
+
+// Touch implements control.Backend.
+func (d *daemon) Touch() (string, error) {
+	msg, err := d.presence.touch()
+	return msg, d.explain(err)
+}
+
+// Deny implements control.Backend.
+func (d *daemon) Deny() (string, error) {
+	msg, err := d.presence.deny()
+	return msg, d.explain(err)
+}
+
+func (d *daemon) explain(err error) error {
+	if err != nil && (d.presence.mode == presenceAuto || d.presence.mode == presenceDeny) {
+		return fmt.Errorf("%w (presence is %q: the daemon answers by itself)", err, d.presence.mode)
+	}
+	return err
+}
+
+// Finger implements control.Backend.
+func (d *daemon) Finger(f control.Finger) (string, error) {
+	if !d.profile.Sensor {
+		return "", fmt.Errorf("this key (profile %s) has no fingerprint sensor", d.profile.Name)
+	}
+	return d.presence.finger(fingerEvent{Finger: f.Finger, Bad: f.Bad}), nil
+}
+
+// WaitPending implements control.Backend.
+func (d *daemon) WaitPending(ctx context.Context) error { return d.presence.waitPending(ctx) }
+
+// scriptedUser is the key's user: the --presence mode (own), or, once a
+// controller scripted it, a control.User: touches once SetPresence was
+// called, verifications and captures once SetUV or PushSamples was.
+type scriptedUser struct {
+	own           *userPresence
+	script        control.User
+	touchScripted atomic.Bool
+	uvScripted    atomic.Bool
+}
+
+var (
+	_ authenticator.Verifier          = (*scriptedUser)(nil)
+	_ authenticator.FingerprintSensor = (*scriptedUser)(nil)
+)
+
+func (u *scriptedUser) scripted() string {
+	var s string
+	if u.touchScripted.Load() {
+		s = "presence"
+	}
+	if u.uvScripted.Load() {
+		if s != "" {
+			s += ", "
 		}
-		if sc.Err() != nil {
-			return nil, sc.Err()
-		}
-		return nil, errors.New("the daemon closed the connection without answering")
+		s += "uv"
 	}
-	var resp controlResponse
-	if err := json.Unmarshal(sc.Bytes(), &resp); err != nil {
-		return nil, fmt.Errorf("bad answer from the daemon: %w", err)
+	return s
+}
+
+// Touch implements authenticator.Presence.
+func (u *scriptedUser) Touch(ctx context.Context, req authenticator.TouchRequest) error {
+	if u.touchScripted.Load() {
+		return u.script.Touch(ctx, req)
 	}
-	return &resp, nil
+	return u.own.Touch(ctx, req)
+}
+
+// VerifyUser implements authenticator.Verifier.
+func (u *scriptedUser) VerifyUser(ctx context.Context, req authenticator.UVRequest) error {
+	if u.uvScripted.Load() {
+		return u.script.VerifyUser(ctx, req)
+	}
+	return u.own.VerifyUser(ctx, req)
+}
+
+// Capture implements authenticator.FingerprintSensor.
+func (u *scriptedUser) Capture(ctx context.Context, req authenticator.CaptureRequest) (authenticator.Sample, error) {
+	if u.uvScripted.Load() {
+		return u.script.Capture(ctx, req)
+	}
+	return u.own.Capture(ctx, req)
 }

@@ -112,7 +112,8 @@ func TestControlTouchDenyStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := stateSummary{Credentials: 1, RPs: []string{"example.com"}, SignCount: 1}
-	if diff := cmp.Diff(want, st.stateSummary); diff != "" {
+	got := stateSummary{Credentials: st.Credentials, RPs: st.RPs, PINSet: st.PINSet, PINRetries: st.PINRetries, SignCount: st.SignCount}
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("state after makeCredential (-want +got):\n%s", diff)
 	}
 	if st.Waiting != nil || st.Presence != "control" || st.Profile != defaultProfile || st.State != state {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/virtkey/virtkey/control"
 )
 
 // controlCommand runs touch, deny, finger, power-cycle and status: one
@@ -17,7 +19,7 @@ import (
 func controlCommand(ctx context.Context, op string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("virtkey "+op, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	control := fs.String("control", defaultControlPath(), "the daemon's control socket")
+	ctlPath := fs.String("control", defaultControlPath(), "the daemon's control socket")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	var wait, bad, asJSON *bool
 	switch op {
@@ -71,7 +73,7 @@ func controlCommand(ctx context.Context, op string, args []string, stdout, stder
 	case len(pos) > 0:
 		return usageErr("unexpected argument %q", pos[0])
 	}
-	if *control == "" || *control == controlOff {
+	if *ctlPath == "" || *ctlPath == controlOff {
 		return usageErr("no control socket: give --control PATH (or set XDG_RUNTIME_DIR)")
 	}
 	if *timeout <= 0 {
@@ -80,12 +82,13 @@ func controlCommand(ctx context.Context, op string, args []string, stdout, stder
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	resp, err := controlCall(ctx, *control, req)
+	resp, err := control.Dial(*ctlPath).Do(ctx, &req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("no answer within %v", *timeout)
+			fmt.Fprintf(stderr, "virtkey %s: %s: no answer within %v\n", op, *ctlPath, *timeout)
+			return 1
 		}
-		fmt.Fprintf(stderr, "virtkey %s: %s: %v\n", op, *control, err)
+		fmt.Fprintf(stderr, "virtkey %s: cannot reach the daemon: %v (is `virtkey serve` running with this --control?)\n", op, err)
 		return 1
 	}
 	if !resp.OK {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/virtkey/virtkey/authenticator"
+	"github.com/virtkey/virtkey/control"
 	"github.com/virtkey/virtkey/ctaphid"
 	"github.com/virtkey/virtkey/uhid"
 )
@@ -148,38 +149,6 @@ func parseHexID(name, s string) (uint32, error) {
 	return uint32(v), nil
 }
 
-// daemon is a running key: what the control socket works on.
-type daemon struct {
-	key       *authenticator.Authenticator
-	presence  *userPresence
-	store     *watchedStore
-	profile   *profile
-	statePath string
-	transport string
-	started   time.Time
-}
-
-func (d *daemon) status() *daemonStatus {
-	return &daemonStatus{
-		Profile:       d.profile.Name,
-		Presence:      d.presence.mode,
-		Transport:     d.transport,
-		State:         d.statePath,
-		stateSummary:  d.store.summary(),
-		Waiting:       d.presence.waiting(),
-		FingersQueued: d.presence.queuedFingers(),
-		Winks:         d.key.Winks(),
-		Started:       d.started,
-	}
-}
-
-// powerCycle unplugs and replugs the key: a running command is
-// cancelled, volatile state and queued fingers are gone.
-func (d *daemon) powerCycle() {
-	d.key.PowerCycle()
-	d.presence.powerCycle()
-}
-
 // serve is `virtkey serve`: it runs the key until ctx ends. Exit codes: 2
 // for a usage error, 1 when the key cannot start or fails.
 func serve(ctx context.Context, args []string, stderr io.Writer) int {
@@ -203,7 +172,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 
 	// The state first: a key that cannot read its state does not start,
 	// and the file stays as it is.
-	d := &daemon{profile: prof, statePath: f.state, started: time.Now()}
+	d := &daemon{profile: prof, statePath: f.state, started: time.Now(), clock: control.NewClock(time.Now)}
 	cfg := authenticator.Config{OnWink: func() { log.Info("wink") }}
 	prof.apply(&cfg)
 	cfg.TouchTimeout = f.touchTimeout
@@ -225,8 +194,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	cfg.Store = d.store
 	d.presence = newUserPresence(f.presence, log, stdin, stderr)
-	cfg.Presence = d.presence
-	key, err := authenticator.New(cfg)
+	d.cfg = cfg
+	key, err := d.newKey()
 	if err != nil {
 		if errors.Is(err, authenticator.ErrCorruptState) {
 			return fail("state file %s cannot be read: %v\nThe file was left as it is. Move it away to start with a new, empty key, or restore it from a backup.", d.statePath, err)
@@ -299,11 +268,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		wg.Wait()
 	}()
 	if ctl != nil {
-		srv := &controlServer{d: d, log: log}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			srv.serve(ctx, ctl)
+			d.serveControl(ctx, ctl, log)
 		}()
 	}
 
@@ -318,7 +286,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	log.Info("serving", "transport", d.transport, "profile", prof.Name, "state", d.statePath,
 		"presence", f.presence, "touch-timeout", f.touchTimeout, "control", f.control)
 
-	err = ctaphid.Serve(ctx, dev, loggingHandler{key, prof, log}, prof.serverConfig(&ctaphid.ServerConfig{
+	err = ctaphid.Serve(ctx, dev, d.handler(log), prof.serverConfig(&ctaphid.ServerConfig{
 		Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) },
 	}))
 	dev.Close() // Serve closed it already; for uhid this destroyed the device
