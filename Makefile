@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: all build test race vet lint fuzz bench interop vmtest ci
+.PHONY: all build test race vet lint fuzz prop bench interop vmtest ci
 
 all: build test
 
@@ -32,6 +32,12 @@ fuzz:
 			$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+# Model-based checks against the in-process key and a UDP daemon;
+# PROP_CHECKS sequences each (ctaptest prop, see prop/).
+PROP_CHECKS ?= 2000
+prop:
+	PROP_CHECKS=$(PROP_CHECKS) PROP_UDP_CHECKS=$(PROP_CHECKS) bash interop/prop.sh
 
 # Compare runs with: benchstat old.txt new.txt
 bench:

@@ -260,7 +260,7 @@ func (a *Authenticator) bioEnrollment(ctx context.Context, cmd ctap.Command, par
 		return nil, ctap.StatusInvalidCommand
 	}
 	hs := &bioEnrollmentState{a: a, ctx: ctx, cmd: cmd}
-	if err := ctap.Unmarshal(params, &hs.req); err != nil {
+	if err := ctap.UnmarshalRequest(params, &hs.req); err != nil {
 		return nil, err
 	}
 	if err := hs.handle(); err != nil {
@@ -296,7 +296,7 @@ func (hs *bioEnrollmentState) handle() error {
 		return fmt.Errorf("%w: modality %d", ctap.StatusInvalidParameter, *r.Modality)
 	}
 	if len(r.SubCommandParams) != 0 {
-		if err := ctap.Unmarshal(r.SubCommandParams, &hs.params); err != nil {
+		if err := ctap.UnmarshalRequest(r.SubCommandParams, &hs.params); err != nil {
 			return err
 		}
 	}

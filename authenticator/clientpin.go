@@ -73,7 +73,7 @@ type clientPINState struct {
 
 func (a *Authenticator) clientPIN(ctx context.Context, params []byte) ([]byte, error) {
 	hs := &clientPINState{a: a, ctx: ctx}
-	if err := ctap.Unmarshal(params, &hs.req); err != nil {
+	if err := ctap.UnmarshalRequest(params, &hs.req); err != nil {
 		return nil, err
 	}
 	if err := hs.handle(); err != nil {

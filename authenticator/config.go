@@ -70,7 +70,7 @@ type configState struct {
 
 func (a *Authenticator) config(params []byte) ([]byte, error) {
 	hs := &configState{a: a}
-	if err := ctap.Unmarshal(params, &hs.req); err != nil {
+	if err := ctap.UnmarshalRequest(params, &hs.req); err != nil {
 		return nil, err
 	}
 	// Every subcommand answers CTAP2_OK alone.
@@ -175,7 +175,7 @@ func (hs *configState) setMinPINLength() error {
 	a := hs.a
 	var p ctap.SetMinPINLengthParams
 	if hs.req.SubCommandParams != nil { // step 1
-		if err := ctap.Unmarshal(hs.req.SubCommandParams, &p); err != nil {
+		if err := ctap.UnmarshalRequest(hs.req.SubCommandParams, &p); err != nil {
 			return err
 		}
 	}

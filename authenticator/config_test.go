@@ -265,15 +265,16 @@ func TestConfigAuthorization(t *testing.T) {
 		if s := k.do(ctap.CmdConfig, r, nil); s != ctap.StatusPINAuthInvalid {
 			t.Errorf("params changed after the MAC: %v", s)
 		}
-		// Non-canonical params, MACed as sent, are accepted.
+		// Non-canonical params are refused even with a good MAC over them
+		// as sent (CTAP 2.1 §8: CTAP2_ERR_INVALID_CBOR).
 		raw := []byte{0xa1, 0x01, 0x18, 0x06} // {1: 6} with a one-byte-argument integer
 		r = &ctap.ConfigRequest{SubCommand: ptr(ctap.ConfigSetMinPINLength), SubCommandParams: raw,
 			PinUvAuthProtocol: ptr(v), PinUvAuthParam: p.proto.Authenticate(tok, configMessage(ctap.ConfigSetMinPINLength, raw))}
-		if s := k.do(ctap.CmdConfig, r, nil); s != ctap.StatusOK {
-			t.Errorf("params MACed as sent: %v", s)
+		if s := k.do(ctap.CmdConfig, r, nil); s != ctap.StatusInvalidCBOR {
+			t.Errorf("non-canonical params MACed as sent: %v, want INVALID_CBOR", s)
 		}
-		if got := k.store.State().MinPINLength; got != 6 {
-			t.Errorf("minPINLength %d, want 6", got)
+		if got := k.store.State().MinPINLength; got == 6 {
+			t.Errorf("minPINLength %d after a refused request", got)
 		}
 	})
 }

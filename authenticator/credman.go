@@ -41,7 +41,7 @@ type credManState struct {
 func (a *Authenticator) credentialManagement(params []byte) ([]byte, error) {
 	hs := &credManState{a: a, prev: a.rt.credMan}
 	a.rt.credMan = nil // only the GetNext subcommands keep it, by putting it back
-	if err := ctap.Unmarshal(params, &hs.req); err != nil {
+	if err := ctap.UnmarshalRequest(params, &hs.req); err != nil {
 		return nil, err
 	}
 	if err := hs.handle(); err != nil {
@@ -62,7 +62,7 @@ func (hs *credManState) handle() error {
 		return fmt.Errorf("%w: subCommand", ctap.StatusMissingParameter)
 	}
 	if hs.req.SubCommandParams != nil {
-		if err := ctap.Unmarshal(hs.req.SubCommandParams, &hs.params); err != nil {
+		if err := ctap.UnmarshalRequest(hs.req.SubCommandParams, &hs.params); err != nil {
 			return fmt.Errorf("subCommandParams: %w", err)
 		}
 	}

@@ -409,8 +409,9 @@ func TestCredManUpdateUser(t *testing.T) {
 		if s := update(&ctap.UserEntity{ID: []byte("u2"), Name: "bob"}); s != ctap.StatusInvalidParameter {
 			t.Errorf("wrong user.id: %v", s)
 		}
-		if s := update(&ctap.UserEntity{Name: "bob"}); s != ctap.StatusInvalidParameter {
-			t.Errorf("no user.id: %v", s)
+		// UserEntity encodes a nil id as null: the wrong type (CTAP 2.1 §8).
+		if s := update(&ctap.UserEntity{Name: "bob"}); s != ctap.StatusCBORUnexpectedType {
+			t.Errorf("user.id null: %v", s)
 		}
 		if _, s := p.call(ctap.CredMgmtUpdateUserInformation, &ctap.CredentialManagementParams{
 			CredentialID: credParams([]byte("nope")).CredentialID, User: &ctap.UserEntity{ID: []byte("u1")}}); s != ctap.StatusNoCredentials {

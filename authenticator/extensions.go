@@ -90,7 +90,7 @@ func decodeExtensionInput(id string, raw ctap.RawMessage, v any) error {
 	if len(raw) == 1 && (raw[0] == 0xf6 || raw[0] == 0xf7) {
 		return fmt.Errorf("%w: extension %s is null", ctap.StatusCBORUnexpectedType, id)
 	}
-	if err := ctap.Unmarshal(raw, v); err != nil {
+	if err := ctap.UnmarshalRequest(raw, v); err != nil {
 		return fmt.Errorf("extension %s: %w", id, err)
 	}
 	return nil

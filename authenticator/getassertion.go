@@ -79,7 +79,7 @@ type assertionState struct {
 
 func (a *Authenticator) getAssertion(ctx context.Context, params []byte) ([]byte, error) {
 	hs := &getAssertionState{a: a, ctx: ctx}
-	if err := ctap.Unmarshal(params, &hs.req); err != nil {
+	if err := ctap.UnmarshalRequest(params, &hs.req); err != nil {
 		return nil, err
 	}
 	if err := hs.handle(); err != nil {
@@ -138,6 +138,8 @@ func (hs *getAssertionState) checkParameters() error {
 		return fmt.Errorf("%w: rpId", ctap.StatusMissingParameter)
 	case hs.req.ClientDataHash == nil:
 		return fmt.Errorf("%w: clientDataHash", ctap.StatusMissingParameter)
+	case len(hs.req.ClientDataHash) != clientDataHashSize: // as in makeCredential
+		return fmt.Errorf("%w: clientDataHash of %d bytes", ctap.StatusInvalidLength, len(hs.req.ClientDataHash))
 	}
 	if err := checkDescriptors(hs.req.AllowList); err != nil {
 		return err

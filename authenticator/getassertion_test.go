@@ -30,9 +30,7 @@ func TestGetAssertionStatus(t *testing.T) {
 		{"other RP", false, func(id []byte) any { return gaReq("other.example", id) }, nil, ctap.StatusNoCredentials, 0},
 		{"missing rpId", false, func(id []byte) any { r := gaReq("", id); return r }, nil, ctap.StatusMissingParameter, 0},
 		{"missing clientDataHash", false, func(id []byte) any {
-			r := gaReq("example.com", id)
-			r.ClientDataHash = nil
-			return r
+			return withoutMember(gaReq("example.com", id), 2)
 		}, nil, ctap.StatusMissingParameter, 0},
 		{"descriptor of another type", false, func(id []byte) any {
 			r := gaReq("example.com", id)

@@ -186,6 +186,16 @@ func ptr[T any](v T) *T { return &v }
 // such as a zero-length pinUvAuthParam that omitempty drops.
 type rawParams []byte
 
+// withoutMember is req encoded without the member key: absent, not null.
+func withoutMember(req any, key int) rawParams {
+	var m map[int]ctap.RawMessage
+	if err := ctap.Unmarshal(ctap.MustMarshal(req), &m); err != nil {
+		panic(err)
+	}
+	delete(m, key)
+	return ctap.MustMarshal(m)
+}
+
 func withMember(req any, key int, val any) rawParams {
 	var m map[int]ctap.RawMessage
 	if err := ctap.Unmarshal(ctap.MustMarshal(req), &m); err != nil {

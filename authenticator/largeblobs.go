@@ -75,7 +75,7 @@ type largeBlobsGetResponse struct {
 
 func (a *Authenticator) largeBlobs(params []byte) ([]byte, error) {
 	hs := &largeBlobsState{a: a}
-	if err := ctap.Unmarshal(params, &hs.req); err != nil {
+	if err := ctap.UnmarshalRequest(params, &hs.req); err != nil {
 		return nil, err
 	}
 	return hs.handle()

@@ -49,7 +49,7 @@ type makeCredentialState struct {
 
 func (a *Authenticator) makeCredential(ctx context.Context, params []byte) ([]byte, error) {
 	hs := &makeCredentialState{a: a, ctx: ctx}
-	if err := ctap.Unmarshal(params, &hs.req); err != nil {
+	if err := ctap.UnmarshalRequest(params, &hs.req); err != nil {
 		return nil, err
 	}
 	if err := hs.handle(); err != nil {
@@ -120,13 +120,17 @@ func (hs *makeCredentialState) handle() error {
 
 // checkParameters checks the request members of §6.1.1: clientDataHash,
 // rp (with id), user (with id) and pubKeyCredParams are required, and the
-// descriptors in excludeList need type and id. A user.id longer than 64
-// bytes (WebAuthn §5.4.3) is CTAP2_ERR_LIMIT_EXCEEDED.
+// descriptors in excludeList need type and id. A clientDataHash that is not
+// a SHA-256 hash (32 bytes) is CTAP1_ERR_INVALID_LENGTH ("invalid message
+// or item length", §8.2). A user.id longer than 64 bytes (WebAuthn
+// §5.4.3) is CTAP2_ERR_LIMIT_EXCEEDED.
 func (hs *makeCredentialState) checkParameters() error {
 	r := &hs.req
 	switch {
 	case r.ClientDataHash == nil:
 		return fmt.Errorf("%w: clientDataHash", ctap.StatusMissingParameter)
+	case len(r.ClientDataHash) != clientDataHashSize:
+		return fmt.Errorf("%w: clientDataHash of %d bytes", ctap.StatusInvalidLength, len(r.ClientDataHash))
 	case r.RP == nil || r.RP.ID == "":
 		return fmt.Errorf("%w: rp.id", ctap.StatusMissingParameter)
 	case r.User == nil || r.User.ID == nil:
@@ -142,6 +146,10 @@ func (hs *makeCredentialState) checkParameters() error {
 	hs.rpIDHash = sha256.Sum256([]byte(r.RP.ID))
 	return nil
 }
+
+// clientDataHashSize is the length of clientDataHash, a SHA-256 hash
+// (WebAuthn §5.8.1.1 hash of the serialized client data).
+const clientDataHashSize = 32
 
 // checkDescriptors requires type and id in every credential descriptor.
 func checkDescriptors(list []ctap.CredentialDescriptor) error {

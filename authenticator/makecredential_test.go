@@ -24,12 +24,12 @@ func TestMakeCredentialStatus(t *testing.T) {
 		touches int
 	}{
 		{"ok", func() any { return valid() }, []error{nil}, ctap.StatusOK, 1},
-		{"missing clientDataHash", func() any { r := valid(); r.ClientDataHash = nil; return r }, nil, ctap.StatusMissingParameter, 0},
-		{"missing rp", func() any { r := valid(); r.RP = nil; return r }, nil, ctap.StatusMissingParameter, 0},
+		{"missing clientDataHash", func() any { return withoutMember(valid(), 1) }, nil, ctap.StatusMissingParameter, 0},
+		{"missing rp", func() any { return withoutMember(valid(), 2) }, nil, ctap.StatusMissingParameter, 0},
 		{"missing rp.id", func() any { r := valid(); r.RP.ID = ""; return r }, nil, ctap.StatusMissingParameter, 0},
-		{"missing user", func() any { r := valid(); r.User = nil; return r }, nil, ctap.StatusMissingParameter, 0},
-		{"missing user.id", func() any { r := valid(); r.User.ID = nil; return r }, nil, ctap.StatusMissingParameter, 0},
-		{"missing pubKeyCredParams", func() any { r := valid(); r.PubKeyCredParams = nil; return r }, nil, ctap.StatusMissingParameter, 0},
+		{"missing user", func() any { return withoutMember(valid(), 3) }, nil, ctap.StatusMissingParameter, 0},
+		{"missing user.id", func() any { return withMember(valid(), 3, map[string]string{"name": "alice"}) }, nil, ctap.StatusMissingParameter, 0},
+		{"missing pubKeyCredParams", func() any { return withoutMember(valid(), 4) }, nil, ctap.StatusMissingParameter, 0},
 		{"user.id 64 bytes", func() any { r := valid(); r.User.ID = make([]byte, 64); return r }, []error{nil}, ctap.StatusOK, 1},
 		{"user.id 65 bytes", func() any { r := valid(); r.User.ID = make([]byte, 65); return r }, nil, ctap.StatusLimitExceeded, 0},
 		{"exclude descriptor without type", func() any {

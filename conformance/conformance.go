@@ -398,7 +398,10 @@ func (t *T) Device() *client.Device {
 // Ctap2 is a CTAP2 client on the case's main connection.
 func (t *T) Ctap2() *client.Ctap2 {
 	if t.ctap2 == nil {
-		var opts []client.Option
+		// Canonical encoding is checked by its own cases (gi-canonical,
+		// *-canonical-response) on raw bodies; the others decode leniently
+		// so that one encoding slip does not fail every case.
+		opts := []client.Option{client.WithStrictCBOR(false)}
 		if t.prompt != nil {
 			opts = append(opts, client.WithDefaultKeepalive(t.promptForPresence))
 		}

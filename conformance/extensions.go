@@ -111,8 +111,11 @@ func (e *extCase) mustGA(label string, uv bool, ext map[string]ctap.RawMessage, 
 	if err != nil {
 		e.t.Fatalf("getAssertion (%s): %v", label, err)
 	}
+	if len(allow) == 1 {
+		e.t.fillCredential(resp, []ctap.CredentialDescriptor{allow[0].Descriptor()})
+	}
 	if want != nil && (resp.Credential == nil || !bytes.Equal(resp.Credential.ID, want.ID)) {
-		e.t.Fatalf("getAssertion (%s) returned credential %v, want %x", label, resp.Credential, want.ID)
+		e.t.Fatalf("getAssertion (%s) returned credential %s, want %x", label, credString(resp.Credential), want.ID)
 	}
 	return resp
 }
@@ -367,7 +370,7 @@ var credProtectCases = []Case{
 			}
 			r = e.mustGA("uv", true, nil, nil)
 			if r.NumberOfCredentials == nil || *r.NumberOfCredentials != 3 {
-				t.Fatalf("numberOfCredentials %v with uv, want 3", r.NumberOfCredentials)
+				t.Fatalf("numberOfCredentials %s with uv, want 3", deref(r.NumberOfCredentials))
 			}
 		}},
 	{ID: "ext-credprotect-exclude-l3-no-uv", Section: "CTAP 2.1 §6.1.2 step 12.2",
@@ -443,7 +446,7 @@ var credBlobCases = []Case{
 			c := e.mustMC("a", true, req.Extensions)
 			expectKeys(t, "makeCredential", c.Response.AuthData, ctap.ExtCredBlob)
 			if o := credOutputs(t, c.Response).CredBlob; o == nil || !*o {
-				t.Fatalf("credBlob output %v, want true", o)
+				t.Fatalf("credBlob output %s, want true", deref(o))
 			}
 			ga := &ctap.GetAssertionRequest{}
 			client.GetAssertionExtensions{CredBlob: true}.Apply(ga)
@@ -464,7 +467,7 @@ var credBlobCases = []Case{
 			blob := bytes.Repeat([]byte{0xB2}, int(t.Ctap2().Info().MaxCredBlobLength)+1)
 			c := e.mustMC("a", true, inputs(t, ctap.ExtCredBlob, blob))
 			if o := credOutputs(t, c.Response).CredBlob; o == nil || *o {
-				t.Fatalf("credBlob output %v, want false", o)
+				t.Fatalf("credBlob output %s, want false", deref(o))
 			}
 			r := e.mustGA("b", false, inputs(t, ctap.ExtCredBlob, true), c, c)
 			if got := assertionOutputs(t, r).CredBlob; got == nil || len(got) != 0 {
@@ -631,7 +634,7 @@ var minPinLengthCases = []Case{
 			expectKeys(t, "listed RP", c.Response.AuthData, ctap.ExtMinPinLength)
 			o := credOutputs(t, c.Response).MinPinLength
 			if o == nil || *o != t.info().MinPINLength {
-				t.Fatalf("minPinLength output %v, want %d", o, t.info().MinPINLength)
+				t.Fatalf("minPinLength output %s, want %d", deref(o), t.info().MinPINLength)
 			}
 			other := e.mcReq("b", false, false, req.Extensions)
 			other.RP.ID = "other." + t.RPID()
@@ -668,13 +671,13 @@ var thirdPartyPaymentCases = []Case{
 			client.MakeCredentialExtensions{ThirdPartyPayment: true}.Apply(req)
 			c := e.mustMC("a", false, req.Extensions)
 			if o := credOutputs(t, c.Response).ThirdPartyPayment; o == nil || !*o {
-				t.Fatalf("thirdPartyPayment output %v, want true", o)
+				t.Fatalf("thirdPartyPayment output %s, want true", deref(o))
 			}
 			ga := &ctap.GetAssertionRequest{}
 			client.GetAssertionExtensions{ThirdPartyPayment: true}.Apply(ga)
 			r := e.mustGA("b", false, ga.Extensions, c, c)
 			if o := assertionOutputs(t, r).ThirdPartyPayment; o == nil || !*o {
-				t.Fatalf("getAssertion thirdPartyPayment %v, want true", o)
+				t.Fatalf("getAssertion thirdPartyPayment %s, want true", deref(o))
 			}
 			r = e.mustGA("c", false, nil, c, c)
 			expectKeys(t, "getAssertion without the extension", r.AuthData)
@@ -687,7 +690,7 @@ var thirdPartyPaymentCases = []Case{
 			c := e.mustMC("a", false, nil)
 			r := e.mustGA("b", false, inputs(t, ctap.ExtThirdPartyPayment, true), c, c)
 			if o := assertionOutputs(t, r).ThirdPartyPayment; o == nil || *o {
-				t.Fatalf("thirdPartyPayment %v, want false", o)
+				t.Fatalf("thirdPartyPayment %s, want false", deref(o))
 			}
 		}},
 	{ID: "ext-thirdpartypayment-type", Section: "CTAP 2.2 §12 (thirdPartyPayment input: boolean), CTAP 2.1 §8",
@@ -706,16 +709,16 @@ var thirdPartyPaymentCases = []Case{
 			e := t.extWithPIN(ctap.ExtThirdPartyPayment)
 			c := e.mustMC("a", true, inputs(t, ctap.ExtThirdPartyPayment, true))
 			if o := credOutputs(t, c.Response).ThirdPartyPayment; o == nil || !*o {
-				t.Fatalf("thirdPartyPayment output %v, want true", o)
+				t.Fatalf("thirdPartyPayment output %s, want true", deref(o))
 			}
 			r := e.mustGA("b", false, inputs(t, ctap.ExtThirdPartyPayment, true), c)
 			if o := assertionOutputs(t, r).ThirdPartyPayment; o == nil || !*o {
-				t.Fatalf("getAssertion thirdPartyPayment %v, want true", o)
+				t.Fatalf("getAssertion thirdPartyPayment %s, want true", deref(o))
 			}
 			creds := e.enumerate()
 			Equal(t, "credentials", len(creds), 1)
 			if p := creds[0].ThirdPartyPayment; p == nil || !*p {
-				t.Fatalf("enumerateCredentials thirdPartyPayment %v, want true", p)
+				t.Fatalf("enumerateCredentials thirdPartyPayment %s, want true", deref(p))
 			}
 		}},
 }

@@ -19,7 +19,7 @@ func init() {
 				cred := t.MakeCredential("sig", false)
 				a := t.MustGetAssertion(t.GetAssertionRequest("sig", cred))
 				if a.Credential == nil || !bytes.Equal(a.Credential.ID, cred.ID) || a.Credential.Type != ctap.CredentialTypePublicKey {
-					t.Fatalf("credential %+v, want public-key %x", a.Credential, cred.ID)
+					t.Fatalf("credential %s, want public-key %x", credString(a.Credential), cred.ID)
 				}
 				Equal(t, "rpIdHash", a.AuthData.RPIDHash, t.RPIDHash())
 				Equal(t, "flags", a.AuthData.Flags&(ctap.FlagUP|ctap.FlagAT|ctap.FlagED), ctap.FlagUP)
@@ -178,10 +178,14 @@ func init() {
 				}
 				first := t.MustGetAssertion(t.GetAssertionRequest("order"))
 				if first.NumberOfCredentials == nil || *first.NumberOfCredentials != 3 {
-					t.Fatalf("numberOfCredentials %v, want 3", first.NumberOfCredentials)
+					t.Fatalf("numberOfCredentials %s, want 3", deref(first.NumberOfCredentials))
 				}
 				got := []*Credential{}
-				check := func(i int, id []byte, sigOK func(ctap.COSEKey) error) {
+				check := func(i int, c *ctap.CredentialDescriptor, sigOK func(ctap.COSEKey) error) {
+					if c == nil {
+						t.Fatalf("assertion %d has no credential member (required without an allowList, §6.2.2)", i)
+					}
+					id := c.ID
 					want := creds[len(creds)-1-i]
 					if !bytes.Equal(id, want.ID) {
 						t.Fatalf("assertion %d: credential %x, want %x (newest first)", i, id, want.ID)
@@ -191,7 +195,7 @@ func init() {
 					}
 					got = append(got, want)
 				}
-				check(0, first.Credential.ID, func(k ctap.COSEKey) error { return first.Verify(t.Hash("ga/order"), k) })
+				check(0, first.Credential, func(k ctap.COSEKey) error { return first.Verify(t.Hash("ga/order"), k) })
 				for i := 1; i < 3; i++ {
 					next, err := t.Ctap2().GetNextAssertion(t.ctx)
 					if err != nil {
@@ -200,7 +204,7 @@ func init() {
 					if next.NumberOfCredentials != nil {
 						t.Fatalf("getNextAssertion %d carries numberOfCredentials", i)
 					}
-					check(i, next.Credential.ID, func(k ctap.COSEKey) error { return next.Verify(t.Hash("ga/order"), k) })
+					check(i, next.Credential, func(k ctap.COSEKey) error { return next.Verify(t.Hash("ga/order"), k) })
 				}
 			}},
 		Case{ID: "ga-user-id-only-without-uv", Section: "CTAP 2.1 §6.2.2 step 12",

@@ -94,7 +94,21 @@ func (t *T) MustGetAssertion(req *ctap.GetAssertionRequest) *client.AssertionRes
 	if err != nil {
 		t.Fatalf("getAssertion: %v", err)
 	}
+	t.fillCredential(resp, req.AllowList)
 	return resp
+}
+
+// fillCredential sets the response's credential to the allowList's only
+// entry when the key left the member out, which it may do when the
+// allowList has exactly one credential (CTAP 2.1 §6.2.2 response member
+// 0x01; CTAP 2.0 §5.2), so that cases compare IDs either way.
+func (t *T) fillCredential(resp *client.AssertionResponse, allow []ctap.CredentialDescriptor) {
+	if resp.Credential != nil || len(allow) != 1 {
+		return
+	}
+	d := allow[0]
+	resp.Credential = &d
+	t.Observef("the key left out the credential member: the allowList named one credential")
 }
 
 // ExpectStatus fails the case unless err carries the status want (nil for
@@ -187,4 +201,22 @@ func statusErr(st ctap.Status) error {
 		return nil
 	}
 	return st
+}
+
+// credString is a credential descriptor for a message: its ID in hex, or
+// "none" when the member is absent.
+func credString(c *ctap.CredentialDescriptor) string {
+	if c == nil {
+		return "none"
+	}
+	return Sprintf("%s %x", c.Type, c.ID)
+}
+
+// deref is what a pointer member holds, for a message: its value, or
+// "absent" for nil (never the pointer itself).
+func deref[V any](p *V) string {
+	if p == nil {
+		return "absent"
+	}
+	return Sprintf("%v", *p)
 }

@@ -48,7 +48,7 @@ func init() {
 					t.Fatalf("credential public key: %v", err)
 				}
 				if resp.Fmt == ctap.FormatPacked && (resp.AttStmt.Alg == nil || *resp.AttStmt.Alg != ctap.AlgES256 && *resp.AttStmt.Alg != ctap.AlgEdDSA) {
-					t.Fatalf("attStmt alg %v", resp.AttStmt.Alg)
+					t.Fatalf("attStmt alg %s", deref(resp.AttStmt.Alg))
 				}
 			}},
 		Case{ID: "mc-eddsa", Section: "CTAP 2.1 §6.1.2 step 3",
@@ -278,10 +278,10 @@ func init() {
 				cred := t.MakeCredential("rk", true)
 				a := t.MustGetAssertion(t.GetAssertionRequest("rk"))
 				if a.Credential == nil || !bytes.Equal(a.Credential.ID, cred.ID) {
-					t.Fatalf("assertion credential %v, want %x", a.Credential, cred.ID)
+					t.Fatalf("assertion credential %s, want %x", credString(a.Credential), cred.ID)
 				}
 				if a.User == nil || !bytes.Equal(a.User.ID, cred.User.ID) {
-					t.Fatalf("assertion user %v, want id %x", a.User, cred.User.ID)
+					t.Fatalf("assertion user %s, want id %x", deref(a.User), cred.User.ID)
 				}
 				if err := a.Verify(t.Hash("ga/rk"), cred.PublicKey); err != nil {
 					t.Fatalf("signature: %v", err)
@@ -301,13 +301,13 @@ func init() {
 					t.Fatalf("getAssertion: %v", err)
 				}
 				Equal(t, "assertions", len(all), 1)
-				if !bytes.Equal(all[0].Credential.ID, second.ID) {
-					t.Fatalf("found credential %x, want the newer %x", all[0].Credential.ID, second.ID)
+				if all[0].Credential == nil || !bytes.Equal(all[0].Credential.ID, second.ID) {
+					t.Fatalf("found credential %s, want the newer %x", credString(all[0].Credential), second.ID)
 				}
 			}},
 		Case{ID: "mc-resident-not-found-as-nonresident", Section: "CTAP 2.1 §6.1.2 step 10",
 			Title:    "an rk=false credential is not discoverable",
-			Versions: CTAP2,
+			Versions: CTAP21,
 			Run: func(t *T) {
 				t.MakeCredential("nonrk", false)
 				_, err := t.Ctap2().GetAssertion(t.ctx, t.GetAssertionRequest("nonrk"))
@@ -315,7 +315,7 @@ func init() {
 			}},
 		Case{ID: "mc-rk-false-explicit", Section: "CTAP 2.1 §6.1.2 step 5",
 			Title:    "an explicit rk=false makes a non-discoverable credential",
-			Versions: CTAP2,
+			Versions: CTAP21,
 			Run: func(t *T) {
 				req := t.MakeCredentialRequest("rkfalse", false)
 				req.Options = map[string]bool{ctap.OptionRK: false}

@@ -1,0 +1,315 @@
+package ctap
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// UnmarshalRequest decodes a command's parameters (or a member that holds
+// encoded CBOR, such as subCommandParams or an extension input) into v, as
+// Unmarshal does, after checking what the decoder alone lets through
+// (CTAP 2.1 §8):
+//
+//   - the encoding is CTAP2 canonical (§8.1): every length and integer in
+//     its shortest form, map keys in canonical order without duplicates;
+//     otherwise CTAP2_ERR_INVALID_CBOR;
+//   - a member that is a byte string in the spec is a byte string, not an
+//     array of small integers; no member is null or undefined (no
+//     request member of CTAP 2.1 may be null: an optional member is
+//     omitted), a float or another simple value; map keys are integers or
+//     text strings; otherwise CTAP2_ERR_CBOR_UNEXPECTED_TYPE.
+//
+// Responses are not checked this way: the client decodes them with
+// Unmarshal and checks canonical form with IsCanonical.
+func UnmarshalRequest(data []byte, v any) error {
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer {
+		return fmt.Errorf("ctap: UnmarshalRequest into %T", v)
+	}
+	w := strictWalker{data: data}
+	if err := w.item(t.Elem(), "", 0); err != nil {
+		return err
+	}
+	if w.off != len(data) {
+		return &DecodeError{Err: fmt.Errorf("%d bytes after the request", len(data)-w.off)}
+	}
+	return Unmarshal(data, v)
+}
+
+// StrictError is a request that decodes but breaks a rule of CTAP 2.1 §8
+// that the decoder does not enforce: non-canonical encoding
+// (CTAP2_ERR_INVALID_CBOR), or a member of the wrong type
+// (CTAP2_ERR_CBOR_UNEXPECTED_TYPE).
+type StrictError struct {
+	status Status
+	Path   string // the member, such as "1" or "3.id"
+	Reason string
+}
+
+func (e *StrictError) Error() string {
+	p := e.Path
+	if p == "" {
+		p = "request"
+	}
+	return fmt.Sprintf("ctap: cbor: %s: %s", p, e.Reason)
+}
+
+// Status returns the status the authenticator answers with.
+func (e *StrictError) Status() Status { return e.status }
+
+// Unwrap returns the status, for errors.Is, errors.As and StatusOf.
+func (e *StrictError) Unwrap() error { return e.status }
+
+// maxStrictDepth bounds nesting like the decode mode's MaxNestedLevels.
+const maxStrictDepth = 16
+
+var (
+	byteSliceType = reflect.TypeOf([]byte(nil))
+	rawType       = reflect.TypeOf(RawMessage(nil))
+	coseKeyType   = reflect.TypeOf(COSEKey{})
+)
+
+type strictWalker struct {
+	data []byte
+	off  int
+}
+
+func (w *strictWalker) fail(s Status, path, format string, args ...any) error {
+	return &StrictError{status: s, Path: path, Reason: fmt.Sprintf(format, args...)}
+}
+
+// head reads one item head: major type, additional information and
+// argument. It enforces the shortest form of the argument (§8.1: "integers
+// must be encoded as small as possible", and the same for lengths);
+// floats (major 7, ai 25 to 27) are refused by item.
+func (w *strictWalker) head(path string) (major, ai byte, arg uint64, err error) {
+	if w.off >= len(w.data) {
+		return 0, 0, 0, w.fail(StatusInvalidCBOR, path, "truncated")
+	}
+	b := w.data[w.off]
+	w.off++
+	major, ai = b>>5, b&0x1f
+	var n int
+	switch {
+	case ai < 24:
+		return major, ai, uint64(ai), nil
+	case ai == 24:
+		n = 1
+	case ai == 25:
+		n = 2
+	case ai == 26:
+		n = 4
+	case ai == 27:
+		n = 8
+	default: // 28-30 reserved, 31 indefinite length: both forbidden
+		return 0, 0, 0, w.fail(StatusInvalidCBOR, path, "additional information %d (indefinite length or reserved)", ai)
+	}
+	if len(w.data)-w.off < n {
+		return 0, 0, 0, w.fail(StatusInvalidCBOR, path, "truncated")
+	}
+	for _, c := range w.data[w.off : w.off+n] {
+		arg = arg<<8 | uint64(c)
+	}
+	w.off += n
+	if major == 7 {
+		return major, ai, arg, nil
+	}
+	var min uint64
+	switch n {
+	case 1:
+		min = 24
+	case 2:
+		min = 1 << 8
+	case 4:
+		min = 1 << 16
+	case 8:
+		min = 1 << 32
+	}
+	if arg < min {
+		return 0, 0, 0, w.fail(StatusInvalidCBOR, path, "%d encoded in %d bytes, not the shortest form", arg, n)
+	}
+	return major, ai, arg, nil
+}
+
+// item checks one item whose Go destination is t (nil: any).
+func (w *strictWalker) item(t reflect.Type, path string, depth int) error {
+	if depth > maxStrictDepth {
+		return w.fail(StatusInvalidCBOR, path, "nested more than %d levels", maxStrictDepth)
+	}
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == rawType || (t != nil && t.Kind() == reflect.Interface) {
+		t = nil // any CBOR item: only the encoding rules apply
+	}
+	start := w.off
+	major, ai, arg, err := w.head(path)
+	if err != nil {
+		return err
+	}
+	if t == byteSliceType && major != 2 {
+		w.off = start
+		return w.fail(StatusCBORUnexpectedType, path, "%s where a byte string is required", majorName(major, ai))
+	}
+	switch major {
+	case 0, 1:
+		return nil
+	case 2, 3:
+		if arg > uint64(len(w.data)-w.off) {
+			return w.fail(StatusInvalidCBOR, path, "truncated")
+		}
+		if major == 3 && !utf8.Valid(w.data[w.off:w.off+int(arg)]) {
+			return w.fail(StatusInvalidCBOR, path, "text string is not UTF-8")
+		}
+		w.off += int(arg)
+		return nil
+	case 4:
+		var elem reflect.Type
+		if t != nil && t.Kind() == reflect.Slice {
+			elem = t.Elem()
+		}
+		for i := uint64(0); i < arg; i++ {
+			if err := w.item(elem, joinPath(path, strconv.FormatUint(i, 10)), depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case 5:
+		return w.mapItems(t, arg, path, depth)
+	case 6:
+		return w.fail(StatusInvalidCBOR, path, "tag %d", arg)
+	}
+	// Major type 7.
+	switch {
+	case ai == 20 || ai == 21: // false, true
+		return nil
+	case ai == 22 || ai == 23:
+		return w.fail(StatusCBORUnexpectedType, path, "%s: an optional member is omitted, never null", majorName(major, ai))
+	case ai >= 25 && ai <= 27:
+		return w.fail(StatusCBORUnexpectedType, path, "a float: no CTAP request member is one")
+	}
+	return w.fail(StatusCBORUnexpectedType, path, "simple value %d", arg)
+}
+
+// mapItems checks n key/value pairs: keys in CTAP2 canonical order
+// (canonicalLess), each value against the member type the key selects.
+func (w *strictWalker) mapItems(t reflect.Type, n uint64, path string, depth int) error {
+	var prev []byte
+	for i := uint64(0); i < n; i++ {
+		kstart := w.off
+		if err := w.item(nil, path, depth+1); err != nil {
+			return err
+		}
+		key := w.data[kstart:w.off]
+		if m := key[0] >> 5; m != 0 && m != 1 && m != 3 {
+			return w.fail(StatusCBORUnexpectedType, path, "map key %x: CTAP maps are keyed by integers or text strings", key)
+		}
+		if prev != nil && !canonicalLess(prev, key) {
+			return w.fail(StatusInvalidCBOR, path, "map key %x after %x: not in canonical order", key, prev)
+		}
+		prev = key
+		name, vt := memberType(t, key)
+		if err := w.item(vt, joinPath(path, name), depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// canonicalLess reports whether encoded key a sorts before b in CTAP2
+// canonical order (§8.1): the lower major type first, then the shorter
+// encoding, then bytewise.
+func canonicalLess(a, b []byte) bool {
+	if ma, mb := a[0]>>5, b[0]>>5; ma != mb {
+		return ma < mb
+	}
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return bytes.Compare(a, b) < 0
+}
+
+// memberType finds the Go type of the member that encoded key selects in
+// t (a struct with keyasint or name tags, or a map), with a name for
+// error paths.
+func memberType(t reflect.Type, key []byte) (string, reflect.Type) {
+	var k any
+	if err := decMode.Unmarshal(key, &k); err != nil {
+		return "?", nil
+	}
+	name := fmt.Sprint(k)
+	if t == nil {
+		return name, nil
+	}
+	if t == coseKeyType {
+		// COSE_Key labels -2 and -3 are byte strings for every key type
+		// (RFC 9053 §7.1.1 x and y, §7.1.2 (OKP) x, RFC 8230 §4 e; -1 is
+		// crv for EC2 and OKP but n for RSA).
+		if name == "-2" || name == "-3" {
+			return name, byteSliceType
+		}
+		return name, nil
+	}
+	switch t.Kind() {
+	case reflect.Map:
+		return name, t.Elem()
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("cbor")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			fname, opts, _ := strings.Cut(tag, ",")
+			if fname == name && (strings.Contains(opts, "keyasint") == isInt(k)) {
+				return name, f.Type
+			}
+		}
+	}
+	return name, nil
+}
+
+func isInt(k any) bool {
+	switch k.(type) {
+	case uint64, int64:
+		return true
+	}
+	return false
+}
+
+func joinPath(path, member string) string {
+	if path == "" {
+		return member
+	}
+	return path + "." + member
+}
+
+func majorName(major, ai byte) string {
+	switch major {
+	case 0, 1:
+		return "an integer"
+	case 2:
+		return "a byte string"
+	case 3:
+		return "a text string"
+	case 4:
+		return "an array"
+	case 5:
+		return "a map"
+	case 6:
+		return "a tag"
+	}
+	switch ai {
+	case 20, 21:
+		return "a boolean"
+	case 22:
+		return "null"
+	case 23:
+		return "undefined"
+	}
+	return "a simple value or float"
+}
