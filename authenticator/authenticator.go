@@ -127,6 +127,12 @@ type Config struct {
 	EnterpriseRPIDs []string
 	// OnWink, if set, is called by Wink.
 	OnWink func()
+	// Backup is the backup eligibility and state flags (BE, BS) of every
+	// credential that has none of its own (credcontrol.go).
+	Backup BackupFlags
+	// OnCredentialEvent, if set, is told of credentials added, asserted
+	// and deleted (credcontrol.go).
+	OnCredentialEvent func(CredentialEvent)
 }
 
 // Authenticator is a virtual FIDO2 authenticator. It implements the
@@ -165,6 +171,8 @@ type Authenticator struct {
 	running context.CancelFunc // cancels the running command; nil when idle
 
 	winks atomic.Int64
+
+	cc *credControl // backup flags and credential events, credcontrol.go
 }
 
 var _ ctaphid.Handler = (*Authenticator)(nil)
@@ -188,6 +196,7 @@ func New(cfg Config) (*Authenticator, error) {
 		onWink:   cfg.OnWink,
 		epRPIDs:  enterpriseRPIDs(cfg.EnterpriseRPIDs),
 		sem:      make(chan struct{}, 1),
+		cc:       newCredControl(cfg),
 
 		builtInUV: cfg.BuiltInUV,
 	}
@@ -202,6 +211,9 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	if a.presence == nil {
 		a.presence = AutoPresence{}
+	}
+	if err := cfg.Backup.check(); err != nil {
+		return nil, err
 	}
 	a.verifier = AutoPresence{}
 	if v, ok := a.presence.(Verifier); ok {

@@ -328,9 +328,14 @@ func (hs *credManState) deleteCredential() error {
 		return err
 	}
 	a := hs.a // step 9
+	gone := a.state.Credentials[i]
 	a.state.Credentials = slices.Delete(a.state.Credentials, i, i+1)
 	hs.empty = true
-	return a.save()
+	if err := a.save(); err != nil {
+		return err
+	}
+	a.cc.emitDeleted([]ResidentCredential{gone}) // credcontrol.go
+	return nil
 }
 
 // updateUserInformation is §6.8.6: user.id must be the credential's

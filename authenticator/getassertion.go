@@ -335,7 +335,7 @@ func (hs *getAssertionState) sign() error {
 // The user entity is returned for a discoverable credential, with its id
 // only: name and displayName need user verification (§6.2.2 step 12.3).
 func (a *Authenticator) assert(resp *ctap.GetAssertionResponse, rpIDHash [32]byte, flags ctap.AuthDataFlags, uv bool, c credentialRef, clientDataHash []byte, exts []assertionExtension) error {
-	ad := ctap.AuthData{RPIDHash: rpIDHash, Flags: flags, SignCount: a.nextSignCount()}
+	ad := ctap.AuthData{RPIDHash: rpIDHash, Flags: flags | a.cc.backupBits(c.id), SignCount: a.nextSignCount()} // BE, BS: credcontrol.go
 	if err := addAssertionExtensions(&ad, exts, c, resp); err != nil {
 		return err
 	}
@@ -352,6 +352,7 @@ func (a *Authenticator) assert(resp *ctap.GetAssertionResponse, rpIDHash [32]byt
 	resp.Credential = &ctap.CredentialDescriptor{Type: ctap.CredentialTypePublicKey, ID: c.id}
 	resp.AuthData = authData
 	resp.Signature = sig
+	a.cc.emitAsserted(rpIDHash, c, ad.SignCount)
 	if r := c.resident; r != nil {
 		resp.User = &ctap.UserEntity{ID: r.UserID}
 		if uv {

@@ -468,7 +468,11 @@ func (hs *makeCredentialState) commit() error {
 		}
 		a.state.Credentials = append(a.state.Credentials, *c)
 	}
-	return a.save()
+	if err := a.save(); err != nil {
+		return err
+	}
+	hs.emitAdded() // credcontrol.go
+	return nil
 }
 
 // newResidentID returns a random discoverable credential ID that no
@@ -507,7 +511,7 @@ func (hs *makeCredentialState) makeAuthData() error {
 	}
 	ad := ctap.AuthData{
 		RPIDHash:  hs.rpIDHash,
-		Flags:     hs.flags,
+		Flags:     hs.flags | hs.a.cc.backupBits(hs.credID), // BE, BS: credcontrol.go
 		SignCount: hs.a.nextSignCount(),
 		AttestedCredential: &ctap.AttestedCredentialData{
 			AAGUID:       hs.a.aaguid,

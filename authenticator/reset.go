@@ -42,6 +42,7 @@ func (a *Authenticator) reset(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	gone := a.state.Credentials
 	a.state.MasterSecret = secret
 	a.state.Credentials = nil
 	a.state.PINHash, a.state.PINRetries, a.state.ForcePINChange = nil, 0, false
@@ -51,5 +52,10 @@ func (a *Authenticator) reset(ctx context.Context) error {
 	a.state.LargeBlobArray = nil // §6.6: the initial large-blob array
 	a.sealer = sealer
 	a.rt = powerUp(a.rt.powerOn) // all volatile state, but the reset window runs on
-	return a.save()
+	if err := a.save(); err != nil {
+		return err
+	}
+	a.cc.emitDeleted(gone) // credcontrol.go
+	a.cc.emit(CredentialEvent{Kind: CredentialsCleared})
+	return nil
 }

@@ -326,3 +326,16 @@ func sha256Sum(b []byte) []byte {
 	h := sha256.Sum256(b)
 	return h[:]
 }
+
+// refreshInfo sends authenticatorGetInfo at the start of a ceremony, as
+// browsers do, so that a PIN set or an option changed since the last one
+// is seen (CTAP 2.1 §6.4).
+func (c *Client) refreshInfo(ctx context.Context) error {
+	if c.ctap2 == nil {
+		return nil
+	}
+	if _, err := c.ctap2.GetInfo(ctx); err != nil {
+		return ctapError(ctx, ctx, err)
+	}
+	return nil
+}

@@ -54,6 +54,9 @@ func (c *Client) CreateCredential(ctx context.Context, opts *CreationOptionsJSON
 		return nil, err
 	}
 	defer c.unlock()
+	if err := c.refreshInfo(ctx); err != nil {
+		return nil, err
+	}
 	s := &createState{c: c, parent: ctx, opts: opts, u2f: c.ctap2 == nil}
 	uv := ""
 	if opts.AuthenticatorSelection != nil {

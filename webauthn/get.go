@@ -50,6 +50,9 @@ func (c *Client) GetAssertion(ctx context.Context, opts *RequestOptionsJSON) (*A
 		return nil, err
 	}
 	defer c.unlock()
+	if err := c.refreshInfo(ctx); err != nil {
+		return nil, err
+	}
 	s := &getState{c: c, parent: ctx, opts: opts, u2f: c.ctap2 == nil}
 	var cancel context.CancelFunc
 	s.ctx, cancel = c.lifetime(ctx, opts.Timeout, opts.UserVerification)
