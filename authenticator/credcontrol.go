@@ -465,3 +465,7 @@ func (hs *makeCredentialState) emitAdded() {
 	}
 	hs.a.cc.emitAdded(hs.req.RP.ID, hs.rpIDHash, hs.credID, userID, hs.resident != nil, ad.SignCount, ad.AttestedCredential.PublicKey)
 }
+
+// CredentialBackupFlags returns the BE and BS flags the credential with id
+// gets: its own, or the key-wide ones.
+func (a *Authenticator) CredentialBackupFlags(id []byte) BackupFlags { return a.cc.flags(id) }

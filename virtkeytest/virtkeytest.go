@@ -58,8 +58,8 @@ var _ io.Reader = (*Rand)(nil)
 // a factory-new one by Fresh. It is its own control.Controller, acting on
 // the current key. Its zero value is not usable; call NewTarget.
 type Target struct {
-	// Config is the template each key is made from; Rand, Now, Presence and
-	// Store are filled in by the target.
+	// Config is the template each key is made from; Now, Presence and
+	// Store are filled in by the target, and Rand when it is nil.
 	Config authenticator.Config
 	// Seed makes the key's randomness reproducible.
 	Seed string
@@ -79,7 +79,9 @@ func NewTarget(cfg authenticator.Config, fresh bool) *Target {
 
 func (t *Target) newKeyLocked() error {
 	cfg := t.Config
-	cfg.Rand = NewRand(t.Seed)
+	if cfg.Rand == nil {
+		cfg.Rand = NewRand(t.Seed)
+	}
 	cfg.Now = nil // a manual clock
 	cfg.Store = authenticator.NewMemoryStore()
 	key, err := control.NewKey(cfg)
@@ -197,13 +199,20 @@ type Key struct {
 	*Target
 	Device *client.Device
 	Ctap2  *client.Ctap2
+
+	tb     TB
+	events *events // credentials.go
 }
 
 // New starts an in-process key for a test and connects a client to it;
-// both stop when the test ends.
+// both stop when the test ends. Every key is a different key: unless
+// cfg.Rand is set, its randomness is seeded from the test's name and a
+// count of the keys made for it (credentials.go).
 func New(tb TB, cfg authenticator.Config) *Key {
 	tb.Helper()
+	ev := newEvents(&cfg)
 	t := NewTarget(cfg, false)
+	t.Seed = seedFor(tb)
 	ctx := context.Background()
 	dev, err := t.Open(ctx)
 	if err != nil {
@@ -214,5 +223,5 @@ func New(tb TB, cfg authenticator.Config) *Key {
 	if err != nil {
 		tb.Fatalf("virtkeytest: getInfo: %v", err)
 	}
-	return &Key{Target: t, Device: dev, Ctap2: c}
+	return &Key{Target: t, Device: dev, Ctap2: c, tb: tb, events: ev}
 }
