@@ -138,3 +138,188 @@ func runPinHashEncBurn(t *T, pc *pinCase, sub uint64, bad []byte) {
 // per power-up before it answers CTAP2_ERR_PIN_AUTH_BLOCKED (CTAP 2.1
 // §6.5.5.7.2 step 8).
 const maxPINMismatchesPerBoot = 3
+
+// Strict CBOR (CTAP 2.1 §8). The request cases start from a valid
+// request, encoded as a map of its members, and change one thing.
+
+// members is req's canonical encoding as a map of its members.
+func (t *T) members(req any) map[int]any {
+	var m map[int]ctap.RawMessage
+	if err := ctap.Unmarshal(t.Encode(req), &m); err != nil {
+		t.Fatalf("re-reading a request: %v", err)
+	}
+	out := make(map[int]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// with is req's members with set applied (a nil value is CBOR null).
+func (t *T) with(req any, set map[int]any) []byte {
+	m := t.members(req)
+	for k, v := range set {
+		m[k] = v
+	}
+	return t.Encode(m)
+}
+
+// byteArray is b as a CBOR array of small integers: what a careless
+// encoder sends for a byte string.
+func byteArray(b []byte) []int {
+	out := make([]int, len(b))
+	for i, c := range b {
+		out[i] = int(c)
+	}
+	return out
+}
+
+// reorder encodes a request's members in the order of keys, whatever
+// canonical order says. Every key of these requests is a small integer.
+func (t *T) reorder(req any, keys ...int) []byte {
+	m := t.members(req)
+	if len(keys) != len(m) {
+		t.Fatalf("reorder: %d keys for %d members", len(keys), len(m))
+	}
+	out := []byte{0xa0 | byte(len(keys))}
+	for _, k := range keys {
+		out = append(out, t.Encode(k)...)
+		out = append(out, m[k].(ctap.RawMessage)...)
+	}
+	return out
+}
+
+// status is the error a raw status stands for (nil for CTAP2_OK).
+func status(s ctap.Status) error {
+	if s == ctap.StatusOK {
+		return nil
+	}
+	return s
+}
+
+// expectLengthError checks a refusal whose status the spec does not name
+// outright: any error passes at MUST; CTAP1_ERR_INVALID_LENGTH, "invalid
+// message or item length" (§8.2), is what the key SHOULD answer.
+func (t *T) expectLengthError(cmd ctap.Command, params []byte, what string) {
+	st, _ := t.Raw(cmd, params)
+	if st == ctap.StatusOK {
+		t.Fatalf("%s: accepted", what)
+	}
+	if st != ctap.StatusInvalidLength {
+		t.Warnf("%s: %v, want CTAP1_ERR_INVALID_LENGTH", what, st)
+	}
+}
+
+type cborCase struct {
+	id, section, title string
+	level              Level
+	versions           []Version
+	run                func(t *T)
+}
+
+func init() {
+	mc := func(t *T) *ctap.MakeCredentialRequest { return t.MakeCredentialRequest("cbor", false) }
+	ga := func(t *T) *ctap.GetAssertionRequest {
+		r := t.GetAssertionRequest("cbor")
+		r.AllowList = []ctap.CredentialDescriptor{{Type: ctap.CredentialTypePublicKey, ID: make([]byte, 32)}}
+		return r
+	}
+	const mcSec, gaSec = "CTAP 2.1 §8, §6.1.1", "CTAP 2.1 §8, §6.2.1"
+	cases := []cborCase{
+		{"cbor-mc-keys-out-of-order", "CTAP 2.1 §8.1", "makeCredential with map keys 2, 1, 3, 4 gives CTAP2_ERR_INVALID_CBOR", Should, CTAP2,
+			func(t *T) {
+				st, _ := t.Raw(ctap.CmdMakeCredential, t.reorder(mc(t), 2, 1, 3, 4))
+				t.ExpectStatusAt(Should, status(st), ctap.StatusInvalidCBOR, "keys out of canonical order")
+			}},
+		{"cbor-mc-key-not-shortest", "CTAP 2.1 §8.1", "makeCredential whose key 1 is encoded in two bytes gives CTAP2_ERR_INVALID_CBOR", Should, CTAP2,
+			func(t *T) {
+				canon := t.reorder(mc(t), 1, 2, 3, 4)
+				params := append([]byte{canon[0], 0x18, 0x01}, canon[2:]...)
+				st, _ := t.Raw(ctap.CmdMakeCredential, params)
+				t.ExpectStatusAt(Should, status(st), ctap.StatusInvalidCBOR, "integer key not in its shortest form")
+			}},
+		{"cbor-mc-length-not-shortest", "CTAP 2.1 §8.1", "makeCredential whose clientDataHash length is encoded in two bytes gives CTAP2_ERR_INVALID_CBOR", Should, CTAP2,
+			func(t *T) {
+				canon := t.reorder(mc(t), 1, 2, 3, 4)
+				// canon: a4 01 58 20 <32 bytes> ...: length 32 as 59 00 20.
+				params := append([]byte{canon[0], 0x01, 0x59, 0x00, 0x20}, canon[4:]...)
+				st, _ := t.Raw(ctap.CmdMakeCredential, params)
+				t.ExpectStatusAt(Should, status(st), ctap.StatusInvalidCBOR, "length not in its shortest form")
+			}},
+		{"cbor-mc-cdh-array", mcSec, "makeCredential with clientDataHash as an array of integers gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE", Must, CTAP2,
+			func(t *T) {
+				r := mc(t)
+				t.ExpectRaw(ctap.CmdMakeCredential, t.with(r, map[int]any{1: byteArray(r.ClientDataHash)}), ctap.StatusCBORUnexpectedType)
+			}},
+		{"cbor-mc-user-id-array", mcSec, "makeCredential with user.id as an array gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE", Must, CTAP2,
+			func(t *T) {
+				r := mc(t)
+				user := map[string]any{"id": byteArray(r.User.ID), "name": r.User.Name}
+				t.ExpectRaw(ctap.CmdMakeCredential, t.with(r, map[int]any{3: user}), ctap.StatusCBORUnexpectedType)
+			}},
+		{"cbor-mc-exclude-id-array", mcSec, "makeCredential with an excludeList id as an array gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE", Must, CTAP2,
+			func(t *T) {
+				ex := []any{map[string]any{"id": byteArray(make([]byte, 16)), "type": ctap.CredentialTypePublicKey}}
+				t.ExpectRaw(ctap.CmdMakeCredential, t.with(mc(t), map[int]any{5: ex}), ctap.StatusCBORUnexpectedType)
+			}},
+		{"cbor-mc-credblob-array", "CTAP 2.1 §8, §12.2", "makeCredential with a credBlob input as an array gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE", Must, CTAP21,
+			func(t *T) {
+				if !slicesContains(t.Ctap2().Info().Extensions, "credBlob") {
+					t.Skipf("key does not list the credBlob extension")
+				}
+				exts := map[string]any{"credBlob": []int{1, 2, 3}}
+				t.ExpectRaw(ctap.CmdMakeCredential, t.with(mc(t), map[int]any{6: exts}), ctap.StatusCBORUnexpectedType)
+			}},
+		{"cbor-mc-rk-null", mcSec, "makeCredential with options {rk: null} gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE", Should, CTAP2,
+			func(t *T) {
+				st, _ := t.Raw(ctap.CmdMakeCredential, t.with(mc(t), map[int]any{7: map[string]any{"rk": nil}}))
+				t.ExpectStatusAt(Should, status(st), ctap.StatusCBORUnexpectedType, "options.rk null")
+			}},
+		{"cbor-mc-options-undefined", mcSec, "makeCredential with options undefined gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE", Should, CTAP2,
+			func(t *T) {
+				m := t.members(mc(t))
+				m[7] = ctap.RawMessage{0xf7}
+				st, _ := t.Raw(ctap.CmdMakeCredential, t.Encode(m))
+				t.ExpectStatusAt(Should, status(st), ctap.StatusCBORUnexpectedType, "options undefined")
+			}},
+		{"cbor-mc-cdh-empty", mcSec, "makeCredential with a 0-byte clientDataHash is refused (SHOULD: CTAP1_ERR_INVALID_LENGTH)", Must, CTAP2,
+			func(t *T) {
+				t.expectLengthError(ctap.CmdMakeCredential, t.with(mc(t), map[int]any{1: []byte{}}), "0-byte clientDataHash")
+			}},
+		{"cbor-mc-cdh-1024", mcSec, "makeCredential with a 1024-byte clientDataHash is refused (SHOULD: CTAP1_ERR_INVALID_LENGTH)", Must, CTAP2,
+			func(t *T) {
+				t.expectLengthError(ctap.CmdMakeCredential, t.with(mc(t), map[int]any{1: make([]byte, 1024)}), "1024-byte clientDataHash")
+			}},
+		{"cbor-ga-cdh-array", gaSec, "getAssertion with clientDataHash as an array gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE", Must, CTAP2,
+			func(t *T) {
+				r := ga(t)
+				t.ExpectRaw(ctap.CmdGetAssertion, t.with(r, map[int]any{2: byteArray(r.ClientDataHash)}), ctap.StatusCBORUnexpectedType)
+			}},
+		{"cbor-ga-allow-id-array", gaSec, "getAssertion with an allowList id as an array gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE", Must, CTAP2,
+			func(t *T) {
+				al := []any{map[string]any{"id": byteArray(make([]byte, 32)), "type": ctap.CredentialTypePublicKey}}
+				t.ExpectRaw(ctap.CmdGetAssertion, t.with(ga(t), map[int]any{3: al}), ctap.StatusCBORUnexpectedType)
+			}},
+		{"cbor-ga-up-null", gaSec, "getAssertion with options {up: null} gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE", Should, CTAP2,
+			func(t *T) {
+				st, _ := t.Raw(ctap.CmdGetAssertion, t.with(ga(t), map[int]any{5: map[string]any{"up": nil}}))
+				t.ExpectStatusAt(Should, status(st), ctap.StatusCBORUnexpectedType, "options.up null")
+			}},
+		{"cbor-ga-cdh-short", gaSec, "getAssertion with a 31-byte clientDataHash is refused (SHOULD: CTAP1_ERR_INVALID_LENGTH)", Must, CTAP2,
+			func(t *T) {
+				t.expectLengthError(ctap.CmdGetAssertion, t.with(ga(t), map[int]any{2: make([]byte, 31)}), "31-byte clientDataHash")
+			}},
+	}
+	for _, c := range cases {
+		Register(Case{ID: c.id, Section: c.section, Title: c.title, Level: c.level, Versions: c.versions, Run: c.run})
+	}
+}
+
+func slicesContains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
