@@ -3,6 +3,7 @@ package conformance
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/virtkey/virtkey/ctap"
 )
@@ -322,4 +323,119 @@ func slicesContains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// clientPIN members by key (CTAP 2.1 §6.5.5.1) and a value of the wrong
+// type for each: a text string for an integer, an array of integers for
+// a byte string, a byte string for the keyAgreement map, an integer for
+// the rpId text string.
+var clientPINMembers = []struct {
+	key   int
+	name  string
+	wrong any
+}{
+	{1, "pinUvAuthProtocol", "2"},
+	{2, "subCommand", "1"},
+	{3, "keyAgreement", make([]byte, 65)},
+	{4, "pinUvAuthParam", byteArray(make([]byte, 32))},
+	{5, "newPinEnc", byteArray(make([]byte, 80))},
+	{6, "pinHashEnc", byteArray(make([]byte, 32))},
+	{9, "permissions", "2"},
+	{10, "rpId", 7},
+}
+
+// clientPINSub is a subcommand, its members and how to build a valid
+// request for it.
+type clientPINSub struct {
+	id      string
+	section string
+	members []int
+	needUV  bool
+	build   func(pc *pinCase) *ctap.ClientPINRequest
+}
+
+var clientPINSubs = []clientPINSub{
+	{"get-retries", "§6.5.5.2", []int{1, 2}, false, func(pc *pinCase) *ctap.ClientPINRequest {
+		return pc.cp.Request(ctap.PINGetPINRetries)
+	}},
+	{"get-key-agreement", "§6.5.5.4", []int{1, 2}, false, func(pc *pinCase) *ctap.ClientPINRequest {
+		return pc.cp.Request(ctap.PINGetKeyAgreement)
+	}},
+	{"set-pin", "§6.5.5.5", []int{1, 2, 3, 4, 5}, false, func(pc *pinCase) *ctap.ClientPINRequest {
+		return pc.setPINRequest(padded([]byte(testPIN)))
+	}},
+	{"change-pin", "§6.5.5.6", []int{1, 2, 3, 4, 5, 6}, false, func(pc *pinCase) *ctap.ClientPINRequest {
+		pc.setPIN()
+		key, shared, err := pc.cp.KeyAgreement(pc.t.ctx)
+		if err != nil {
+			pc.t.Fatalf("key agreement: %v", err)
+		}
+		newEnc, _ := pc.p.Encrypt(nil, shared, padded([]byte("87654321")))
+		hashEnc, _ := pc.p.Encrypt(nil, shared, ctap.PINHash(testPIN))
+		req := pc.cp.Request(ctap.PINChangePIN)
+		req.KeyAgreement, req.NewPinEnc, req.PinHashEnc = &key, newEnc, hashEnc
+		req.PinUvAuthParam = pc.p.Authenticate(shared, append(append([]byte{}, newEnc...), hashEnc...))
+		return req
+	}},
+	{"get-pin-token", "§6.5.5.7.1", []int{1, 2, 3, 6}, false, func(pc *pinCase) *ctap.ClientPINRequest {
+		pc.setPIN()
+		return pc.tokenRequest(ctap.PINGetPinToken, testPIN, nil, nil)
+	}},
+	{"token-pin-perms", "§6.5.5.7.2", []int{1, 2, 3, 6, 9, 10}, false, func(pc *pinCase) *ctap.ClientPINRequest {
+		pc.setPIN()
+		rp := pc.t.RPID()
+		return pc.tokenRequest(ctap.PINGetPinUvAuthTokenUsingPinWithPermissions, testPIN, u64(ctap.PermissionGetAssertion), &rp)
+	}},
+	{"token-uv-perms", "§6.5.5.7.3", []int{1, 2, 3, 9, 10}, true, func(pc *pinCase) *ctap.ClientPINRequest {
+		rp := pc.t.RPID()
+		return pc.uvTokenRequest(u64(ctap.PermissionGetAssertion), &rp)
+	}},
+	{"get-uv-retries", "§6.5.5.3", []int{2}, true, func(pc *pinCase) *ctap.ClientPINRequest {
+		return pc.cp.Request(ctap.PINGetUVRetries)
+	}},
+}
+
+func init() {
+	for _, s := range clientPINSubs {
+		for _, key := range s.members {
+			var mem = clientPINMembers[0]
+			for _, m := range clientPINMembers {
+				if m.key == key {
+					mem = m
+				}
+			}
+			s := s
+			versions := CTAP2
+			if s.needUV || s.id == "token-pin-perms" {
+				versions = CTAP21PRE
+			}
+			Register(Case{
+				ID:      fmt.Sprintf("cp-type-%s-%s", s.id, strings.ToLower(mem.name)),
+				Section: "CTAP 2.1 §8, " + s.section,
+				Title: fmt.Sprintf("clientPIN %s with %s of the wrong CBOR type gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE",
+					s.id, mem.name),
+				Versions:    versions,
+				Destructive: true,
+				Run: func(t *T) {
+					t.needFreshKey()
+					if s.needUV {
+						t.needUV()
+					}
+					pc := t.pinProtocol(t.firstPINProtocol())
+					params := t.with(s.build(pc), map[int]any{mem.key: mem.wrong})
+					t.ExpectRaw(ctap.CmdClientPIN, params, ctap.StatusCBORUnexpectedType)
+				},
+			})
+		}
+	}
+}
+
+// firstPINProtocol is the first PIN/UV auth protocol the key lists, the
+// one it prefers (CTAP 2.1 §6.4 pinUvAuthProtocols).
+func (t *T) firstPINProtocol() uint64 {
+	ps := t.Ctap2().Info().PinUvProtocols
+	if len(ps) == 0 {
+		t.Skipf("key lists no PIN/UV auth protocol")
+	}
+	return ps[0]
 }
