@@ -209,8 +209,8 @@ func (hs *clientPINState) setPIN() error {
 	if err := hs.checkProtocol(); err != nil { // step 2
 		return err
 	}
-	if hs.a.pinSet() { // step 3
-		return fmt.Errorf("%w: a PIN is already set", ctap.StatusNotAllowed)
+	if hs.a.pinSet() { // step 3: PIN_AUTH_INVALID, as CTAP 2.0 §5.5.5 had it too
+		return fmt.Errorf("%w: a PIN is already set", ctap.StatusPINAuthInvalid)
 	}
 	if err := hs.decapsulate(); err != nil { // step 4
 		return err

@@ -243,8 +243,8 @@ func TestSetPIN(t *testing.T) {
 		if !bytes.Equal(st.PINHash, ctap.PINHash("1234")) || st.PINRetries != 8 {
 			t.Errorf("saved PIN state: %x %d", st.PINHash, st.PINRetries)
 		}
-		if s := p.setPIN("5678"); s != ctap.StatusNotAllowed {
-			t.Errorf("second setPIN: %v, want NOT_ALLOWED", s)
+		if s := p.setPIN("5678"); s != ctap.StatusPINAuthInvalid {
+			t.Errorf("second setPIN: %v, want PIN_AUTH_INVALID (CTAP 2.1 §6.5.5.5 step 3)", s)
 		}
 		var info ctap.InfoResponse
 		k.do(ctap.CmdGetInfo, nil, &info)

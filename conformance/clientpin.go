@@ -4,15 +4,26 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/virtkey/virtkey/client"
 	"github.com/virtkey/virtkey/ctap"
 )
 
-// authenticatorClientPIN cases (CTAP 2.1 §6.5) and the pinUvAuthParam of
-// makeCredential and getAssertion (§6.1.2 steps 1–11, §6.2.2). Most run
-// once per PIN/UV auth protocol; their IDs carry "v1" or "v2".
+// authenticatorClientPIN cases (CTAP 2.1 §6.5; CTAP 2.0 §5.5) and the
+// pinUvAuthParam of makeCredential and getAssertion (CTAP 2.1 §6.1.2 steps
+// 1–11, §6.2.2; CTAP 2.0 §5.1, §5.2). Most are declared once and run per
+// PIN/UV auth protocol (protocolCase); their IDs carry "v1" or "v2", and
+// the variant for a protocol the key does not list in pinUvAuthProtocols
+// is skipped as not this feature.
+//
+// A case reads the key's getInfo and runs what applies to it: on a key
+// without the pinUvAuthToken option (a CTAP 2.0 key, most 2.1-PRE keys)
+// tokens come from getPinToken (0x05) and the wrong-PIN, retry and blocking
+// cases run with it; the cases about permissions, RP binding and token
+// lifetime are CTAP 2.1's and skip there; where CTAP 2.0 requires a refusal
+// without naming the status, any error passes and the status is recorded.
 
 // testPIN is the PIN the cases set.
 const testPIN = "1234"
@@ -36,7 +47,8 @@ func (t *T) needFreshKey() {
 		t.Fatalf("reset to start from a factory-new key: %v", err)
 	}
 	// Leave the shared key as factory-new as it was found, so that the
-	// cases after this one see no PIN and no blocked retries.
+	// cases after this one see no PIN, no blocked retries and none of the
+	// credentials this one made.
 	t.atEnd = append(t.atEnd, func(ctx context.Context) error {
 		if err := ctl.PowerCycle(ctx); err != nil {
 			return err
@@ -54,6 +66,62 @@ func (t *T) needFreshKey() {
 	})
 }
 
+// skipFeature skips the case because the key lacks an optional feature:
+// every such skip reads "not this feature: ..." in the summary.
+func (t *T) skipFeature(format string, args ...any) {
+	t.Skipf("not this feature: "+format, args...)
+}
+
+// hasTokenOption reports whether getInfo lists pinUvAuthToken true (CTAP
+// 2.1 §6.4): the key grants tokens with permissions (subcommands 0x06 and
+// 0x09) and binds them to an RP ID. A key without it knows getPinToken
+// (0x05) only, whose token has every permission (CTAP 2.0 §5.5.7).
+func (t *T) hasTokenOption() bool {
+	v, _ := t.Ctap2().Info().Option(ctap.OptionPinUvAuthToken)
+	return v
+}
+
+// needTokenOption skips a case about token permissions, RP binding or
+// token lifetime on a key without the pinUvAuthToken option.
+func (t *T) needTokenOption() {
+	if !t.hasTokenOption() {
+		t.skipFeature("the key has no pinUvAuthToken option: tokens without permissions (CTAP 2.1 §6.4, §6.5.5.7.1)")
+	}
+}
+
+// keyProtocols returns the PIN/UV auth protocols the key lists that the
+// suite speaks (1 and 2), in the key's order of preference (§6.4).
+func (t *T) keyProtocols() []uint64 {
+	var out []uint64
+	for _, v := range t.Ctap2().Info().PinUvProtocols {
+		if (v == 1 || v == 2) && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// preferredProtocol is the first protocol the key lists: the one a
+// platform uses. Cases that are not about the protocol run with it.
+func (t *T) preferredProtocol() uint64 {
+	ps := t.keyProtocols()
+	if len(ps) == 0 {
+		t.skipFeature("the key lists no PIN/UV auth protocol the suite speaks (pinUvAuthProtocols %v)", t.Ctap2().Info().PinUvProtocols)
+	}
+	return ps[0]
+}
+
+// otherProtocol is the last protocol the key lists: with two listed, the
+// one a platform would not choose, so that a family of cases run with
+// preferredProtocol and otherProtocol covers both.
+func (t *T) otherProtocol() uint64 {
+	ps := t.keyProtocols()
+	if len(ps) == 0 {
+		t.skipFeature("the key lists no PIN/UV auth protocol the suite speaks (pinUvAuthProtocols %v)", t.Ctap2().Info().PinUvProtocols)
+	}
+	return ps[len(ps)-1]
+}
+
 // pinCase is a case's handle on one PIN/UV auth protocol.
 type pinCase struct {
 	t  *T
@@ -62,17 +130,15 @@ type pinCase struct {
 	cp *client.ClientPin
 }
 
+// pinProtocol returns the handle for protocol v; the case is skipped on a
+// key without clientPin or that does not list v.
 func (t *T) pinProtocol(v uint64) *pinCase {
 	info := t.Ctap2().Info()
 	if !client.IsSupported(info) {
-		t.Skipf("key has no clientPin option")
+		t.skipFeature("the key has no clientPin option")
 	}
-	found := false
-	for _, pv := range info.PinUvProtocols {
-		found = found || pv == v
-	}
-	if !found {
-		t.Skipf("key does not list PIN/UV auth protocol %d", v)
+	if !slices.Contains(info.PinUvProtocols, v) {
+		t.skipFeature("the key does not list PIN/UV auth protocol %d", v)
 	}
 	p, _ := client.PinProtocolByVersion(v)
 	cp, err := client.NewClientPin(t.Ctap2(), p)
@@ -81,6 +147,9 @@ func (t *T) pinProtocol(v uint64) *pinCase {
 	}
 	return &pinCase{t: t, v: v, p: p, cp: cp}
 }
+
+// preferredPIN is pinProtocol of the key's preferred protocol.
+func (t *T) preferredPIN() *pinCase { return t.pinProtocol(t.preferredProtocol()) }
 
 func (pc *pinCase) protocol() *uint64 { v := pc.v; return &v }
 
@@ -100,13 +169,25 @@ func (pc *pinCase) refresh() {
 	pc.cp = cp
 }
 
-// token gets a pinUvAuthToken with permissions and rpID ("" for none).
+// token gets a pinUvAuthToken with permissions and rpID ("" for none):
+// getPinUvAuthTokenUsingPinWithPermissions on a key with the
+// pinUvAuthToken option, else getPinToken, whose token has every
+// permission and no RP ID (CTAP 2.1 §6.5.5.7.1; CTAP 2.0 §5.5.7).
 func (pc *pinCase) token(permissions uint64, rpID string) []byte {
 	tok, err := pc.cp.GetPinToken(pc.t.ctx, testPIN, permissions, rpID)
 	if err != nil {
 		pc.t.Fatalf("get token (permissions %#x): %v", permissions, err)
 	}
 	return tok
+}
+
+// tokenSub is the subcommand that gets a token with a PIN on this key:
+// 0x09 with the pinUvAuthToken option, else getPinToken (0x05).
+func (pc *pinCase) tokenSub() uint64 {
+	if pc.t.hasTokenOption() {
+		return ctap.PINGetPinUvAuthTokenUsingPinWithPermissions
+	}
+	return ctap.PINGetPinToken
 }
 
 // tokenRequest builds getPinUvAuthTokenUsingPinWithPermissions (or
@@ -127,6 +208,15 @@ func (pc *pinCase) tokenRequest(sub uint64, pin string, permissions *uint64, rpI
 	req.Permissions = permissions
 	req.RPID = rpID
 	return req
+}
+
+// keyTokenRequest is tokenRequest with the key's token subcommand
+// (tokenSub): permissions ga on 0x09, none on 0x05.
+func (pc *pinCase) keyTokenRequest(pin string) *ctap.ClientPINRequest {
+	if sub := pc.tokenSub(); sub == ctap.PINGetPinToken {
+		return pc.tokenRequest(sub, pin, nil, nil)
+	}
+	return pc.tokenRequest(ctap.PINGetPinUvAuthTokenUsingPinWithPermissions, pin, u64(ctap.PermissionGetAssertion), nil)
 }
 
 // send sends a clientPIN request and returns the error.
@@ -167,10 +257,10 @@ func (pc *pinCase) retries() int {
 	return n
 }
 
-// wrongPIN sends a token request with a wrong PIN and returns the status.
+// wrongPIN sends a token request with a wrong PIN, with the key's token
+// subcommand (tokenSub), and returns the status.
 func (pc *pinCase) wrongPIN() error {
-	perms := ctap.PermissionGetAssertion
-	_, err := pc.send(pc.tokenRequest(ctap.PINGetPinUvAuthTokenUsingPinWithPermissions, "9999", &perms, nil))
+	_, err := pc.send(pc.keyTokenRequest("9999"))
 	return err
 }
 
@@ -192,39 +282,77 @@ func (pc *pinCase) ga(label string, token []byte, allow ...*Credential) (*client
 
 func u64(v uint64) *uint64 { return &v }
 
-// pinCaseDef is a case body that runs per protocol.
-type pinCaseDef struct {
-	id, section, title string
-	needs              []Capability
-	run                func(t *T, pc *pinCase)
+// expectStatus21 checks err against want on a key that lists FIDO_2_1,
+// where CTAP 2.1 names the status; on an older key, whose spec requires
+// the refusal without naming a status, any error passes and is recorded.
+func (t *T) expectStatus21(err error, want ctap.Status, what string) {
+	if t.Lists(FIDO21) {
+		t.ExpectStatus(err, want, what)
+		return
+	}
+	t.ExpectError(err, what+" (CTAP 2.0 names no status)")
 }
 
-func registerPerProtocol(defs ...pinCaseDef) {
-	for _, v := range []uint64{1, 2} {
-		for _, d := range defs {
-			d, v := d, v
-			Register(Case{
-				ID: fmt.Sprintf("cp-v%d-%s", v, d.id), Section: d.section,
-				Title: fmt.Sprintf("protocol %d: %s", v, d.title), Needs: d.needs, Destructive: true,
-				Run: func(t *T) {
-					t.needFreshKey()
-					d.run(t, t.pinProtocol(v))
-				},
-			})
-		}
+// expectUser checks the user entity of an assertion of a discoverable
+// credential: user.id MUST be there (CTAP 2.1 §6.2.2 step 12); name and
+// displayName, which a key MAY leave out for a single account, must match
+// when present, and their absence is recorded.
+func expectUser(t *T, got, want *ctap.UserEntity) {
+	if got == nil || !bytes.Equal(got.ID, want.ID) {
+		t.Fatalf("user %+v, want id %x", got, want.ID)
+	}
+	if got.Name != "" && got.Name != want.Name || got.DisplayName != "" && got.DisplayName != want.DisplayName {
+		t.Fatalf("user %+v, want %+v", got, want)
+	}
+	if got.Name == "" || got.DisplayName == "" {
+		t.Observef("the key leaves out name or displayName for a single account: %+v", got)
 	}
 }
 
+// A protocolCase is a case declared once and run once per PIN/UV auth
+// protocol, in the manner of crypto/tls's clientTest run per version. Its
+// Case holds the named fields, with ID and Title without the protocol; Body
+// receives the protocol's handle. Every variant is destructive: it starts
+// from a factory-new key (needFreshKey) and sets a PIN.
+type protocolCase struct {
+	Case
+	Body func(t *T, pc *pinCase)
+}
+
+// perProtocol expands cases into "<prefix>-v1-<ID>" and "<prefix>-v2-<ID>".
+func perProtocol(prefix string, cases ...protocolCase) []Case {
+	var out []Case
+	for _, v := range []uint64{1, 2} {
+		for _, pcase := range cases {
+			c := pcase.Case
+			body := pcase.Body
+			c.ID = fmt.Sprintf("%s-v%d-%s", prefix, v, c.ID)
+			c.Title = fmt.Sprintf("protocol %d: %s", v, c.Title)
+			c.Destructive = true
+			c.Run = func(t *T) {
+				pc := t.pinProtocol(v) // skips before the reset on a key without v
+				t.needFreshKey()
+				pc.refresh()
+				body(t, pc)
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func init() {
-	registerPerProtocol(
-		pinCaseDef{"get-retries", "CTAP 2.1 §6.5.5.2", "getPINRetries answers 8 on a new key and after setPIN",
-			nil, func(t *T, pc *pinCase) {
+	Register(perProtocol("cp",
+		protocolCase{Case{ID: "get-retries", Section: "CTAP 2.1 §6.5.5.2; CTAP 2.0 §5.5.3", Versions: CTAP2,
+			Title: "getPINRetries answers 8 on a new key and after setPIN"},
+			func(t *T, pc *pinCase) {
 				Equal(t, "pinRetries before a PIN", pc.retries(), 8)
 				pc.setPIN()
 				Equal(t, "pinRetries after setPIN", pc.retries(), 8)
 			}},
-		pinCaseDef{"key-agreement", "CTAP 2.1 §6.5.5.4, §6.5.6", "getKeyAgreement gives a P-256 COSE key with alg -25 on the curve",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "key-agreement", Section: "CTAP 2.1 §6.5.5.4, §6.5.6; CTAP 2.0 §5.5.4", Versions: CTAP2,
+			Title: "getKeyAgreement gives a P-256 COSE key with alg -25 on the curve"},
+			func(t *T, pc *pinCase) {
 				resp, err := pc.send(pc.cp.Request(ctap.PINGetKeyAgreement))
 				if err != nil {
 					t.Fatalf("getKeyAgreement: %v", err)
@@ -243,40 +371,42 @@ func init() {
 					t.Fatalf("getKeyAgreement response carries other members")
 				}
 			}},
-		pinCaseDef{"set-pin", "CTAP 2.1 §6.5.5.5", "setPIN succeeds and getInfo's clientPin turns true",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "set-pin", Section: "CTAP 2.1 §6.5.5.5, §6.4; CTAP 2.0 §5.5.5", Versions: CTAP2,
+			Title: "setPIN succeeds and getInfo's clientPin turns true"},
+			func(t *T, pc *pinCase) {
 				if t.Ctap2().Info().Options[ctap.OptionClientPIN] {
 					t.Fatalf("clientPin true before a PIN was set")
 				}
 				pc.setPIN()
-				info, err := t.Ctap2().GetInfo(t.ctx)
-				if err != nil {
-					t.Fatalf("getInfo: %v", err)
-				}
-				if v, ok := info.Options[ctap.OptionClientPIN]; !ok || !v {
-					t.Fatalf("clientPin option %v after setPIN", info.Options)
-				}
+				expectOption(t, t.info(), ctap.OptionClientPIN, true)
 			}},
-		pinCaseDef{"set-pin-twice", "CTAP 2.1 §6.5.5.5", "setPIN when a PIN is set gives CTAP2_ERR_NOT_ALLOWED",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "set-pin-twice", Section: "CTAP 2.1 §6.5.5.5 step 3; CTAP 2.0 §5.5.5", Versions: CTAP2,
+			Title: "setPIN when a PIN is set gives CTAP2_ERR_PIN_AUTH_INVALID"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				_, err := pc.send(pc.setPINRequest(padded([]byte("5678"))))
-				t.ExpectStatus(err, ctap.StatusNotAllowed, "second setPIN")
+				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "second setPIN")
+				if _, err := pc.cp.GetPinToken(t.ctx, testPIN, ctap.PermissionGetAssertion, ""); err != nil {
+					t.Fatalf("the first PIN after the refused setPIN: %v", err)
+				}
 			}},
-		pinCaseDef{"set-pin-bad-auth", "CTAP 2.1 §6.5.5.5", "setPIN with a wrong pinUvAuthParam gives CTAP2_ERR_PIN_AUTH_INVALID",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "set-pin-bad-auth", Section: "CTAP 2.1 §6.5.5.5 step 5; CTAP 2.0 §5.5.5", Versions: CTAP2,
+			Title: "setPIN with a wrong pinUvAuthParam gives CTAP2_ERR_PIN_AUTH_INVALID"},
+			func(t *T, pc *pinCase) {
 				req := pc.setPINRequest(padded([]byte(testPIN)))
 				req.PinUvAuthParam[0] ^= 1
 				_, err := pc.send(req)
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "setPIN with a flipped MAC bit")
 			}},
-		pinCaseDef{"set-pin-too-short", "CTAP 2.1 §6.5.5.5", "a 3-character PIN gives CTAP2_ERR_PIN_POLICY_VIOLATION",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "set-pin-too-short", Section: "CTAP 2.1 §6.5.5.5 step 7; CTAP 2.0 §5.5.5", Versions: CTAP2,
+			Title: "a 3-character PIN gives CTAP2_ERR_PIN_POLICY_VIOLATION"},
+			func(t *T, pc *pinCase) {
 				_, err := pc.send(pc.setPINRequest(padded([]byte("123"))))
 				t.ExpectStatus(err, ctap.StatusPINPolicyViolation, "setPIN 123")
 			}},
-		pinCaseDef{"set-pin-code-points", "CTAP 2.1 §6.5.5.5", "a 4-code-point PIN of 8 bytes is accepted: length counts code points",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "set-pin-code-points", Section: "CTAP 2.1 §6.5.5.5 step 7; CTAP 2.0 §5.5.5", Versions: CTAP2,
+			Title: "a 4-code-point PIN of 8 bytes is accepted: length counts code points (CTAP 2.0: at least 4 bytes)"},
+			func(t *T, pc *pinCase) {
 				if _, err := pc.send(pc.setPINRequest(padded([]byte("ÄÖÜß")))); err != nil {
 					t.Fatalf("setPIN ÄÖÜß: %v", err)
 				}
@@ -284,13 +414,17 @@ func init() {
 					t.Fatalf("token with the new PIN: %v", err)
 				}
 			}},
-		pinCaseDef{"set-pin-64-bytes", "CTAP 2.1 §6.5.5.5", "a PIN filling all 64 bytes (no terminator) gives CTAP2_ERR_PIN_POLICY_VIOLATION",
-			nil, func(t *T, pc *pinCase) {
+		// CTAP 2.0 pads newPin to "minimum 64 bytes" and sets no upper
+		// bound on the block: the two cases on its size are CTAP 2.1's.
+		protocolCase{Case{ID: "set-pin-64-bytes", Section: "CTAP 2.1 §6.5.5.5 step 7", Versions: CTAP21,
+			Title: "a PIN filling all 64 bytes (no terminator) gives CTAP2_ERR_PIN_POLICY_VIOLATION"},
+			func(t *T, pc *pinCase) {
 				_, err := pc.send(pc.setPINRequest(bytes.Repeat([]byte{'7'}, 64)))
 				t.ExpectStatus(err, ctap.StatusPINPolicyViolation, "setPIN of 64 bytes")
 			}},
-		pinCaseDef{"set-pin-63-bytes", "CTAP 2.1 §6.5.5.5", "a PIN of 63 bytes is the longest accepted",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "set-pin-63-bytes", Section: "CTAP 2.1 §6.5.5.5 step 7; CTAP 2.0 §5.5.5", Versions: CTAP2,
+			Title: "a PIN of 63 bytes is the longest accepted"},
+			func(t *T, pc *pinCase) {
 				pin := bytes.Repeat([]byte{'6'}, 63)
 				if _, err := pc.send(pc.setPINRequest(padded(pin))); err != nil {
 					t.Fatalf("setPIN of 63 bytes: %v", err)
@@ -299,32 +433,37 @@ func init() {
 					t.Fatalf("token with the 63-byte PIN: %v", err)
 				}
 			}},
-		pinCaseDef{"set-pin-short-block", "CTAP 2.1 §6.5.5.5", "a padded PIN of 32 bytes instead of 64 gives CTAP1_ERR_INVALID_PARAMETER",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "set-pin-short-block", Section: "CTAP 2.1 §6.5.5.5 step 6", Versions: CTAP21,
+			Title: "a padded PIN of 32 bytes instead of 64 gives CTAP1_ERR_INVALID_PARAMETER"},
+			func(t *T, pc *pinCase) {
 				block := make([]byte, 32)
 				copy(block, testPIN)
 				_, err := pc.send(pc.setPINRequest(block))
 				t.ExpectStatus(err, ctap.StatusInvalidParameter, "setPIN with a 32-byte block")
 			}},
-		pinCaseDef{"set-pin-missing-key", "CTAP 2.1 §6.5.5.5", "setPIN without keyAgreement gives CTAP2_ERR_MISSING_PARAMETER",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "set-pin-missing-key", Section: "CTAP 2.1 §6.5.5.5 step 1; CTAP 2.0 §5.5.5", Versions: CTAP2,
+			Title: "setPIN without keyAgreement gives CTAP2_ERR_MISSING_PARAMETER"},
+			func(t *T, pc *pinCase) {
 				req := pc.setPINRequest(padded([]byte(testPIN)))
 				req.KeyAgreement = nil
 				_, err := pc.send(req)
 				t.ExpectStatus(err, ctap.StatusMissingParameter, "setPIN without keyAgreement")
 			}},
-		pinCaseDef{"bad-key-agreement-point", "CTAP 2.1 §6.5.5.5, §6.5.6", "a platform key off the curve gives CTAP1_ERR_INVALID_PARAMETER",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "bad-key-agreement-point", Section: "CTAP 2.1 §6.5.5.5 step 4, §6.5.6; CTAP 2.0 §5.5.5", Versions: CTAP2,
+			Title: "a platform key off the curve gives CTAP1_ERR_INVALID_PARAMETER (CTAP 2.0: an error)"},
+			func(t *T, pc *pinCase) {
 				req := pc.setPINRequest(padded([]byte(testPIN)))
 				bad := *req.KeyAgreement
 				bad.Y = bytes.Clone(bad.Y)
 				bad.Y[31] ^= 1
 				req.KeyAgreement = &bad
 				_, err := pc.send(req)
-				t.ExpectStatus(err, ctap.StatusInvalidParameter, "setPIN with a point off the curve")
+				t.expectStatus21(err, ctap.StatusInvalidParameter, "setPIN with a point off the curve")
+				expectOption(t, t.info(), ctap.OptionClientPIN, false)
 			}},
-		pinCaseDef{"change-pin", "CTAP 2.1 §6.5.5.6", "changePIN replaces the PIN: the new one gives a token, the old one does not",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "change-pin", Section: "CTAP 2.1 §6.5.5.6; CTAP 2.0 §5.5.6", Versions: CTAP2,
+			Title: "changePIN replaces the PIN: the new one gives a token, the old one does not"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				if err := pc.cp.ChangePIN(t.ctx, testPIN, "87654321"); err != nil {
 					t.Fatalf("changePIN: %v", err)
@@ -335,20 +474,23 @@ func init() {
 				_, err := pc.cp.GetPinToken(t.ctx, testPIN, ctap.PermissionGetAssertion, "")
 				t.ExpectStatus(err, ctap.StatusPINInvalid, "token with the old PIN")
 			}},
-		pinCaseDef{"change-pin-wrong", "CTAP 2.1 §6.5.5.6", "changePIN with a wrong current PIN gives CTAP2_ERR_PIN_INVALID and costs a retry",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "change-pin-wrong", Section: "CTAP 2.1 §6.5.5.6 steps 6-7; CTAP 2.0 §5.5.6", Versions: CTAP2,
+			Title: "changePIN with a wrong current PIN gives CTAP2_ERR_PIN_INVALID and costs a retry"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				err := pc.cp.ChangePIN(t.ctx, "0000", "87654321")
 				t.ExpectStatus(err, ctap.StatusPINInvalid, "changePIN from a wrong PIN")
 				Equal(t, "pinRetries", pc.retries(), 7)
 			}},
-		pinCaseDef{"change-pin-not-set", "CTAP 2.1 §6.5.5.6", "changePIN without a PIN gives CTAP2_ERR_PIN_NOT_SET",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "change-pin-not-set", Section: "CTAP 2.1 §6.5.5.6 step 3; CTAP 2.0 §5.5.6", Versions: CTAP2,
+			Title: "changePIN without a PIN gives CTAP2_ERR_PIN_NOT_SET (CTAP 2.0: an error)"},
+			func(t *T, pc *pinCase) {
 				err := pc.cp.ChangePIN(t.ctx, testPIN, "87654321")
-				t.ExpectStatus(err, ctap.StatusPINNotSet, "changePIN on a key without a PIN")
+				t.expectStatus21(err, ctap.StatusPINNotSet, "changePIN on a key without a PIN")
 			}},
-		pinCaseDef{"change-pin-bad-auth", "CTAP 2.1 §6.5.5.6", "changePIN whose MAC does not cover newPinEnc||pinHashEnc gives CTAP2_ERR_PIN_AUTH_INVALID",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "change-pin-bad-auth", Section: "CTAP 2.1 §6.5.5.6 step 5; CTAP 2.0 §5.5.6", Versions: CTAP2,
+			Title: "changePIN whose MAC does not cover newPinEnc||pinHashEnc gives CTAP2_ERR_PIN_AUTH_INVALID"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				key, shared, err := pc.cp.KeyAgreement(t.ctx)
 				if err != nil {
@@ -363,29 +505,33 @@ func init() {
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "changePIN with the MAC over pinHashEnc||newPinEnc")
 				Equal(t, "pinRetries unchanged", pc.retries(), 8)
 			}},
-		pinCaseDef{"token-not-set", "CTAP 2.1 §6.5.5.7.2", "a PIN token on a key without a PIN gives CTAP2_ERR_PIN_NOT_SET",
-			nil, func(t *T, pc *pinCase) {
-				_, err := pc.send(pc.tokenRequest(ctap.PINGetPinUvAuthTokenUsingPinWithPermissions, testPIN, u64(ctap.PermissionGetAssertion), nil))
-				t.ExpectStatus(err, ctap.StatusPINNotSet, "token without a PIN")
+		protocolCase{Case{ID: "token-not-set", Section: "CTAP 2.1 §6.5.5.7.1 step 3, §6.5.5.7.2 step 3; CTAP 2.0 §5.5.7", Versions: CTAP2,
+			Title: "a PIN token on a key without a PIN gives CTAP2_ERR_PIN_NOT_SET (CTAP 2.0: an error)"},
+			func(t *T, pc *pinCase) {
+				_, err := pc.send(pc.keyTokenRequest(testPIN))
+				t.expectStatus21(err, ctap.StatusPINNotSet, "token without a PIN")
 			}},
-		pinCaseDef{"token-length", "CTAP 2.1 §6.5.5.7, §6.5.6, §6.5.7", "the decrypted pinUvAuthToken has the protocol's length",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "token-length", Section: "CTAP 2.1 §6.5.5.7, §6.5.6, §6.5.7; CTAP 2.0 §5.5.7", Versions: CTAP2,
+			Title: "the decrypted pinUvAuthToken has the protocol's length"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				tok := pc.token(ctap.PermissionMakeCredential, "")
-				if pc.v == 2 && len(tok) != 32 || pc.v == 1 && len(tok) != 16 && len(tok) != 32 {
+				if pc.v == 2 && len(tok) != 32 || pc.v == 1 && (len(tok) == 0 || len(tok)%16 != 0) {
 					t.Fatalf("token of %d bytes for protocol %d", len(tok), pc.v)
 				}
 			}},
-		pinCaseDef{"token-wrong-pin", "CTAP 2.1 §6.5.5.7.2", "a wrong PIN gives CTAP2_ERR_PIN_INVALID and pinRetries drops by one",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "token-wrong-pin", Section: "CTAP 2.1 §6.5.5.7.2 steps 6-8; CTAP 2.0 §5.5.7", Versions: CTAP2,
+			Title: "a wrong PIN gives CTAP2_ERR_PIN_INVALID and pinRetries drops by one; the right one restores it"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				t.ExpectStatus(pc.wrongPIN(), ctap.StatusPINInvalid, "token with a wrong PIN")
 				Equal(t, "pinRetries", pc.retries(), 7)
 				pc.token(ctap.PermissionGetAssertion, "")
 				Equal(t, "pinRetries after the right PIN", pc.retries(), 8)
 			}},
-		pinCaseDef{"auth-blocked", "CTAP 2.1 §6.5.5.7.2", "the third wrong PIN in a row gives CTAP2_ERR_PIN_AUTH_BLOCKED until a power cycle",
-			[]Capability{CapPowerCycle}, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "auth-blocked", Section: "CTAP 2.1 §6.5.5.7.2 step 8; CTAP 2.0 §5.5.7", Versions: CTAP2, Needs: []Capability{CapPowerCycle},
+			Title: "the third wrong PIN in a row gives CTAP2_ERR_PIN_AUTH_BLOCKED until a power cycle"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				t.ExpectStatus(pc.wrongPIN(), ctap.StatusPINInvalid, "first wrong PIN")
 				t.ExpectStatus(pc.wrongPIN(), ctap.StatusPINInvalid, "second wrong PIN")
@@ -398,10 +544,11 @@ func init() {
 				pc.token(ctap.PermissionGetAssertion, "")
 				Equal(t, "pinRetries after the right PIN", pc.retries(), 8)
 			}},
-		pinCaseDef{"power-cycle-state", "CTAP 2.1 §6.5.5.2", "getPINRetries reports powerCycleState true while auth is blocked",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "power-cycle-state", Section: "CTAP 2.1 §6.5.5.2", Versions: CTAP21,
+			Title: "getPINRetries reports powerCycleState true while auth is blocked"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
-				for i := 0; i < 3; i++ {
+				for range 3 {
 					pc.wrongPIN()
 				}
 				_, pcs, err := pc.cp.GetPinRetries(t.ctx)
@@ -412,8 +559,9 @@ func init() {
 					t.Fatalf("powerCycleState %v, want true", pcs)
 				}
 			}},
-		pinCaseDef{"pin-blocked", "CTAP 2.1 §6.5.5.7.2", "eight wrong PINs block the PIN: CTAP2_ERR_PIN_BLOCKED, even for the right one",
-			[]Capability{CapPowerCycle}, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "pin-blocked", Section: "CTAP 2.1 §6.5.5.7.2 steps 5, 8; CTAP 2.0 §5.5.7", Versions: CTAP2, Needs: []Capability{CapPowerCycle},
+			Title: "eight wrong PINs block the PIN: CTAP2_ERR_PIN_BLOCKED, even for the right one"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				for i := 1; i <= 8; i++ {
 					err := pc.wrongPIN()
@@ -433,8 +581,9 @@ func init() {
 				t.ExpectStatus(err, ctap.StatusPINBlocked, "the right PIN once blocked")
 				t.ExpectStatus(pc.cp.ChangePIN(t.ctx, testPIN, "87654321"), ctap.StatusPINBlocked, "changePIN once blocked")
 			}},
-		pinCaseDef{"permission-mc", "CTAP 2.1 §6.1.2 step 11", "a token with mc makes a credential with the UV flag",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "permission-mc", Section: "CTAP 2.1 §6.1.2 step 11; CTAP 2.0 §5.1 step 6", Versions: CTAP2,
+			Title: "a token with mc (getPinToken's on a key without pinUvAuthToken) makes a credential with UP and UV"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				att, err := pc.mc("uv", false, pc.token(ctap.PermissionMakeCredential, t.RPID()))
 				if err != nil {
@@ -444,8 +593,9 @@ func init() {
 					t.Fatalf("flags %v, want UP and UV", att.AuthData.Flags)
 				}
 			}},
-		pinCaseDef{"permission-ga", "CTAP 2.1 §6.2.2 step 11", "a token with ga gives an assertion with the UV flag and the user's names",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "permission-ga", Section: "CTAP 2.1 §6.2.2 steps 11, 12; CTAP 2.0 §5.2", Versions: CTAP2,
+			Title: "a token with ga gives an assertion with the UV flag and the user's id"},
+			func(t *T, pc *pinCase) {
 				cred := t.MakeCredential("named", true)
 				pc.setPIN()
 				a, err := pc.ga("named", pc.token(ctap.PermissionGetAssertion, t.RPID()))
@@ -455,52 +605,62 @@ func init() {
 				if !a.AuthData.Flags.Has(ctap.FlagUV) {
 					t.Fatalf("flags %v, want UV", a.AuthData.Flags)
 				}
-				if a.User == nil || !bytes.Equal(a.User.ID, cred.User.ID) || a.User.Name != cred.User.Name || a.User.DisplayName != cred.User.DisplayName {
-					t.Fatalf("user %+v, want %+v", a.User, cred.User)
-				}
+				expectUser(t, a.User, cred.User)
 			}},
-		pinCaseDef{"permission-ga-refused-for-mc", "CTAP 2.1 §6.1.2 step 11", "a token with only ga gives CTAP2_ERR_PIN_AUTH_INVALID for makeCredential",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "permission-ga-refused-for-mc", Section: "CTAP 2.1 §6.1.2 step 11", Versions: CTAP21,
+			Title: "a token with only ga gives CTAP2_ERR_PIN_AUTH_INVALID for makeCredential"},
+			func(t *T, pc *pinCase) {
+				t.needTokenOption()
 				pc.setPIN()
 				_, err := pc.mc("ga-only", false, pc.token(ctap.PermissionGetAssertion, t.RPID()))
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "makeCredential with a ga token")
 			}},
-		pinCaseDef{"permission-mc-refused-for-ga", "CTAP 2.1 §6.2.2 step 11", "a token with only mc gives CTAP2_ERR_PIN_AUTH_INVALID for getAssertion",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "permission-mc-refused-for-ga", Section: "CTAP 2.1 §6.2.2 step 11", Versions: CTAP21,
+			Title: "a token with only mc gives CTAP2_ERR_PIN_AUTH_INVALID for getAssertion"},
+			func(t *T, pc *pinCase) {
+				t.needTokenOption()
 				cred := t.MakeCredential("mc-only", false)
 				pc.setPIN()
 				_, err := pc.ga("mc-only", pc.token(ctap.PermissionMakeCredential, t.RPID()), cred)
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "getAssertion with an mc token")
 			}},
-		pinCaseDef{"permission-zero", "CTAP 2.1 §6.5.5.7.2", "permissions 0 gives CTAP1_ERR_INVALID_PARAMETER",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "permission-zero", Section: "CTAP 2.1 §6.5.5.7.2 step 2", Versions: CTAP21,
+			Title: "permissions 0 gives CTAP1_ERR_INVALID_PARAMETER"},
+			func(t *T, pc *pinCase) {
+				t.needTokenOption()
 				pc.setPIN()
 				_, err := pc.send(pc.tokenRequest(ctap.PINGetPinUvAuthTokenUsingPinWithPermissions, testPIN, u64(0), nil))
 				t.ExpectStatus(err, ctap.StatusInvalidParameter, "token with no permission")
 			}},
-		pinCaseDef{"permission-missing", "CTAP 2.1 §6.5.5.7.2", "getPinUvAuthTokenUsingPinWithPermissions without permissions gives CTAP2_ERR_MISSING_PARAMETER",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "permission-missing", Section: "CTAP 2.1 §6.5.5.7.2 step 1", Versions: CTAP21,
+			Title: "getPinUvAuthTokenUsingPinWithPermissions without permissions gives CTAP2_ERR_MISSING_PARAMETER"},
+			func(t *T, pc *pinCase) {
+				t.needTokenOption()
 				pc.setPIN()
 				_, err := pc.send(pc.tokenRequest(ctap.PINGetPinUvAuthTokenUsingPinWithPermissions, testPIN, nil, nil))
 				t.ExpectStatus(err, ctap.StatusMissingParameter, "token request without permissions")
 			}},
-		pinCaseDef{"permission-be-unsupported", "CTAP 2.1 §6.5.5.7.2", "the be permission on a key without bio enrollment gives CTAP2_ERR_UNAUTHORIZED_PERMISSION",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "permission-be-unsupported", Section: "CTAP 2.1 §6.5.5.7.2 step 4", Versions: CTAP21,
+			Title: "the be permission on a key without bio enrollment gives CTAP2_ERR_UNAUTHORIZED_PERMISSION"},
+			func(t *T, pc *pinCase) {
+				t.needTokenOption()
 				if _, ok := t.Ctap2().Info().Options[ctap.OptionBioEnroll]; ok {
-					t.Skipf("key supports bio enrollment")
+					t.skipFeature("the key supports bio enrollment")
 				}
 				pc.setPIN()
 				_, err := pc.send(pc.tokenRequest(ctap.PINGetPinUvAuthTokenUsingPinWithPermissions, testPIN, u64(ctap.PermissionBioEnrollment), nil))
 				t.ExpectStatus(err, ctap.StatusUnauthorizedPermission, "token with be")
 			}},
-		pinCaseDef{"legacy-token-permissions", "CTAP 2.1 §6.5.5.7.1", "getPinToken with a permissions member gives CTAP1_ERR_INVALID_PARAMETER",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "legacy-token-permissions", Section: "CTAP 2.1 §6.5.5.7.1 step 1", Versions: CTAP21,
+			Title: "getPinToken with a permissions member gives CTAP1_ERR_INVALID_PARAMETER"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				_, err := pc.send(pc.tokenRequest(ctap.PINGetPinToken, testPIN, u64(ctap.PermissionMakeCredential), nil))
 				t.ExpectStatus(err, ctap.StatusInvalidParameter, "getPinToken with permissions")
 			}},
-		pinCaseDef{"legacy-token-mc-ga", "CTAP 2.1 §6.5.5.7.1", "getPinToken grants mc and ga",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "legacy-token-mc-ga", Section: "CTAP 2.1 §6.5.5.7.1; CTAP 2.0 §5.5.7", Versions: CTAP2,
+			Title: "getPinToken grants mc and ga"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				att, err := pc.mc("legacy", false, pc.token(0, ""))
 				if err != nil {
@@ -511,8 +671,10 @@ func init() {
 					t.Fatalf("getAssertion with a getPinToken token: %v", err)
 				}
 			}},
-		pinCaseDef{"token-used-up", "CTAP 2.1 §6.1.2; §6.5.2 clearPinUvAuthTokenPermissionsExceptLbw", "after a makeCredential with a touch, the same token gives CTAP2_ERR_PIN_AUTH_INVALID",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "token-used-up", Section: "CTAP 2.1 §6.1.2 step 14; §6.5.2 clearPinUvAuthTokenPermissionsExceptLbw", Versions: CTAP21,
+			Title: "after a makeCredential with a touch, the same token gives CTAP2_ERR_PIN_AUTH_INVALID"},
+			func(t *T, pc *pinCase) {
+				t.needTokenOption()
 				pc.setPIN()
 				tok := pc.token(ctap.PermissionMakeCredential|ctap.PermissionGetAssertion, t.RPID())
 				if _, err := pc.mc("once", false, tok); err != nil {
@@ -521,15 +683,19 @@ func init() {
 				_, err := pc.mc("twice", false, tok)
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "second use of the token")
 			}},
-		pinCaseDef{"rpid-binding", "CTAP 2.1 §6.1.2 step 11; §6.5.2", "a token bound to one RP ID gives CTAP2_ERR_PIN_AUTH_INVALID for another",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "rpid-binding", Section: "CTAP 2.1 §6.1.2 step 11; §6.5.2", Versions: CTAP21,
+			Title: "a token bound to one RP ID gives CTAP2_ERR_PIN_AUTH_INVALID for another"},
+			func(t *T, pc *pinCase) {
+				t.needTokenOption()
 				pc.setPIN()
 				tok := pc.token(ctap.PermissionMakeCredential, "elsewhere.example")
 				_, err := pc.mc("bound", false, tok)
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "makeCredential for another RP")
 			}},
-		pinCaseDef{"rpid-bound-on-first-use", "CTAP 2.1 §6.2.2; §6.5.2", "a token without an RP ID is bound to the first RP it is used for",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "rpid-bound-on-first-use", Section: "CTAP 2.1 §6.2.2 step 11; §6.5.2", Versions: CTAP21,
+			Title: "a token without an RP ID is bound to the first RP it is used for"},
+			func(t *T, pc *pinCase) {
+				t.needTokenOption()
 				cred := t.MakeCredential("first", false)
 				pc.setPIN()
 				tok := pc.token(ctap.PermissionGetAssertion, "")
@@ -547,32 +713,39 @@ func init() {
 				}
 				t.ExpectStatus(silent("other."+t.RPID()), ctap.StatusPINAuthInvalid, "use for a second RP")
 			}},
-		pinCaseDef{"token-expires", "CTAP 2.1 §6.5.2", "a token is refused once its usage time has passed (11 minutes later)",
-			[]Capability{CapClock}, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "token-expires", Section: "CTAP 2.1 §6.5.2", Versions: CTAP21, Needs: []Capability{CapClock},
+			Title: "a token is refused once its usage time has passed (11 minutes later)"},
+			func(t *T, pc *pinCase) {
+				t.needTokenOption()
 				pc.setPIN()
 				tok := pc.token(ctap.PermissionMakeCredential, t.RPID())
 				t.Advance(11 * time.Minute)
 				_, err := pc.mc("late", false, tok)
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "makeCredential with an expired token")
 			}},
-		pinCaseDef{"token-after-power-cycle", "CTAP 2.1 §6.5.2", "a power cycle invalidates the token",
-			[]Capability{CapPowerCycle}, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "token-after-power-cycle", Section: "CTAP 2.1 §6.5.2; CTAP 2.0 §5.5.2", Versions: CTAP2, Needs: []Capability{CapPowerCycle},
+			Title: "a power cycle invalidates the token"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				tok := pc.token(ctap.PermissionMakeCredential, t.RPID())
 				t.PowerCycle()
 				_, err := pc.mc("cycled", false, tok)
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "makeCredential with a pre-power-cycle token")
 			}},
-		pinCaseDef{"new-token-invalidates-old", "CTAP 2.1 §6.5.2", "getting a new token invalidates the previous one",
-			nil, func(t *T, pc *pinCase) {
+		// CTAP 2.0's pinToken lives from one power-up to the next and
+		// getPINToken returns the same one: these two are CTAP 2.1's.
+		protocolCase{Case{ID: "new-token-invalidates-old", Section: "CTAP 2.1 §6.5.5.7.2 step 9 (resetPinUvAuthToken)", Versions: CTAP21,
+			Title: "getting a new token invalidates the previous one"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				old := pc.token(ctap.PermissionMakeCredential, t.RPID())
 				pc.token(ctap.PermissionMakeCredential, t.RPID())
 				_, err := pc.mc("old", false, old)
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "makeCredential with the older token")
 			}},
-		pinCaseDef{"change-pin-invalidates-token", "CTAP 2.1 §6.5.5.6", "changePIN invalidates existing tokens",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "change-pin-invalidates-token", Section: "CTAP 2.1 §6.5.5.6 step 11", Versions: CTAP21,
+			Title: "changePIN invalidates existing tokens"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				tok := pc.token(ctap.PermissionMakeCredential, t.RPID())
 				if err := pc.cp.ChangePIN(t.ctx, testPIN, "87654321"); err != nil {
@@ -581,8 +754,9 @@ func init() {
 				_, err := pc.mc("changed", false, tok)
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "makeCredential with a token from before changePIN")
 			}},
-		pinCaseDef{"auth-param-wrong-length", "CTAP 2.1 §6.1.2 step 11", "a pinUvAuthParam one byte short gives CTAP2_ERR_PIN_AUTH_INVALID",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "auth-param-wrong-length", Section: "CTAP 2.1 §6.1.2 step 11; CTAP 2.0 §5.1 step 6", Versions: CTAP2,
+			Title: "a pinUvAuthParam one byte short gives CTAP2_ERR_PIN_AUTH_INVALID"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				tok := pc.token(ctap.PermissionMakeCredential, t.RPID())
 				req := t.MakeCredentialRequest("short", false)
@@ -592,8 +766,9 @@ func init() {
 				_, err := t.Ctap2().MakeCredential(t.ctx, req)
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "makeCredential with a short pinUvAuthParam")
 			}},
-		pinCaseDef{"auth-param-wrong-hash", "CTAP 2.1 §6.1.2 step 11", "a pinUvAuthParam over another clientDataHash gives CTAP2_ERR_PIN_AUTH_INVALID",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "auth-param-wrong-hash", Section: "CTAP 2.1 §6.1.2 step 11; CTAP 2.0 §5.1 step 6", Versions: CTAP2,
+			Title: "a pinUvAuthParam over another clientDataHash gives CTAP2_ERR_PIN_AUTH_INVALID"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				tok := pc.token(ctap.PermissionMakeCredential, t.RPID())
 				req := t.MakeCredentialRequest("hash", false)
@@ -602,8 +777,9 @@ func init() {
 				_, err := t.Ctap2().MakeCredential(t.ctx, req)
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "makeCredential with a MAC over another hash")
 			}},
-		pinCaseDef{"mc-probe-pin-set", "CTAP 2.1 §6.1.2 step 1", "a zero-length pinUvAuthParam on a key with a PIN gives CTAP2_ERR_PIN_INVALID",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "mc-probe-pin-set", Section: "CTAP 2.1 §6.1.2 step 1; CTAP 2.0 §5.1 step 1", Versions: CTAP2,
+			Title: "a zero-length pinUvAuthParam on a key with a PIN gives CTAP2_ERR_PIN_INVALID"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				req := t.MakeCredentialRequest("probe", false)
 				req.PinUvAuthParam = []byte{}
@@ -611,26 +787,31 @@ func init() {
 				st, _ := t.Raw(ctap.CmdMakeCredential, t.Encode(probeMap(req)))
 				Equal(t, "status", st, ctap.StatusPINInvalid)
 			}},
-		pinCaseDef{"mc-rk-needs-token", "CTAP 2.1 §6.1.2 step 6; §6.4 makeCredUvNotRqd", "with a PIN set, an rk credential without a token gives CTAP2_ERR_PUAT_REQUIRED",
-			nil, func(t *T, pc *pinCase) {
+		// CTAP 2.0 requires a pinAuth for every makeCredential once a PIN
+		// is set (CTAP2_ERR_PIN_REQUIRED, the code CTAP 2.1 calls
+		// PUAT_REQUIRED); CTAP 2.1 keeps that for rk=true.
+		protocolCase{Case{ID: "mc-rk-needs-token", Section: "CTAP 2.1 §6.1.2 step 6; CTAP 2.0 §5.1 step 7", Versions: CTAP2,
+			Title: "with a PIN set, an rk credential without a token gives CTAP2_ERR_PUAT_REQUIRED (0x36)"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				_, err := t.Ctap2().MakeCredential(t.ctx, t.MakeCredentialRequest("rk", true))
 				t.ExpectStatus(err, ctap.StatusPUATRequired, "rk makeCredential without a token")
 			}},
-		pinCaseDef{"mc-non-rk-without-token", "CTAP 2.1 §6.1.2 step 6; §6.4 makeCredUvNotRqd", "with makeCredUvNotRqd, a non-rk credential without a token is made without UV",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "mc-non-rk-without-token", Section: "CTAP 2.1 §6.1.2 step 6; §6.4 makeCredUvNotRqd", Versions: CTAP21,
+			Title: "with makeCredUvNotRqd, a non-rk credential without a token is made without UV"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
-				info, _ := t.Ctap2().GetInfo(t.ctx)
-				if !info.Options[ctap.OptionMakeCredUvNotRqd] {
-					t.Skipf("key does not advertise makeCredUvNotRqd")
+				if !t.info().Options[ctap.OptionMakeCredUvNotRqd] {
+					t.skipFeature("the key does not advertise makeCredUvNotRqd")
 				}
 				cred := t.MakeCredential("plain", false)
 				if cred.Response.AuthData.Flags.Has(ctap.FlagUV) {
 					t.Fatalf("UV flag without user verification")
 				}
 			}},
-		pinCaseDef{"ga-without-token", "CTAP 2.1 §6.2.2", "with a PIN set, getAssertion without a token works without UV",
-			nil, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "ga-without-token", Section: "CTAP 2.1 §6.2.2 step 6; CTAP 2.0 §5.2", Versions: CTAP2,
+			Title: "with a PIN set, getAssertion without a token works without UV"},
+			func(t *T, pc *pinCase) {
 				cred := t.MakeCredential("before", false)
 				pc.setPIN()
 				a := t.MustGetAssertion(t.GetAssertionRequest("before", cred))
@@ -638,90 +819,121 @@ func init() {
 					t.Fatalf("UV flag without user verification")
 				}
 			}},
-		pinCaseDef{"reset-clears-pin", "CTAP 2.1 §6.6", "reset removes the PIN: clientPin false and pinRetries 8",
-			[]Capability{CapPowerCycle}, func(t *T, pc *pinCase) {
+		protocolCase{Case{ID: "reset-clears-pin", Section: "CTAP 2.1 §6.6; CTAP 2.0 §5.4", Versions: CTAP2, Needs: []Capability{CapPowerCycle},
+			Title: "reset removes the PIN: clientPin false and pinRetries 8"},
+			func(t *T, pc *pinCase) {
 				pc.setPIN()
 				pc.wrongPIN()
 				t.PowerCycle()
 				if err := t.Ctap2().Reset(t.ctx); err != nil {
 					t.Fatalf("reset: %v", err)
 				}
-				info, err := t.Ctap2().GetInfo(t.ctx)
-				if err != nil {
-					t.Fatalf("getInfo: %v", err)
-				}
-				if info.Options[ctap.OptionClientPIN] {
-					t.Fatalf("clientPin still true after reset")
-				}
+				expectOption(t, t.info(), ctap.OptionClientPIN, false)
 				pc.refresh()
 				Equal(t, "pinRetries", pc.retries(), 8)
 			}},
-	)
+	)...)
 	Register(
-		Case{ID: "cp-info-options", Section: "CTAP 2.1 §6.4", Title: "getInfo lists clientPin, pinUvAuthToken and protocols 1 and 2",
+		Case{ID: "cp-info-options", Section: "CTAP 2.1 §6.4; CTAP 2.0 §5.4", Versions: CTAP2,
+			Title: "a key with clientPin lists its PIN/UV auth protocols, no duplicates; with FIDO_2_1, pinUvAuthToken true",
 			Run: func(t *T) {
 				info := t.Ctap2().Info()
 				if _, ok := info.Options[ctap.OptionClientPIN]; !ok {
-					t.Skipf("key has no clientPin option")
+					t.skipFeature("the key has no clientPin option")
+				}
+				ps := info.PinUvProtocols
+				if len(ps) == 0 {
+					t.Fatalf("clientPin without pinUvAuthProtocols")
+				}
+				for i, p := range ps {
+					if slices.Contains(ps[:i], p) {
+						t.Fatalf("pinUvAuthProtocols %v lists %d twice", ps, p)
+					}
+				}
+				if !t.Lists(FIDO21) {
+					if !slices.Contains(ps, 1) {
+						t.Fatalf("pinProtocols %v without protocol 1, the only one CTAP 2.0 defines", ps)
+					}
+					return
 				}
 				if !info.Options[ctap.OptionPinUvAuthToken] {
-					t.Fatalf("pinUvAuthToken option %v", info.Options)
+					t.Fatalf("FIDO_2_1 key with clientPin but pinUvAuthToken %v", info.Options)
 				}
-				if len(info.PinUvProtocols) == 0 || info.PinUvProtocols[0] != 2 {
-					t.Fatalf("pinUvAuthProtocols %v, want protocol 2 first", info.PinUvProtocols)
+				if !slices.Contains(ps, 2) {
+					t.Observef("a FIDO_2_1 key with protocol 1 only: pinUvAuthProtocols %v", ps)
+				} else if ps[0] != 2 {
+					t.Observef("the key prefers protocol %d (pinUvAuthProtocols %v)", ps[0], ps)
 				}
 			}},
-		Case{ID: "cp-mc-probe-no-pin", Section: "CTAP 2.1 §6.1.2 step 1", Title: "a zero-length pinUvAuthParam on a key without a PIN gives CTAP2_ERR_PIN_NOT_SET",
-			Destructive: true,
+		Case{ID: "cp-mc-probe-no-pin", Section: "CTAP 2.1 §6.1.2 step 1; CTAP 2.0 §5.1 step 1", Versions: CTAP2, Destructive: true,
+			Title: "a zero-length pinUvAuthParam on a key without a PIN gives CTAP2_ERR_PIN_NOT_SET",
 			Run: func(t *T) {
+				v := t.preferredProtocol()
 				t.needFreshKey()
 				req := t.MakeCredentialRequest("probe", false)
 				req.PinUvAuthParam = []byte{}
-				req.PinUvAuthProtocol = u64(2)
+				req.PinUvAuthProtocol = u64(v)
 				st, _ := t.Raw(ctap.CmdMakeCredential, t.Encode(probeMap(req)))
 				Equal(t, "status", st, ctap.StatusPINNotSet)
 			}},
-		Case{ID: "cp-ga-probe-no-pin", Section: "CTAP 2.1 §6.2.2 step 1", Title: "a zero-length pinUvAuthParam in getAssertion on a key without a PIN gives CTAP2_ERR_PIN_NOT_SET",
-			Destructive: true,
+		Case{ID: "cp-ga-probe-no-pin", Section: "CTAP 2.1 §6.2.2 step 1; CTAP 2.0 §5.2 step 1", Versions: CTAP2, Destructive: true,
+			Title: "a zero-length pinUvAuthParam in getAssertion on a key without a PIN gives CTAP2_ERR_PIN_NOT_SET",
 			Run: func(t *T) {
+				v := t.preferredProtocol()
 				t.needFreshKey()
-				m := map[int]any{1: t.RPID(), 2: t.Hash("probe"), 6: []byte{}, 7: 2}
+				m := map[int]any{1: t.RPID(), 2: t.Hash("probe"), 6: []byte{}, 7: v}
 				st, _ := t.Raw(ctap.CmdGetAssertion, t.Encode(m))
 				Equal(t, "status", st, ctap.StatusPINNotSet)
 			}},
-		Case{ID: "cp-unsupported-protocol", Section: "CTAP 2.1 §6.5.5", Title: "pinUvAuthProtocol 3 gives CTAP1_ERR_INVALID_PARAMETER",
+		Case{ID: "cp-unsupported-protocol", Section: "CTAP 2.1 §6.5.5 (step 2 of each subcommand); CTAP 2.0 §5.5", Versions: CTAP2,
+			Title: "pinUvAuthProtocol 3 gives CTAP1_ERR_INVALID_PARAMETER (CTAP 2.0: an error)",
 			Run: func(t *T) {
 				st, _ := t.Raw(ctap.CmdClientPIN, t.Encode(map[int]any{1: 3, 2: ctap.PINGetKeyAgreement}))
-				Equal(t, "status", st, ctap.StatusInvalidParameter)
+				t.expectStatus21(statusErr(st), ctap.StatusInvalidParameter, "getKeyAgreement with protocol 3")
 			}},
-		Case{ID: "cp-missing-subcommand", Section: "CTAP 2.1 §6.5.5", Title: "clientPIN without subCommand gives CTAP2_ERR_MISSING_PARAMETER",
+		Case{ID: "cp-missing-subcommand", Section: "CTAP 2.1 §6.5.5; CTAP 2.0 §5.5", Versions: CTAP2,
+			Title: "clientPIN without subCommand gives CTAP2_ERR_MISSING_PARAMETER (CTAP 2.0: an error)",
 			Run: func(t *T) {
-				st, _ := t.Raw(ctap.CmdClientPIN, t.Encode(map[int]any{1: 2}))
-				Equal(t, "status", st, ctap.StatusMissingParameter)
+				st, _ := t.Raw(ctap.CmdClientPIN, t.Encode(map[int]any{1: t.preferredProtocol()}))
+				t.expectStatus21(statusErr(st), ctap.StatusMissingParameter, "clientPIN without subCommand")
 			}},
-		Case{ID: "cp-unknown-subcommand", Section: "CTAP 2.1 §6.5.5", Title: "clientPIN subCommand 0x42 gives CTAP2_ERR_INVALID_SUBCOMMAND",
+		Case{ID: "cp-unknown-subcommand", Section: "CTAP 2.1 §6.5.5; CTAP 2.0 §5.5", Versions: CTAP2,
+			Title: "clientPIN subCommand 0x42 gives CTAP2_ERR_INVALID_SUBCOMMAND (CTAP 2.0: an error)",
 			Run: func(t *T) {
-				st, _ := t.Raw(ctap.CmdClientPIN, t.Encode(map[int]any{1: 2, 2: 0x42}))
-				Equal(t, "status", st, ctap.StatusInvalidSubcommand)
+				st, _ := t.Raw(ctap.CmdClientPIN, t.Encode(map[int]any{1: t.preferredProtocol(), 2: 0x42}))
+				t.expectStatus21(statusErr(st), ctap.StatusInvalidSubcommand, "subCommand 0x42")
 			}},
-		Case{ID: "cp-mc-param-without-protocol", Section: "CTAP 2.1 §6.1.2 step 2", Title: "pinUvAuthParam without pinUvAuthProtocol gives CTAP2_ERR_MISSING_PARAMETER",
+		Case{ID: "cp-mc-param-without-protocol", Section: "CTAP 2.1 §6.1.2 step 2; CTAP 2.0 §5.1 step 7", Versions: CTAP2,
+			Title: "pinUvAuthParam without pinUvAuthProtocol gives CTAP2_ERR_MISSING_PARAMETER (CTAP 2.0: an unsupported protocol, PIN_AUTH_INVALID)",
 			Run: func(t *T) {
 				req := t.MakeCredentialRequest("noproto", false)
 				req.PinUvAuthParam = make([]byte, 32)
 				_, err := t.Ctap2().MakeCredential(t.ctx, req)
-				t.ExpectStatus(err, ctap.StatusMissingParameter, "pinUvAuthParam without a protocol")
+				if t.Lists(FIDO21) {
+					t.ExpectStatus(err, ctap.StatusMissingParameter, "pinUvAuthParam without a protocol")
+					return
+				}
+				t.ExpectOneOf(err, "pinUvAuthParam without a protocol", ctap.StatusPINAuthInvalid, ctap.StatusMissingParameter)
 			}},
-		Case{ID: "cp-mc-unsupported-protocol", Section: "CTAP 2.1 §6.1.2 step 2", Title: "makeCredential with pinUvAuthProtocol 3 gives CTAP1_ERR_INVALID_PARAMETER",
+		Case{ID: "cp-mc-unsupported-protocol", Section: "CTAP 2.1 §6.1.2 step 2; CTAP 2.0 §5.1 step 7", Versions: CTAP2,
+			Title: "makeCredential with pinUvAuthProtocol 3 gives CTAP1_ERR_INVALID_PARAMETER (CTAP 2.0: CTAP2_ERR_PIN_AUTH_INVALID)",
 			Run: func(t *T) {
 				req := t.MakeCredentialRequest("proto3", false)
 				req.PinUvAuthParam = make([]byte, 32)
 				req.PinUvAuthProtocol = u64(3)
 				_, err := t.Ctap2().MakeCredential(t.ctx, req)
-				t.ExpectStatus(err, ctap.StatusInvalidParameter, "protocol 3")
+				if t.Lists(FIDO21) {
+					t.ExpectStatus(err, ctap.StatusInvalidParameter, "protocol 3")
+					return
+				}
+				t.ExpectOneOf(err, "protocol 3", ctap.StatusPINAuthInvalid, ctap.StatusInvalidParameter)
 			}},
-		Case{ID: "cp-token-protocol-mismatch", Section: "CTAP 2.1 §6.1.2 step 11", Title: "a protocol-2 token used with pinUvAuthProtocol 1 gives CTAP2_ERR_PIN_AUTH_INVALID",
-			Destructive: true,
+		Case{ID: "cp-token-protocol-mismatch", Section: "CTAP 2.1 §6.1.2 step 11", Versions: CTAP21, Destructive: true,
+			Title: "a protocol-2 token used with pinUvAuthProtocol 1 gives CTAP2_ERR_PIN_AUTH_INVALID",
 			Run: func(t *T) {
+				if ps := t.keyProtocols(); !slices.Contains(ps, 1) || !slices.Contains(ps, 2) {
+					t.skipFeature("the key does not list both PIN/UV auth protocols (%v)", ps)
+				}
 				t.needFreshKey()
 				pc := t.pinProtocol(2)
 				pc.setPIN()
@@ -733,6 +945,15 @@ func init() {
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "protocol-1 MAC with a protocol-2 token")
 			}},
 	)
+}
+
+// statusErr turns a raw status into the error a client call returns: nil
+// for CTAP2_OK.
+func statusErr(st ctap.Status) error {
+	if st == ctap.StatusOK {
+		return nil
+	}
+	return st
 }
 
 // probeMap encodes a makeCredential request keeping a zero-length
