@@ -282,6 +282,17 @@ func (pc *pinCase) ga(label string, token []byte, allow ...*Credential) (*client
 
 func u64(v uint64) *uint64 { return &v }
 
+// residentRequest is MakeCredentialRequest with rk=true, and uv=true on a
+// key with built-in user verification, which makes no discoverable
+// credential without it (CTAP 2.1 §6.1.2 step 7).
+func (t *T) residentRequest(label string) *ctap.MakeCredentialRequest {
+	req := t.MakeCredentialRequest(label, true)
+	if t.Ctap2().Info().Options[ctap.OptionUV] {
+		req.Options[ctap.OptionUV] = true
+	}
+	return req
+}
+
 // expectStatus21 checks err against want on a key that lists FIDO_2_1,
 // where CTAP 2.1 names the status; on an older key, whose spec requires
 // the refusal without naming a status, any error passes and is recorded.
@@ -596,7 +607,7 @@ func init() {
 		protocolCase{Case{ID: "permission-ga", Section: "CTAP 2.1 §6.2.2 steps 11, 12; CTAP 2.0 §5.2", Versions: CTAP2,
 			Title: "a token with ga gives an assertion with the UV flag and the user's id"},
 			func(t *T, pc *pinCase) {
-				cred := t.MakeCredential("named", true)
+				cred := t.MustMakeCredential(t.residentRequest("named"))
 				pc.setPIN()
 				a, err := pc.ga("named", pc.token(ctap.PermissionGetAssertion, t.RPID()))
 				if err != nil {

@@ -2,8 +2,11 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/virtkey/virtkey/client"
@@ -44,7 +47,7 @@ func (t *T) newCMCase(cmd ctap.Command, v uint64, labels ...string) *cmCase {
 	pc := t.pinProtocol(v)
 	c := &cmCase{t: t, pc: pc, cmd: cmd}
 	for _, l := range labels {
-		req := t.MakeCredentialRequest(l, true)
+		req := t.residentRequest(l)
 		if rest, ok := strings.CutPrefix(l, "other:"); ok {
 			req.RP.ID = t.otherRPID()
 			req.User.ID = []byte("user:" + rest)
@@ -123,6 +126,64 @@ func u64v(p *uint64) any {
 		return "absent"
 	}
 	return *p
+}
+
+// removeAfter deletes the discoverable credentials ids when the case
+// ends, through credentialManagement deleteCredential (CTAP 2.1 §6.8.5),
+// so that a shared key keeps none of the suite's credentials (their RP IDs
+// end in ".virtkey.test", see T.RPID) and a second run meets the key as
+// the first did. A destructive case, which resets the key at its end, and
+// a case on a fresh key need none of this.
+//
+// Deleting needs a token with the cm permission, which the suite can get
+// without knowing a PIN only from built-in user verification (the uv and
+// pinUvAuthToken options); a key that lists no credMgmt or
+// credentialMgmtPreview, or has no such verification, keeps the
+// credentials, and the case says so in its log.
+func (t *T) removeAfter(ids ...[]byte) {
+	if t.c.Destructive || slices.Contains(t.target.Capabilities(), CapFresh) || len(ids) == 0 {
+		return
+	}
+	t.atEnd = append(t.atEnd, func(ctx context.Context) error {
+		dev, err := t.target.Open(ctx)
+		if err != nil {
+			return err
+		}
+		defer dev.Close()
+		c, err := client.New(ctx, dev)
+		if err != nil {
+			return err
+		}
+		info := c.Info()
+		uv, _ := info.Option(ctap.OptionUV)
+		if !client.IsCredentialManagementSupported(info) || !uv || !client.IsTokenSupported(info) || len(info.PinUvProtocols) == 0 {
+			t.Logf("%d discoverable credentials of %s stay on the key: it has no credential management the suite can authorize without a PIN", len(ids), t.RPID())
+			return nil
+		}
+		p, ok := client.PinProtocolByVersion(info.PinUvProtocols[0])
+		if !ok {
+			p = client.PinProtocolV1()
+		}
+		cp, err := client.NewClientPin(c, p)
+		if err != nil {
+			return err
+		}
+		tok, err := cp.GetUVToken(ctx, ctap.PermissionCredentialManagement, "")
+		if err != nil {
+			return fmt.Errorf("a cm token to delete the case's credentials: %w", err)
+		}
+		cm, err := client.NewCredentialManagement(c, p, tok)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			err := cm.DeleteCred(ctx, ctap.CredentialDescriptor{Type: ctap.CredentialTypePublicKey, ID: id})
+			if err != nil && !errors.Is(err, ctap.StatusNoCredentials) {
+				return fmt.Errorf("deleting credential %x: %w", id, err)
+			}
+		}
+		return nil
+	})
 }
 
 // cmCaseDef is a case body that runs under both command codes.

@@ -11,19 +11,33 @@ import (
 // "uv" option of §6.1.2 and §6.2.2, getInfo §6.4). They run against a key
 // whose getInfo lists "uv" true; those that script the user's finger need
 // CapUV, a target whose controller (or the target itself) is a UVControl.
+// The uv option of makeCredential and getAssertion is CTAP 2.0's too; the
+// UV tokens, uvRetries and the statuses of a failed verification are CTAP
+// 2.1's. Every case puts the sensor back to UVMatch when it ends, and
+// deletes the discoverable credentials it made where the key can
+// (removeAfter).
 
 // needUV skips the case unless getInfo lists "uv" true: built-in user
 // verification supported and configured (§6.4).
 func (t *T) needUV() {
 	if !t.Ctap2().Info().Options[ctap.OptionUV] {
-		t.Skipf("key has no configured built-in user verification (uv option)")
+		t.skipFeature("the key has no configured built-in user verification (uv option)")
 	}
 }
 
-// uvProtocol is pinProtocol for a key with built-in UV.
+// uvProtocol is pinProtocol for a key with built-in UV whose tokens come
+// from getPinUvAuthTokenUsingUvWithPermissions, a CTAP 2.1 subcommand that
+// needs the pinUvAuthToken option (§6.4).
 func (t *T) uvProtocol(v uint64) *pinCase {
 	t.needUV()
+	t.needTokenOption()
 	return t.pinProtocol(v)
+}
+
+// uvPreferred is uvProtocol with the key's preferred protocol.
+func (t *T) uvPreferred() *pinCase {
+	t.needUV()
+	return t.uvProtocol(t.preferredProtocol())
 }
 
 // uvToken gets a pinUvAuthToken with getPinUvAuthTokenUsingUvWithPermissions.
@@ -88,7 +102,11 @@ func (t *T) uvMC(label string, rk bool) (*client.AttestationResponse, error) {
 		req.Options = map[string]bool{}
 	}
 	req.Options[ctap.OptionUV] = true
-	return t.Ctap2().MakeCredential(t.ctx, req)
+	resp, err := t.Ctap2().MakeCredential(t.ctx, req)
+	if err == nil && rk && resp.AuthData.AttestedCredential != nil {
+		t.removeAfter(resp.AuthData.AttestedCredential.CredentialID)
+	}
+	return resp, err
 }
 
 // uvGA gets an assertion for label with the "uv" option and opts.
@@ -124,27 +142,21 @@ func expectUVFlags(t *T, what string, flags ctap.AuthDataFlags) {
 	}
 }
 
-// uvDef is a UV case body; registerUV wraps it so that the key's sensor
-// goes back to UVMatch when the case ends.
-type uvDef struct {
-	id, section, title string
-	needs              []Capability
-	destructive        bool
-	run                func(t *T)
-}
-
-func registerUV(defs ...uvDef) {
-	for _, d := range defs {
-		Register(Case{ID: "uv-" + d.id, Section: d.section, Title: d.title, Needs: d.needs, Destructive: d.destructive,
-			Run: func(t *T) {
-				defer func() {
-					if c := uvControl(t.target); c != nil {
-						c.SetUV(UVMatch)
-					}
-				}()
-				d.run(t)
-			}})
+// uvCases makes every case put the key's sensor back to UVMatch when it
+// ends, so that the next case meets a finger that matches.
+func uvCases(cs ...Case) []Case {
+	for i := range cs {
+		run := cs[i].Run
+		cs[i].Run = func(t *T) {
+			defer func() {
+				if c := uvControl(t.target); c != nil {
+					c.SetUV(UVMatch)
+				}
+			}()
+			run(t)
+		}
 	}
+	return cs
 }
 
 var (
@@ -154,10 +166,10 @@ var (
 
 func init() {
 	for _, v := range []uint64{1, 2} {
-		registerUV(
-			uvDef{Sprintf("v%d-token-mc", v), "CTAP 2.1 §6.5.5.7.3; §6.1.2 step 11.1",
-				Sprintf("protocol %d: a token from built-in UV with mc makes a credential with the UP and UV flags", v),
-				needUV, false, func(t *T) {
+		Register(uvCases(
+			Case{ID: Sprintf("uv-v%d-token-mc", v), Section: "CTAP 2.1 §6.5.5.7.3; §6.1.2 step 11.1", Versions: CTAP21, Needs: needUV,
+				Title: Sprintf("protocol %d: a token from built-in UV with mc makes a credential with the UP and UV flags", v),
+				Run: func(t *T) {
 					pc := t.uvProtocol(v)
 					tok := pc.mustUVToken(ctap.PermissionMakeCredential, t.RPID())
 					if v == 2 && len(tok) != 32 || v == 1 && len(tok) != 16 && len(tok) != 32 {
@@ -169,9 +181,9 @@ func init() {
 					}
 					expectUVFlags(t, "makeCredential", att.AuthData.Flags)
 				}},
-			uvDef{Sprintf("v%d-token-ga", v), "CTAP 2.1 §6.5.5.7.3; §6.2.2 steps 6.1, 12",
-				Sprintf("protocol %d: a token from built-in UV with ga gives an assertion with UV and the user's names", v),
-				needUV, false, func(t *T) {
+			Case{ID: Sprintf("uv-v%d-token-ga", v), Section: "CTAP 2.1 §6.5.5.7.3; §6.2.2 steps 6.1, 12", Versions: CTAP21, Needs: needUV,
+				Title: Sprintf("protocol %d: a token from built-in UV with ga gives an assertion with UV and the user's id", v),
+				Run: func(t *T) {
 					pc := t.uvProtocol(v)
 					att, err := t.uvMC("named", true)
 					if err != nil {
@@ -182,22 +194,20 @@ func init() {
 						t.Fatalf("getAssertion with the UV token: %v", err)
 					}
 					expectUVFlags(t, "getAssertion", a.AuthData.Flags)
-					user := t.MakeCredentialRequest("named", true).User
-					if a.User == nil || !bytes.Equal(a.User.ID, user.ID) || a.User.Name != user.Name || a.User.DisplayName != user.DisplayName {
-						t.Fatalf("user %+v, want %+v", a.User, user)
-					}
+					expectUser(t, a.User, t.MakeCredentialRequest("named", true).User)
 					if a.Credential != nil && !bytes.Equal(a.Credential.ID, att.AuthData.AttestedCredential.CredentialID) {
 						t.Fatalf("credential %x, want the one made", a.Credential.ID)
 					}
 				}},
-		)
+		)...)
 	}
-	registerUV(
-		uvDef{"info-options", "CTAP 2.1 §6.4", "with uv true, getInfo lists pinUvAuthToken true and a preferredPlatformUvAttempts above 0",
-			nil, false, func(t *T) {
+	Register(uvCases(
+		Case{ID: "uv-info-options", Section: "CTAP 2.1 §6.4", Versions: CTAP2,
+			Title: "with uv true, a FIDO_2_1 key lists pinUvAuthToken true; preferredPlatformUvAttempts and uvModality, when listed, are above 0",
+			Run: func(t *T) {
 				t.needUV()
 				info := t.Ctap2().Info()
-				if info.Supports(ctap.VersionFIDO21) && !info.Options[ctap.OptionPinUvAuthToken] {
+				if t.Lists(FIDO21) && !info.Options[ctap.OptionPinUvAuthToken] {
 					t.Fatalf("FIDO_2_1 key with uv but pinUvAuthToken %v", info.Options)
 				}
 				if info.HasMember(client.InfoPreferredPlatformUvAttempts) && info.PreferredPlatformUVAttempts == 0 {
@@ -208,10 +218,12 @@ func init() {
 				}
 				t.Logf("preferredPlatformUvAttempts %d, uvModality %#x", info.PreferredPlatformUVAttempts, info.UVModality)
 			}},
-		uvDef{"retries-initial", "CTAP 2.1 §6.5.5.3; §6.5.2.2", "a new key's uvRetries is maxUvRetries, between 1 and 25, and a match keeps it",
-			needUV, true, func(t *T) {
+		Case{ID: "uv-retries-initial", Section: "CTAP 2.1 §6.5.5.3; §6.5.2.2", Versions: CTAP21, Needs: needUV, Destructive: true,
+			Title: "a new key's uvRetries is maxUvRetries, between 1 and 25, and a match keeps it",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				t.needFreshKey()
-				pc := t.uvProtocol(2)
+				pc.refresh()
 				n := pc.uvRetries()
 				if n < 1 || n > 25 {
 					t.Fatalf("uvRetries %d, want maxUvRetries in 1..25", n)
@@ -220,9 +232,10 @@ func init() {
 				Equal(t, "uvRetries after a match", pc.uvRetries(), n)
 				t.Logf("maxUvRetries %d", n)
 			}},
-		uvDef{"token-no-match", "CTAP 2.1 §6.5.5.7.3 step 10.3", "a sample that does not match gives CTAP2_ERR_UV_INVALID and uvRetries drops by one; a match restores it",
-			needUV, false, func(t *T) {
-				pc := t.uvProtocol(2)
+		Case{ID: "uv-token-no-match", Section: "CTAP 2.1 §6.5.5.7.3 step 10.3", Versions: CTAP21, Needs: needUV,
+			Title: "a sample that does not match gives CTAP2_ERR_UV_INVALID and uvRetries drops by one; a match restores it",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				before := pc.uvRetries()
 				if before < 2 {
 					t.Skipf("uvRetries %d: too few to spend one", before)
@@ -237,18 +250,22 @@ func init() {
 					t.Fatalf("uvRetries %d after a match, want at least %d", n, before)
 				}
 			}},
-		uvDef{"token-blocked", "CTAP 2.1 §6.5.5.7.3 steps 7, 10.2", "the failure that uses the last retry gives CTAP2_ERR_UV_BLOCKED, and so does a match after it",
-			needUV, true, func(t *T) {
+		Case{ID: "uv-token-blocked", Section: "CTAP 2.1 §6.5.5.7.3 steps 7, 10.2", Versions: CTAP21, Needs: needUV, Destructive: true,
+			Title: "the failure that uses the last retry gives CTAP2_ERR_UV_BLOCKED, and so does a match after it",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				t.needFreshKey()
-				pc := t.uvProtocol(2)
+				pc.refresh()
 				pc.blockUV()
 				_, err := pc.uvToken(ctap.PermissionGetAssertion, "")
 				t.ExpectStatus(err, ctap.StatusUVBlocked, "token with a matching sample while blocked")
 			}},
-		uvDef{"blocked-pin-restores", "CTAP 2.1 §6.5.2.2; §6.5.5.7.2", "with UV blocked, a correct PIN still gives a token and restores uvRetries",
-			needUV, true, func(t *T) {
+		Case{ID: "uv-blocked-pin-restores", Section: "CTAP 2.1 §6.5.2.2; §6.5.5.7.2 step 9", Versions: CTAP21, Needs: needUV, Destructive: true,
+			Title: "with UV blocked, a correct PIN still gives a token and restores uvRetries",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				t.needFreshKey()
-				pc := t.uvProtocol(2)
+				pc.refresh()
 				initial := pc.uvRetries()
 				pc.blockUV()
 				pc.setPIN()
@@ -257,18 +274,20 @@ func init() {
 				Equal(t, "uvRetries after a correct PIN", pc.uvRetries(), initial)
 				pc.mustUVToken(ctap.PermissionGetAssertion, "")
 			}},
-		uvDef{"token-decline", "CTAP 2.1 §6.5.5.7.3 step 8", "a user who declines gives CTAP2_ERR_OPERATION_DENIED and costs no retry",
-			needUV, false, func(t *T) {
-				pc := t.uvProtocol(2)
+		Case{ID: "uv-token-decline", Section: "CTAP 2.1 §6.5.5.7.3 step 8", Versions: CTAP21, Needs: needUV,
+			Title: "a user who declines gives CTAP2_ERR_OPERATION_DENIED and costs no retry",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				before := pc.uvRetries()
 				t.SetUV(UVDecline)
 				_, err := pc.uvToken(ctap.PermissionGetAssertion, "")
 				t.ExpectStatus(err, ctap.StatusOperationDenied, "token the user declines")
 				Equal(t, "uvRetries", pc.uvRetries(), before)
 			}},
-		uvDef{"token-timeout", "CTAP 2.1 §6.5.5.7.3 step 10.1", "no sample in time gives CTAP2_ERR_USER_ACTION_TIMEOUT",
-			needUV, false, func(t *T) {
-				pc := t.uvProtocol(2)
+		Case{ID: "uv-token-timeout", Section: "CTAP 2.1 §6.5.5.7.3 step 10.1", Versions: CTAP21, Needs: needUV,
+			Title: "no sample in time gives CTAP2_ERR_USER_ACTION_TIMEOUT",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				if pc.uvRetries() < 2 {
 					t.Skipf("too few uvRetries to spend one")
 				}
@@ -278,37 +297,42 @@ func init() {
 				t.SetUV(UVMatch)
 				pc.mustUVToken(ctap.PermissionGetAssertion, "")
 			}},
-		uvDef{"token-permissions-zero", "CTAP 2.1 §6.5.5.7.3 step 3", "permissions 0 gives CTAP1_ERR_INVALID_PARAMETER",
-			nil, false, func(t *T) {
-				pc := t.uvProtocol(2)
+		Case{ID: "uv-token-permissions-zero", Section: "CTAP 2.1 §6.5.5.7.3 step 3", Versions: CTAP21,
+			Title: "permissions 0 gives CTAP1_ERR_INVALID_PARAMETER",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				_, err := pc.send(pc.uvTokenRequest(u64(0), nil))
 				t.ExpectStatus(err, ctap.StatusInvalidParameter, "UV token with no permission")
 			}},
-		uvDef{"token-permissions-missing", "CTAP 2.1 §6.5.5.7.3 step 1", "getPinUvAuthTokenUsingUvWithPermissions without permissions gives CTAP2_ERR_MISSING_PARAMETER",
-			nil, false, func(t *T) {
-				pc := t.uvProtocol(2)
+		Case{ID: "uv-token-permissions-missing", Section: "CTAP 2.1 §6.5.5.7.3 step 1", Versions: CTAP21,
+			Title: "getPinUvAuthTokenUsingUvWithPermissions without permissions gives CTAP2_ERR_MISSING_PARAMETER",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				_, err := pc.send(pc.uvTokenRequest(nil, nil))
 				t.ExpectStatus(err, ctap.StatusMissingParameter, "UV token request without permissions")
 			}},
-		uvDef{"token-be-unsupported", "CTAP 2.1 §6.5.5.7.3 step 4", "the be permission without uvBioEnroll gives CTAP2_ERR_UNAUTHORIZED_PERMISSION",
-			nil, false, func(t *T) {
-				pc := t.uvProtocol(2)
+		Case{ID: "uv-token-be-unsupported", Section: "CTAP 2.1 §6.5.5.7.3 step 4", Versions: CTAP21,
+			Title: "the be permission without uvBioEnroll gives CTAP2_ERR_UNAUTHORIZED_PERMISSION",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				if t.Ctap2().Info().Options[ctap.OptionUVBioEnroll] {
-					t.Skipf("key grants be with built-in UV (uvBioEnroll)")
+					t.skipFeature("the key grants be with built-in UV (uvBioEnroll)")
 				}
 				_, err := pc.send(pc.uvTokenRequest(u64(ctap.PermissionBioEnrollment), nil))
 				t.ExpectStatus(err, ctap.StatusUnauthorizedPermission, "UV token with be")
 			}},
-		uvDef{"token-rpid-binding", "CTAP 2.1 §6.5.5.7.3 step 15; §6.1.2 step 11.1", "a UV token bound to another RP ID gives CTAP2_ERR_PIN_AUTH_INVALID",
-			needUV, false, func(t *T) {
-				pc := t.uvProtocol(2)
+		Case{ID: "uv-token-rpid-binding", Section: "CTAP 2.1 §6.5.5.7.3 step 15; §6.1.2 step 11.1", Versions: CTAP21, Needs: needUV,
+			Title: "a UV token bound to another RP ID gives CTAP2_ERR_PIN_AUTH_INVALID",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				tok := pc.mustUVToken(ctap.PermissionMakeCredential, "elsewhere.example")
 				_, err := pc.mc("bound", false, tok)
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "makeCredential for another RP")
 			}},
-		uvDef{"token-spares-touch", "CTAP 2.1 §6.5.5.7.3 step 13; §6.1.2 step 14", "a fingerprint token is evidence of presence: makeCredential with it needs no further touch",
-			needUVControl, false, func(t *T) {
-				pc := t.uvProtocol(2)
+		Case{ID: "uv-token-spares-touch", Section: "CTAP 2.1 §6.5.5.7.3 step 13; §6.1.2 step 14", Versions: CTAP21, Needs: needUVControl,
+			Title: "a fingerprint token is evidence of presence: makeCredential with it needs no further touch",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				tok := pc.mustUVToken(ctap.PermissionMakeCredential, t.RPID())
 				t.SetPresence(PresenceDeny)
 				att, err := pc.mc("no-touch", false, tok)
@@ -317,8 +341,9 @@ func init() {
 				}
 				expectUVFlags(t, "makeCredential", att.AuthData.Flags)
 			}},
-		uvDef{"mc-option", "CTAP 2.1 §6.1.2 steps 11.2, 13", "makeCredential with uv=true verifies the user, sets UP and UV, and needs no separate touch",
-			needUVControl, false, func(t *T) {
+		Case{ID: "uv-mc-option", Section: "CTAP 2.1 §6.1.2 steps 11.2, 13; CTAP 2.0 §5.1 step 8", Versions: CTAP2, Needs: needUVControl,
+			Title: "makeCredential with uv=true verifies the user, sets UP and UV, and needs no separate touch",
+			Run: func(t *T) {
 				t.needUV()
 				t.SetPresence(PresenceDeny)
 				att, err := t.uvMC("uv", true)
@@ -327,8 +352,9 @@ func init() {
 				}
 				expectUVFlags(t, "makeCredential", att.AuthData.Flags)
 			}},
-		uvDef{"ga-option", "CTAP 2.1 §6.2.2 steps 6.2, 8, 12", "getAssertion with uv=true sets UP and UV and returns the user's name and displayName",
-			needUV, false, func(t *T) {
+		Case{ID: "uv-ga-option", Section: "CTAP 2.1 §6.2.2 steps 6.2, 8, 12; CTAP 2.0 §5.2", Versions: CTAP2, Needs: needUV,
+			Title: "getAssertion with uv=true sets UP and UV and returns the user's id",
+			Run: func(t *T) {
 				t.needUV()
 				if _, err := t.uvMC("named", true); err != nil {
 					t.Fatalf("makeCredential uv=true rk=true: %v", err)
@@ -338,13 +364,11 @@ func init() {
 					t.Fatalf("getAssertion uv=true: %v", err)
 				}
 				expectUVFlags(t, "getAssertion", a.AuthData.Flags)
-				user := t.MakeCredentialRequest("named", true).User
-				if a.User == nil || !bytes.Equal(a.User.ID, user.ID) || a.User.Name != user.Name || a.User.DisplayName != user.DisplayName {
-					t.Fatalf("user %+v, want %+v", a.User, user)
-				}
+				expectUser(t, a.User, t.MakeCredentialRequest("named", true).User)
 			}},
-		uvDef{"ga-option-up-false", "CTAP 2.1 §6.2.2 step 8", "getAssertion with uv=true and up=false still sets UP: the fingerprint was evidence of presence",
-			needUV, false, func(t *T) {
+		Case{ID: "uv-ga-option-up-false", Section: "CTAP 2.1 §6.2.2 step 8", Versions: CTAP21, Needs: needUV,
+			Title: "getAssertion with uv=true and up=false still sets UP: the fingerprint was evidence of presence",
+			Run: func(t *T) {
 				t.needUV()
 				cred := t.MakeCredential("silent", false)
 				a, err := t.uvGA("silent", map[string]bool{ctap.OptionUP: false}, cred)
@@ -353,9 +377,10 @@ func init() {
 				}
 				expectUVFlags(t, "getAssertion", a.AuthData.Flags)
 			}},
-		uvDef{"mc-option-no-match", "CTAP 2.1 §6.1.2 step 11.2", "makeCredential uv=true with a sample that does not match gives CTAP2_ERR_OPERATION_DENIED (PUAT_REQUIRED with a PIN) and costs a retry",
-			needUV, false, func(t *T) {
-				pc := t.uvProtocol(2)
+		Case{ID: "uv-mc-option-no-match", Section: "CTAP 2.1 §6.1.2 step 11.2", Versions: CTAP21, Needs: needUV,
+			Title: "makeCredential uv=true with a sample that does not match gives CTAP2_ERR_OPERATION_DENIED (PUAT_REQUIRED with a PIN) and costs a retry",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				before := pc.uvRetries()
 				if before < 2 {
 					t.Skipf("uvRetries %d: too few to spend one", before)
@@ -370,26 +395,31 @@ func init() {
 				t.SetUV(UVMatch)
 				pc.mustUVToken(ctap.PermissionGetAssertion, "")
 			}},
-		uvDef{"mc-option-no-match-pin-set", "CTAP 2.1 §6.1.2 step 11.2", "with a PIN set, makeCredential uv=true without a match gives CTAP2_ERR_PUAT_REQUIRED",
-			needUV, true, func(t *T) {
+		Case{ID: "uv-mc-option-no-match-pin-set", Section: "CTAP 2.1 §6.1.2 step 11.2", Versions: CTAP21, Needs: needUV, Destructive: true,
+			Title: "with a PIN set, makeCredential uv=true without a match gives CTAP2_ERR_PUAT_REQUIRED",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				t.needFreshKey()
-				pc := t.uvProtocol(2)
+				pc.refresh()
 				pc.setPIN()
 				t.SetUV(UVNoMatch)
 				_, err := t.uvMC("nomatch", false)
 				t.ExpectStatus(err, ctap.StatusPUATRequired, "makeCredential uv=true without a match, PIN set")
 			}},
-		uvDef{"mc-option-blocked", "CTAP 2.1 §6.1.2 step 11.2", "with UV blocked and no PIN, makeCredential uv=true gives CTAP2_ERR_PIN_BLOCKED (the status the spec names)",
-			needUV, true, func(t *T) {
+		Case{ID: "uv-mc-option-blocked", Section: "CTAP 2.1 §6.1.2 step 11.2", Versions: CTAP21, Needs: needUV, Destructive: true,
+			Title: "with UV blocked and no PIN, makeCredential uv=true gives CTAP2_ERR_PIN_BLOCKED (the status the spec names)",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				t.needFreshKey()
-				pc := t.uvProtocol(2)
+				pc.refresh()
 				pc.blockUV()
 				_, err := t.uvMC("blocked", false)
 				t.ExpectStatus(err, ctap.StatusPINBlocked, "makeCredential uv=true while blocked")
 			}},
-		uvDef{"mc-option-timeout", "CTAP 2.1 §6.1.2 step 11.2", "makeCredential uv=true without a sample in time gives CTAP2_ERR_USER_ACTION_TIMEOUT",
-			needUV, false, func(t *T) {
-				pc := t.uvProtocol(2)
+		Case{ID: "uv-mc-option-timeout", Section: "CTAP 2.1 §6.1.2 step 11.2", Versions: CTAP21, Needs: needUV,
+			Title: "makeCredential uv=true without a sample in time gives CTAP2_ERR_USER_ACTION_TIMEOUT",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				if pc.uvRetries() < 2 {
 					t.Skipf("too few uvRetries to spend one")
 				}
@@ -399,8 +429,9 @@ func init() {
 				t.SetUV(UVMatch)
 				pc.mustUVToken(ctap.PermissionGetAssertion, "")
 			}},
-		uvDef{"ga-option-decline", "CTAP 2.1 §6.2.2 step 6.2", "getAssertion uv=true that the user declines gives CTAP2_ERR_OPERATION_DENIED (PUAT_REQUIRED with a PIN)",
-			needUV, false, func(t *T) {
+		Case{ID: "uv-ga-option-decline", Section: "CTAP 2.1 §6.2.2 step 6.2", Versions: CTAP21, Needs: needUV,
+			Title: "getAssertion uv=true that the user declines gives CTAP2_ERR_OPERATION_DENIED (PUAT_REQUIRED with a PIN)",
+			Run: func(t *T) {
 				t.needUV()
 				cred := t.MakeCredential("declined", false)
 				want := t.uvFailureStatus()
@@ -408,19 +439,24 @@ func init() {
 				_, err := t.uvGA("declined", nil, cred)
 				t.ExpectStatus(err, want, "getAssertion uv=true declined")
 			}},
-		uvDef{"mc-rk-without-uv", "CTAP 2.1 §6.1.2 step 7", "on a key with built-in UV, rk=true without uv or a token gives CTAP2_ERR_OPERATION_DENIED (PUAT_REQUIRED with a PIN)",
-			nil, false, func(t *T) {
+		Case{ID: "uv-mc-rk-without-uv", Section: "CTAP 2.1 §6.1.2 step 7", Versions: CTAP21,
+			Title: "on a key with built-in UV, rk=true without uv or a token gives CTAP2_ERR_OPERATION_DENIED (PUAT_REQUIRED with a PIN)",
+			Run: func(t *T) {
 				t.needUV()
 				if !t.Ctap2().Info().Options[ctap.OptionMakeCredUvNotRqd] {
-					t.Skipf("key does not advertise makeCredUvNotRqd")
+					t.skipFeature("the key does not advertise makeCredUvNotRqd")
 				}
 				want := t.uvFailureStatus()
-				_, err := t.Ctap2().MakeCredential(t.ctx, t.MakeCredentialRequest("rk", true))
+				resp, err := t.Ctap2().MakeCredential(t.ctx, t.MakeCredentialRequest("rk", true))
+				if err == nil && resp.AuthData.AttestedCredential != nil {
+					t.removeAfter(resp.AuthData.AttestedCredential.CredentialID)
+				}
 				t.ExpectStatus(err, want, "rk makeCredential without user verification")
 			}},
-		uvDef{"retries-survive-power-cycle", "CTAP 2.1 §6.5.2.2", "uvRetries is kept across a power cycle",
-			needUVControl, false, func(t *T) {
-				pc := t.uvProtocol(2)
+		Case{ID: "uv-retries-survive-power-cycle", Section: "CTAP 2.1 §6.5.2.2", Versions: CTAP21, Needs: needUVControl,
+			Title: "uvRetries is kept across a power cycle",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				before := pc.uvRetries()
 				if before < 2 {
 					t.Skipf("uvRetries %d: too few to spend one", before)
@@ -434,10 +470,12 @@ func init() {
 				t.SetUV(UVMatch)
 				pc.mustUVToken(ctap.PermissionGetAssertion, "")
 			}},
-		uvDef{"reset-restores", "CTAP 2.1 §6.6; §6.5.5.3", "authenticatorReset restores uvRetries",
-			needUVControl, true, func(t *T) {
+		Case{ID: "uv-reset-restores", Section: "CTAP 2.1 §6.6; §6.5.5.3", Versions: CTAP21, Needs: needUVControl, Destructive: true,
+			Title: "authenticatorReset restores uvRetries",
+			Run: func(t *T) {
+				pc := t.uvPreferred()
 				t.needFreshKey()
-				pc := t.uvProtocol(2)
+				pc.refresh()
 				initial := pc.uvRetries()
 				t.SetUV(UVNoMatch)
 				for range 2 {
@@ -452,5 +490,5 @@ func init() {
 				pc.refresh()
 				Equal(t, "uvRetries after reset", pc.uvRetries(), initial)
 			}},
-	)
+	)...)
 }
