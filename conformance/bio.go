@@ -29,17 +29,26 @@ type bioCase struct {
 	b   *client.FPBioEnrollment
 }
 
-// bio checks that the key lists bio enrollment and returns a client for
-// cmd; with pin it sets testPIN and gets a token with the be permission.
+// bio checks that the key announces bio enrollment under cmd (bioEnroll
+// for 0x09, userVerificationMgmtPreview for the 2.1-PRE 0x40, §6.4) and
+// returns a client for cmd; with pin it starts from a factory-new key, sets
+// testPIN with the key's preferred protocol and gets a token with the be
+// permission (getPinToken's on a key without the pinUvAuthToken option).
 func (t *T) bio(cmd ctap.Command, pin bool) *bioCase {
-	if !client.IsBioEnrollmentSupported(t.Ctap2().Info()) {
-		t.Skipf("key does not list bioEnroll or userVerificationMgmtPreview")
+	option := ctap.OptionBioEnroll
+	if cmd == ctap.CmdBioEnrollmentPre {
+		option = ctap.OptionUserVerificationMgmtPreview
+	}
+	if _, ok := t.Ctap2().Info().Option(option); !ok {
+		t.skipFeature("the key does not list the %s option", option)
 	}
 	bc := &bioCase{t: t, cmd: cmd}
 	var p *client.PinProtocol
 	var tok []byte
 	if pin {
-		bc.pc = t.pinProtocol(2)
+		bc.pc = t.preferredPIN()
+		t.needFreshKey()
+		bc.pc.refresh()
 		bc.pc.setPIN()
 		p, tok = bc.pc.p, bc.pc.token(ctap.PermissionBioEnrollment, "")
 	}
@@ -92,49 +101,52 @@ func (bc *bioCase) begin() []byte {
 	return id
 }
 
-// bioDef is a case body run per command code.
-type bioDef struct {
-	id, section, title string
-	pin                bool // sets a PIN, so destructive
-	both               bool // also for the 2.1-PRE code
-	needs              []Capability
-	run                func(t *T, bc *bioCase)
+// A bioEnrollCase is a bioEnrollment case declared once: it runs as
+// "be-<ID>" with command 0x09 on a key that lists bioEnroll (CTAP 2.1),
+// and with AlsoPre as "be-pre-<ID>" with the 2.1-PRE command 0x40 on a key
+// that lists userVerificationMgmtPreview. A Destructive case sets a PIN on
+// a factory-new key and gets a token with the be permission.
+type bioEnrollCase struct {
+	Case
+	AlsoPre bool
+	Body    func(t *T, bc *bioCase)
 }
 
-func registerBio(defs ...bioDef) {
-	for _, d := range defs {
+func perBioCode(cases ...bioEnrollCase) []Case {
+	var out []Case
+	for _, bcase := range cases {
 		codes := []ctap.Command{ctap.CmdBioEnrollment}
-		if d.both {
+		if bcase.AlsoPre {
 			codes = append(codes, ctap.CmdBioEnrollmentPre)
 		}
 		for _, cmd := range codes {
-			id, title := "be-"+d.id, d.title
+			c, body := bcase.Case, bcase.Body
+			c.ID, c.Versions = "be-"+c.ID, CTAP21
 			if cmd == ctap.CmdBioEnrollmentPre {
-				id, title = "be-pre-"+d.id, "0x40: "+d.title
+				c.ID, c.Title, c.Versions = "be-pre-"+c.ID[len("be-"):], "0x40: "+c.Title, CTAP21PRE
 			}
-			Register(Case{ID: id, Section: d.section, Title: title, Needs: d.needs, Destructive: d.pin,
-				Run: func(t *T) {
-					if d.pin {
-						t.needFreshKey()
-					}
-					d.run(t, t.bio(cmd, d.pin))
-				}})
+			pin := c.Destructive
+			c.Run = func(t *T) { body(t, t.bio(cmd, pin)) }
+			out = append(out, c)
 		}
 	}
+	return out
 }
 
 var needFP = []Capability{CapFingerprint}
 
 func init() {
-	registerBio(
-		bioDef{"get-modality", "CTAP 2.1 §6.7.2", "getModality answers modality 1 (fingerprint)", false, true, nil,
-			func(t *T, bc *bioCase) {
+	Register(perBioCode(
+		bioEnrollCase{Case: Case{ID: "get-modality", Section: "CTAP 2.1 §6.7.2",
+			Title: "getModality answers modality 1 (fingerprint)"}, AlsoPre: true,
+			Body: func(t *T, bc *bioCase) {
 				m, err := bc.b.GetModality(t.ctx)
 				t.ExpectStatus(err, ctap.StatusOK, "getModality")
 				Equal(t, "modality", m, ctap.BioModalityFingerprint)
 			}},
-		bioDef{"sensor-info", "CTAP 2.1 §6.7.3", "getFingerprintSensorInfo needs no token and answers fingerprintKind, maxCaptureSamplesRequiredForEnroll, maxTemplateFriendlyName", false, true, nil,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "sensor-info", Section: "CTAP 2.1 §6.7.3",
+			Title: "getFingerprintSensorInfo needs no token and answers fingerprintKind, maxCaptureSamplesRequiredForEnroll, maxTemplateFriendlyName"}, AlsoPre: true,
+			Body: func(t *T, bc *bioCase) {
 				info, err := bc.b.GetFingerprintSensorInfo(t.ctx)
 				t.ExpectStatus(err, ctap.StatusOK, "getFingerprintSensorInfo")
 				if info.FingerprintKind == nil || (*info.FingerprintKind != 1 && *info.FingerprintKind != 2) {
@@ -147,8 +159,9 @@ func init() {
 					t.Errorf("maxTemplateFriendlyName missing")
 				}
 			}},
-		bioDef{"enroll", "CTAP 2.1 §6.7.4", "enrollBegin and enrollCaptureNextSample count remainingSamples down to 0 with good samples; the template is enumerated", true, true, needFP,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "enroll", Section: "CTAP 2.1 §6.7.4", Destructive: true, Needs: needFP,
+			Title: "enrollBegin and enrollCaptureNextSample count remainingSamples down to 0 with good samples; the template is enumerated"}, AlsoPre: true,
+			Body: func(t *T, bc *bioCase) {
 				n := bc.sampleCount()
 				t.pushSamples(good(1, n)...)
 				id, status, remaining, err := bc.b.EnrollBegin(t.ctx, 0)
@@ -167,8 +180,9 @@ func init() {
 					t.Errorf("templateInfos %+v, want the one template %x", infos, id)
 				}
 			}},
-		bioDef{"too-fast-then-good", "CTAP 2.1 §6.7.4", "a too-fast sample answers FP_TOO_FAST and leaves remainingSamples; good samples then finish", true, false, needFP,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "too-fast-then-good", Section: "CTAP 2.1 §6.7.4", Destructive: true, Needs: needFP,
+			Title: "a too-fast sample answers FP_TOO_FAST and leaves remainingSamples; good samples then finish"},
+			Body: func(t *T, bc *bioCase) {
 				n := bc.sampleCount()
 				t.pushSamples(append([]FingerSample{{Finger: 1, Status: client.FeedbackFPTooFast}}, good(1, n)...)...)
 				var seen []client.Feedback
@@ -178,8 +192,9 @@ func init() {
 					t.Errorf("feedback %+v, want FP_TOO_FAST with %d remaining, then %d good", seen, n, n)
 				}
 			}},
-		bioDef{"merge-failure", "CTAP 2.1 §6.7.4", "a good sample of another finger mid-enrollment answers FP_MERGE_FAILURE and does not count", true, false, needFP,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "merge-failure", Section: "CTAP 2.1 §6.7.4", Destructive: true, Needs: needFP,
+			Title: "a good sample of another finger mid-enrollment answers FP_MERGE_FAILURE and does not count"},
+			Body: func(t *T, bc *bioCase) {
 				n := bc.sampleCount()
 				id := bc.begin()
 				t.pushSamples(FingerSample{Finger: 2})
@@ -188,34 +203,39 @@ func init() {
 				Equal(t, "lastEnrollSampleStatus", status, client.FeedbackFPMergeFailure)
 				Equal(t, "remainingSamples", remaining, n-1)
 			}},
-		bioDef{"capture-wrong-template", "CTAP 2.1 §6.7.4", "enrollCaptureNextSample with another templateId gives CTAP1_ERR_INVALID_PARAMETER", true, true, needFP,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "capture-wrong-template", Section: "CTAP 2.1 §6.7.4", Destructive: true, Needs: needFP,
+			Title: "enrollCaptureNextSample with another templateId gives CTAP1_ERR_INVALID_PARAMETER"}, AlsoPre: true,
+			Body: func(t *T, bc *bioCase) {
 				id := bc.begin()
 				other := append([]byte{id[0] ^ 0xff}, id[1:]...)
 				_, err := bc.raw(ctap.BioEnrollCaptureNextSample, &ctap.BioEnrollmentParams{TemplateID: other}, true)
 				t.ExpectStatus(err, ctap.StatusInvalidParameter, "capture for another template")
 			}},
-		bioDef{"capture-without-enrollment", "CTAP 2.1 §6.7.4", "enrollCaptureNextSample with no enrollment in progress gives CTAP1_ERR_INVALID_PARAMETER", true, false, nil,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "capture-without-enrollment", Section: "CTAP 2.1 §6.7.4", Destructive: true,
+			Title: "enrollCaptureNextSample with no enrollment in progress gives CTAP1_ERR_INVALID_PARAMETER"},
+			Body: func(t *T, bc *bioCase) {
 				_, err := bc.raw(ctap.BioEnrollCaptureNextSample, &ctap.BioEnrollmentParams{TemplateID: make([]byte, 16)}, true)
 				t.ExpectStatus(err, ctap.StatusInvalidParameter, "capture without enrollBegin")
 			}},
-		bioDef{"cancel", "CTAP 2.1 §6.7.5", "cancelCurrentEnrollment needs no token; the cancelled templateId then gives CTAP1_ERR_INVALID_PARAMETER", true, true, needFP,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "cancel", Section: "CTAP 2.1 §6.7.5", Destructive: true, Needs: needFP,
+			Title: "cancelCurrentEnrollment needs no token; the cancelled templateId then gives CTAP1_ERR_INVALID_PARAMETER"}, AlsoPre: true,
+			Body: func(t *T, bc *bioCase) {
 				id := bc.begin()
 				_, err := bc.raw(ctap.BioCancelCurrentEnrollment, nil, false)
 				t.ExpectStatus(err, ctap.StatusOK, "cancelCurrentEnrollment")
 				_, err = bc.raw(ctap.BioEnrollCaptureNextSample, &ctap.BioEnrollmentParams{TemplateID: id}, true)
 				t.ExpectStatus(err, ctap.StatusInvalidParameter, "capture after cancel")
 			}},
-		bioDef{"timeout", "CTAP 2.1 §6.7.4", "no finger within timeoutMilliseconds gives CTAP2_ERR_USER_ACTION_TIMEOUT", true, false, needFP,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "timeout", Section: "CTAP 2.1 §6.7.4", Destructive: true, Needs: needFP,
+			Title: "no finger within timeoutMilliseconds gives CTAP2_ERR_USER_ACTION_TIMEOUT"},
+			Body: func(t *T, bc *bioCase) {
 				t.pushSamples(FingerSample{NoFinger: true})
 				_, _, _, err := bc.b.EnrollBegin(t.ctx, 100*time.Millisecond)
 				t.ExpectStatus(err, ctap.StatusUserActionTimeout, "enrollBegin without a finger")
 			}},
-		bioDef{"database-full", "CTAP 2.1 §6.7.4", "enrollBegin with every template slot taken gives CTAP2_ERR_FP_DATABASE_FULL", true, false, needFP,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "database-full", Section: "CTAP 2.1 §6.7.4", Destructive: true, Needs: needFP,
+			Title: "enrollBegin with every template slot taken gives CTAP2_ERR_FP_DATABASE_FULL"},
+			Body: func(t *T, bc *bioCase) {
 				for f := 1; ; f++ {
 					if f > 32 {
 						t.Fatalf("32 fingers enrolled and no CTAP2_ERR_FP_DATABASE_FULL")
@@ -228,13 +248,15 @@ func init() {
 					}
 				}
 			}},
-		bioDef{"enumerate-empty", "CTAP 2.1 §6.7.6", "enumerateEnrollments without templates gives CTAP2_ERR_INVALID_OPTION", true, true, nil,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "enumerate-empty", Section: "CTAP 2.1 §6.7.6", Destructive: true,
+			Title: "enumerateEnrollments without templates gives CTAP2_ERR_INVALID_OPTION"}, AlsoPre: true,
+			Body: func(t *T, bc *bioCase) {
 				_, err := bc.raw(ctap.BioEnumerateEnrollments, nil, true)
 				t.ExpectStatus(err, ctap.StatusInvalidOption, "enumerateEnrollments")
 			}},
-		bioDef{"set-name", "CTAP 2.1 §6.7.7", "setFriendlyName renames a template; enumerateEnrollments shows the name", true, true, needFP,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "set-name", Section: "CTAP 2.1 §6.7.7", Destructive: true, Needs: needFP,
+			Title: "setFriendlyName renames a template; enumerateEnrollments shows the name"}, AlsoPre: true,
+			Body: func(t *T, bc *bioCase) {
 				id := bc.enroll(1)
 				t.ExpectStatus(bc.b.SetName(t.ctx, id, "left index"), ctap.StatusOK, "setFriendlyName")
 				infos, err := bc.b.EnumerateEnrollments(t.ctx)
@@ -243,15 +265,17 @@ func init() {
 					t.Errorf("templateInfos %+v, want the name \"left index\"", infos)
 				}
 			}},
-		bioDef{"set-name-unknown", "CTAP 2.1 §6.7.7", "setFriendlyName of an unknown templateId gives CTAP2_ERR_INVALID_OPTION", true, false, needFP,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "set-name-unknown", Section: "CTAP 2.1 §6.7.7", Destructive: true, Needs: needFP,
+			Title: "setFriendlyName of an unknown templateId gives CTAP2_ERR_INVALID_OPTION"},
+			Body: func(t *T, bc *bioCase) {
 				id := bc.enroll(1)
 				name := "x"
 				_, err := bc.raw(ctap.BioSetFriendlyName, &ctap.BioEnrollmentParams{TemplateID: append(id, 0), TemplateFriendlyName: &name}, true)
 				t.ExpectStatus(err, ctap.StatusInvalidOption, "setFriendlyName of an unknown template")
 			}},
-		bioDef{"remove", "CTAP 2.1 §6.7.8, §6.4", "removeEnrollment deletes the template; without templates bioEnroll and uv go back to false", true, true, needFP,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "remove", Section: "CTAP 2.1 §6.7.8, §6.4", Destructive: true, Needs: needFP,
+			Title: "removeEnrollment deletes the template; without templates bioEnroll and uv go back to false"}, AlsoPre: true,
+			Body: func(t *T, bc *bioCase) {
 				id := bc.enroll(1)
 				t.ExpectStatus(bc.b.RemoveEnrollment(t.ctx, id), ctap.StatusOK, "removeEnrollment")
 				_, err := bc.raw(ctap.BioEnumerateEnrollments, nil, true)
@@ -261,13 +285,15 @@ func init() {
 				Equal(t, "bioEnroll", info.Options[ctap.OptionBioEnroll], false)
 				Equal(t, "uv", info.Options[ctap.OptionUV], false)
 			}},
-		bioDef{"remove-unknown", "CTAP 2.1 §6.7.8", "removeEnrollment of an unknown templateId gives CTAP2_ERR_INVALID_OPTION", true, false, nil,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "remove-unknown", Section: "CTAP 2.1 §6.7.8", Destructive: true,
+			Title: "removeEnrollment of an unknown templateId gives CTAP2_ERR_INVALID_OPTION"},
+			Body: func(t *T, bc *bioCase) {
 				_, err := bc.raw(ctap.BioRemoveEnrollment, &ctap.BioEnrollmentParams{TemplateID: make([]byte, 16)}, true)
 				t.ExpectStatus(err, ctap.StatusInvalidOption, "removeEnrollment")
 			}},
-		bioDef{"getinfo-options", "CTAP 2.1 §6.4", "bioEnroll, userVerificationMgmtPreview and uv are false before the first enrollment and true after", true, false, needFP,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "getinfo-options", Section: "CTAP 2.1 §6.4", Destructive: true, Needs: needFP,
+			Title: "bioEnroll, userVerificationMgmtPreview and uv are false before the first enrollment and true after"},
+			Body: func(t *T, bc *bioCase) {
 				opts := t.Ctap2().Info().Options
 				for _, o := range []string{ctap.OptionBioEnroll, ctap.OptionUserVerificationMgmtPreview, ctap.OptionUV} {
 					v, ok := opts[o]
@@ -281,8 +307,10 @@ func init() {
 					Equal(t, o+" after enrollment", info.Options[o], true)
 				}
 			}},
-		bioDef{"token-without-be", "CTAP 2.1 §6.7.6, §6.5.5.7", "a pinUvAuthToken without the be permission gives CTAP2_ERR_PIN_AUTH_INVALID", true, true, nil,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "token-without-be", Section: "CTAP 2.1 §6.7.6, §6.5.5.7", Destructive: true,
+			Title: "a pinUvAuthToken without the be permission gives CTAP2_ERR_PIN_AUTH_INVALID"}, AlsoPre: true,
+			Body: func(t *T, bc *bioCase) {
+				t.needTokenOption()
 				tok := bc.pc.token(ctap.PermissionMakeCredential, "")
 				b, err := client.NewFPBioEnrollment(t.ctx, t.Ctap2(), bc.pc.p, tok)
 				if err != nil {
@@ -292,30 +320,37 @@ func init() {
 				_, err = b.EnumerateEnrollments(t.ctx)
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "enumerateEnrollments with an mc token")
 			}},
-		bioDef{"bad-auth", "CTAP 2.1 §6.7.6", "a pinUvAuthParam over other bytes gives CTAP2_ERR_PIN_AUTH_INVALID", true, false, nil,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "bad-auth", Section: "CTAP 2.1 §6.7.6", Destructive: true,
+			Title: "a pinUvAuthParam over other bytes gives CTAP2_ERR_PIN_AUTH_INVALID"},
+			Body: func(t *T, bc *bioCase) {
 				req, _ := bc.b.Request(ctap.BioEnumerateEnrollments, nil, true)
 				req.PinUvAuthParam[0] ^= 1
 				err := t.Ctap2().SendCBOR(t.ctx, bc.cmd, req, nil)
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "enumerateEnrollments with a wrong pinUvAuthParam")
 			}},
-		bioDef{"missing-auth", "CTAP 2.1 §6.7.4", "enrollBegin without pinUvAuthParam gives CTAP2_ERR_PUAT_REQUIRED", true, false, nil,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "missing-auth", Section: "CTAP 2.1 §6.7.4", Destructive: true,
+			Title: "enrollBegin without pinUvAuthParam gives CTAP2_ERR_PUAT_REQUIRED"},
+			Body: func(t *T, bc *bioCase) {
 				_, err := bc.raw(ctap.BioEnrollBegin, nil, false)
 				t.ExpectStatus(err, ctap.StatusPUATRequired, "enrollBegin without pinUvAuthParam")
 			}},
-		bioDef{"unknown-subcommand", "CTAP 2.1 §6.7", "an unknown subCommand gives CTAP2_ERR_INVALID_SUBCOMMAND", false, false, nil,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "unknown-subcommand", Section: "CTAP 2.1 §6.7",
+			Title: "an unknown subCommand gives CTAP2_ERR_INVALID_SUBCOMMAND"},
+			Body: func(t *T, bc *bioCase) {
 				_, err := bc.raw(0x7f, nil, false)
-				t.ExpectStatus(err, ctap.StatusInvalidSubcommand, "subCommand 0x7f")
+				t.expectStatus21(err, ctap.StatusInvalidSubcommand, "subCommand 0x7f")
 			}},
-		bioDef{"uv-not-configured", "CTAP 2.1 §6.5.5.7.3 step 5", "getPinUvAuthTokenUsingUvWithPermissions before any enrollment gives CTAP2_ERR_NOT_ALLOWED", true, false, needFP,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "uv-not-configured", Section: "CTAP 2.1 §6.5.5.7.3 step 5", Destructive: true, Needs: needFP,
+			Title: "getPinUvAuthTokenUsingUvWithPermissions before any enrollment gives CTAP2_ERR_NOT_ALLOWED"},
+			Body: func(t *T, bc *bioCase) {
+				t.needTokenOption()
 				_, err := bc.pc.uvToken(ctap.PermissionGetAssertion, "")
 				t.ExpectStatus(err, ctap.StatusNotAllowed, "UV token without enrollments")
 			}},
-		bioDef{"uv-enrolled-finger", "CTAP 2.1 §6.5.5.7.3; §6.7", "an enrolled finger passes built-in UV: a UV token with be works and uvRetries stays 8", true, false, needFP,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "uv-enrolled-finger", Section: "CTAP 2.1 §6.5.5.7.3; §6.7", Destructive: true, Needs: needFP,
+			Title: "an enrolled finger passes built-in UV: a UV token with be works and uvRetries stays 8"},
+			Body: func(t *T, bc *bioCase) {
+				t.needTokenOption()
 				bc.enroll(3)
 				t.pushSamples(FingerSample{Finger: 3})
 				tok, err := bc.pc.uvToken(ctap.PermissionBioEnrollment, "")
@@ -329,19 +364,21 @@ func init() {
 				t.ExpectStatus(err, ctap.StatusOK, "enumerateEnrollments with the UV token")
 				Equal(t, "templates", len(infos), 1)
 			}},
-		bioDef{"uv-unknown-finger", "CTAP 2.1 §6.5.5.7.3 step 10, §6.5.2.2", "a finger that is not enrolled gives CTAP2_ERR_UV_INVALID and costs a uvRetry", true, false, needFP,
-			func(t *T, bc *bioCase) {
+		bioEnrollCase{Case: Case{ID: "uv-unknown-finger", Section: "CTAP 2.1 §6.5.5.7.3 step 10, §6.5.2.2", Destructive: true, Needs: needFP,
+			Title: "a finger that is not enrolled gives CTAP2_ERR_UV_INVALID and costs a uvRetry"},
+			Body: func(t *T, bc *bioCase) {
+				t.needTokenOption()
 				bc.enroll(1)
 				t.pushSamples(FingerSample{Finger: 2})
 				_, err := bc.pc.uvToken(ctap.PermissionGetAssertion, "")
 				t.ExpectStatus(err, ctap.StatusUVInvalid, "UV token with an unknown finger")
 				Equal(t, "uvRetries", bc.pc.uvRetries(), 7)
 			}},
-	)
+	)...)
 	for _, st := range []uint64{0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0D, 0x0E} {
-		registerBio(bioDef{Sprintf("feedback-0x%02x", st), "CTAP 2.1 §6.7.4",
-			Sprintf("a sample with lastEnrollSampleStatus 0x%02x is reported and leaves remainingSamples", st), true, false, needFP,
-			func(t *T, bc *bioCase) {
+		Register(perBioCode(bioEnrollCase{Case: Case{ID: Sprintf("feedback-0x%02x", st), Section: "CTAP 2.1 §6.7.4", Destructive: true, Needs: needFP,
+			Title: Sprintf("a sample with lastEnrollSampleStatus 0x%02x is reported and leaves remainingSamples", st)},
+			Body: func(t *T, bc *bioCase) {
 				n := bc.sampleCount()
 				id := bc.begin()
 				t.pushSamples(FingerSample{Finger: 1, Status: st})
@@ -349,6 +386,6 @@ func init() {
 				t.ExpectStatus(err, ctap.StatusOK, "enrollCaptureNextSample")
 				Equal(t, "lastEnrollSampleStatus", status, st)
 				Equal(t, "remainingSamples", remaining, n-1)
-			}})
+			}})...)
 	}
 }

@@ -11,22 +11,31 @@ import (
 // switches: alwaysUv in makeCredential (§6.1.2 step 6) and getAssertion
 // (§6.2.2 step 5), the minimum PIN length in setPIN and changePIN
 // (§6.5.5.5, §6.5.5.6) and forcePINChange in the token subcommands
-// (§6.5.5.7). Every case starts from a factory-new key and runs with PIN/UV
-// auth protocol two.
+// (§6.5.5.7). authenticatorConfig is CTAP 2.1's (a key lists authnrCfg);
+// every case starts from a factory-new key and runs with the key's
+// preferred PIN/UV auth protocol.
 
-// cfgCase is a config case's handle: the key's PIN protocol two.
+// cfgCase is a config case's handle: the key's preferred PIN/UV auth protocol.
 type cfgCase struct {
 	*pinCase
 }
 
-// configCase makes sure the key is factory-new and implements
-// authenticatorConfig, and sets testPIN when withPIN.
-func (t *T) configCase(withPIN bool) *cfgCase {
-	t.needFreshKey()
+// configCase makes sure the key implements authenticatorConfig and lists
+// the getInfo options the case is about (alwaysUv, setMinPINLength and ep
+// are optional, §6.4), starts from a factory-new key, and sets testPIN
+// when withPIN.
+func (t *T) configCase(withPIN bool, options ...string) *cfgCase {
 	if !client.IsConfigSupported(t.Ctap2().Info()) {
-		t.Skipf("key has no authnrCfg option")
+		t.skipFeature("the key has no authnrCfg option")
 	}
-	c := &cfgCase{t.pinProtocol(2)}
+	for _, o := range options {
+		if _, ok := t.Ctap2().Info().Option(o); !ok {
+			t.skipFeature("the key does not list the %s option", o)
+		}
+	}
+	c := &cfgCase{t.preferredPIN()}
+	t.needFreshKey()
+	c.refresh()
 	if withPIN {
 		c.setPIN()
 	}
@@ -97,46 +106,37 @@ func (c *cfgCase) tokenWith(pin string) error {
 	return err
 }
 
-// cfgDef is a config case body.
-type cfgDef struct {
-	id, section, title string
-	withPIN            bool
-	run                func(t *T, c *cfgCase)
-}
-
-func registerConfig(defs ...cfgDef) {
-	for _, d := range defs {
-		Register(Case{
-			ID: "cfg-" + d.id, Section: d.section, Title: d.title, Destructive: true,
-			Run: func(t *T) { d.run(t, t.configCase(d.withPIN)) },
-		})
-	}
-}
-
 func init() {
-	registerConfig(
-		cfgDef{"getinfo", "CTAP 2.1 §6.4, §6.11", "a new key lists authnrCfg, setMinPINLength, alwaysUv false, ep false, maxRPIDsForSetMinPINLength and no vendor commands",
-			false, func(t *T, c *cfgCase) {
+	Register(
+		Case{ID: "cfg-getinfo", Section: "CTAP 2.1 §6.4, §6.11, §7.1", Versions: CTAP21, Destructive: true,
+			Title: "a new key lists authnrCfg true, ep false where listed and a minPINLength of at least 4 where listed; the optional members are recorded",
+			Run: func(t *T) {
+				t.configCase(false)
 				info := t.info()
 				expectOption(t, info, ctap.OptionAuthnrCfg, true)
-				expectOption(t, info, ctap.OptionSetMinPINLength, true)
-				expectOption(t, info, ctap.OptionAlwaysUv, false)
-				expectOption(t, info, ctap.OptionEP, false)
-				expectOption(t, info, ctap.OptionMakeCredUvNotRqd, true)
-				Equal(t, "minPINLength", info.MinPINLength, 4)
-				if info.MaxRPIDsForMinPIN == 0 {
-					t.Fatalf("no maxRPIDsForSetMinPINLength")
+				if v, ok := info.Option(ctap.OptionEP); ok && v {
+					t.Fatalf("a factory-new key with enterprise attestation enabled (ep true)")
 				}
-				if info.HasMember(client.InfoVendorPrototypeConfigCommands) {
-					t.Fatalf("vendorPrototypeConfigCommands %v listed", info.VendorPrototypeConfigCommands)
+				if info.HasMember(client.InfoMinPINLength) && info.MinPINLength < 4 {
+					t.Fatalf("minPINLength %d, below the 4 code points of §6.5.1", info.MinPINLength)
 				}
+				for _, o := range []string{ctap.OptionSetMinPINLength, ctap.OptionAlwaysUv, ctap.OptionMakeCredUvNotRqd, ctap.OptionEP} {
+					v, ok := info.Option(o)
+					t.Observef("option %s: %t (listed %t)", o, v, ok)
+				}
+				t.Observef("minPINLength %d, maxRPIDsForSetMinPINLength %d, vendorPrototypeConfigCommands %v",
+					info.MinPINLength, info.MaxRPIDsForMinPIN, info.VendorPrototypeConfigCommands)
 			}},
-		cfgDef{"missing-subcommand", "CTAP 2.1 §6.11", "authenticatorConfig without subCommand gives CTAP2_ERR_MISSING_PARAMETER",
-			true, func(t *T, c *cfgCase) {
-				t.ExpectRaw(ctap.CmdConfig, t.Encode(&ctap.ConfigRequest{PinUvAuthProtocol: u64(2)}), ctap.StatusMissingParameter)
+		Case{ID: "cfg-missing-subcommand", Section: "CTAP 2.1 §6.11", Versions: CTAP21, Destructive: true,
+			Title: "authenticatorConfig without subCommand gives CTAP2_ERR_MISSING_PARAMETER",
+			Run: func(t *T) {
+				c := t.configCase(true)
+				t.ExpectRaw(ctap.CmdConfig, t.Encode(&ctap.ConfigRequest{PinUvAuthProtocol: c.protocol()}), ctap.StatusMissingParameter)
 			}},
-		cfgDef{"unknown-subcommand", "CTAP 2.1 §6.11", "subCommand 0x04 gives CTAP2_ERR_INVALID_SUBCOMMAND",
-			true, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-unknown-subcommand", Section: "CTAP 2.1 §6.11", Versions: CTAP21, Destructive: true,
+			Title: "subCommand 0x04 gives CTAP2_ERR_INVALID_SUBCOMMAND",
+			Run: func(t *T) {
+				c := t.configCase(true)
 				cf := c.acfg()
 				req, err := cf.Request(0x04, nil)
 				if err != nil {
@@ -144,8 +144,10 @@ func init() {
 				}
 				t.ExpectStatus(cf.Send(t.ctx, req), ctap.StatusInvalidSubcommand, "subCommand 0x04")
 			}},
-		cfgDef{"vendor-prototype", "CTAP 2.1 §6.11.5, §6.4", "vendorPrototype on a key listing no vendorPrototypeConfigCommands gives CTAP2_ERR_INVALID_SUBCOMMAND",
-			true, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-vendor-prototype", Section: "CTAP 2.1 §6.11.5, §6.4", Versions: CTAP21, Destructive: true,
+			Title: "vendorPrototype on a key listing no vendorPrototypeConfigCommands gives CTAP2_ERR_INVALID_SUBCOMMAND",
+			Run: func(t *T) {
+				c := t.configCase(true)
 				if len(t.Ctap2().Info().VendorPrototypeConfigCommands) != 0 {
 					t.Skipf("key lists vendor prototype config commands")
 				}
@@ -156,21 +158,27 @@ func init() {
 				}
 				t.ExpectStatus(cf.Send(t.ctx, req), ctap.StatusInvalidSubcommand, "vendorPrototype 0x1234")
 			}},
-		cfgDef{"no-pin-no-auth", "CTAP 2.1 §6.11", "a key without PIN or built-in UV runs setMinPINLength without pinUvAuthParam",
-			false, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-no-pin-no-auth", Section: "CTAP 2.1 §6.11", Versions: CTAP21, Destructive: true,
+			Title: "a key without PIN or built-in UV runs setMinPINLength without pinUvAuthParam",
+			Run: func(t *T) {
+				c := t.configCase(false, ctap.OptionSetMinPINLength)
 				if v, _ := t.Ctap2().Info().Option(ctap.OptionUV); v {
 					t.Skipf("key has built-in user verification")
 				}
 				t.ExpectStatus(c.config(0).SetMinPINLength(t.ctx, 5, nil, false), ctap.StatusOK, "setMinPINLength 5 without a token")
 				Equal(t, "minPINLength", t.info().MinPINLength, 5)
 			}},
-		cfgDef{"puat-required", "CTAP 2.1 §6.11", "with a PIN set, toggleAlwaysUv without pinUvAuthParam gives CTAP2_ERR_PUAT_REQUIRED",
-			true, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-puat-required", Section: "CTAP 2.1 §6.11", Versions: CTAP21, Destructive: true,
+			Title: "with a PIN set, toggleAlwaysUv without pinUvAuthParam gives CTAP2_ERR_PUAT_REQUIRED",
+			Run: func(t *T) {
+				c := t.configCase(true, ctap.OptionAlwaysUv)
 				t.ExpectStatus(c.config(0).ToggleAlwaysUV(t.ctx), ctap.StatusPUATRequired, "toggleAlwaysUv without a token")
 				expectOption(t, t.info(), ctap.OptionAlwaysUv, false)
 			}},
-		cfgDef{"missing-protocol", "CTAP 2.1 §6.11", "a pinUvAuthParam without pinUvAuthProtocol gives CTAP2_ERR_MISSING_PARAMETER",
-			true, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-missing-protocol", Section: "CTAP 2.1 §6.11", Versions: CTAP21, Destructive: true,
+			Title: "a pinUvAuthParam without pinUvAuthProtocol gives CTAP2_ERR_MISSING_PARAMETER",
+			Run: func(t *T) {
+				c := t.configCase(true, ctap.OptionAlwaysUv)
 				cf := c.acfg()
 				req, err := cf.Request(ctap.ConfigToggleAlwaysUv, nil)
 				if err != nil {
@@ -179,8 +187,10 @@ func init() {
 				req.PinUvAuthProtocol = nil
 				t.ExpectStatus(cf.Send(t.ctx, req), ctap.StatusMissingParameter, "toggleAlwaysUv without pinUvAuthProtocol")
 			}},
-		cfgDef{"bad-auth", "CTAP 2.1 §6.11", "a wrong pinUvAuthParam gives CTAP2_ERR_PIN_AUTH_INVALID and changes nothing",
-			true, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-bad-auth", Section: "CTAP 2.1 §6.11", Versions: CTAP21, Destructive: true,
+			Title: "a wrong pinUvAuthParam gives CTAP2_ERR_PIN_AUTH_INVALID and changes nothing",
+			Run: func(t *T) {
+				c := t.configCase(true, ctap.OptionAlwaysUv)
 				cf := c.acfg()
 				req, err := cf.Request(ctap.ConfigToggleAlwaysUv, nil)
 				if err != nil {
@@ -190,8 +200,11 @@ func init() {
 				t.ExpectStatus(cf.Send(t.ctx, req), ctap.StatusPINAuthInvalid, "toggleAlwaysUv with a flipped MAC bit")
 				expectOption(t, t.info(), ctap.OptionAlwaysUv, false)
 			}},
-		cfgDef{"params-covered", "CTAP 2.1 §6.11", "the MAC covers subCommandParams: changing them after gives CTAP2_ERR_PIN_AUTH_INVALID",
-			true, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-params-covered", Section: "CTAP 2.1 §6.11", Versions: CTAP21, Destructive: true,
+			Title: "the MAC covers subCommandParams: changing them after gives CTAP2_ERR_PIN_AUTH_INVALID",
+			Run: func(t *T) {
+				c := t.configCase(true, ctap.OptionSetMinPINLength)
+				before := t.info().MinPINLength
 				cf := c.acfg()
 				req, err := cf.Request(ctap.ConfigSetMinPINLength, &ctap.SetMinPINLengthParams{NewMinPINLength: u64(6)})
 				if err != nil {
@@ -199,16 +212,20 @@ func init() {
 				}
 				req.SubCommandParams = t.Encode(&ctap.SetMinPINLengthParams{NewMinPINLength: u64(7)})
 				t.ExpectStatus(cf.Send(t.ctx, req), ctap.StatusPINAuthInvalid, "setMinPINLength 7 under a MAC over 6")
-				Equal(t, "minPINLength", t.info().MinPINLength, 4)
+				Equal(t, "minPINLength", t.info().MinPINLength, before)
 			}},
-		cfgDef{"no-acfg-permission", "CTAP 2.1 §6.11", "a token without the acfg permission gives CTAP2_ERR_PIN_AUTH_INVALID",
-			true, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-no-acfg-permission", Section: "CTAP 2.1 §6.11", Versions: CTAP21, Destructive: true,
+			Title: "a token without the acfg permission gives CTAP2_ERR_PIN_AUTH_INVALID",
+			Run: func(t *T) {
+				c := t.configCase(true)
 				cf := c.config(ctap.PermissionMakeCredential | ctap.PermissionGetAssertion)
 				t.ExpectStatus(cf.ToggleAlwaysUV(t.ctx), ctap.StatusPINAuthInvalid, "toggleAlwaysUv with an mc|ga token")
 				t.ExpectStatus(cf.EnableEnterpriseAttestation(t.ctx), ctap.StatusPINAuthInvalid, "enableEnterpriseAttestation with an mc|ga token")
 			}},
-		cfgDef{"enable-ep", "CTAP 2.1 §6.11.1, §6.4", "enableEnterpriseAttestation turns getInfo's ep from false to true; again is CTAP2_OK",
-			true, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-enable-ep", Section: "CTAP 2.1 §6.11.1, §6.4", Versions: CTAP21, Destructive: true,
+			Title: "enableEnterpriseAttestation turns getInfo's ep from false to true; again is CTAP2_OK",
+			Run: func(t *T) {
+				c := t.configCase(true, ctap.OptionEP)
 				expectOption(t, t.info(), ctap.OptionEP, false)
 				cf := c.acfg()
 				t.ExpectStatus(cf.EnableEnterpriseAttestation(t.ctx), ctap.StatusOK, "enableEnterpriseAttestation")
@@ -216,19 +233,28 @@ func init() {
 				t.ExpectStatus(c.acfg().EnableEnterpriseAttestation(t.ctx), ctap.StatusOK, "enableEnterpriseAttestation again")
 				expectOption(t, t.info(), ctap.OptionEP, true)
 			}},
-		cfgDef{"toggle-always-uv", "CTAP 2.1 §6.11.2, §6.4", "toggleAlwaysUv switches alwaysUv on and off, makeCredUvNotRqd the other way",
-			true, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-toggle-always-uv", Section: "CTAP 2.1 §6.11.2, §6.4", Versions: CTAP21, Destructive: true,
+			Title: "toggleAlwaysUv switches alwaysUv on and off, makeCredUvNotRqd the other way",
+			Run: func(t *T) {
+				c := t.configCase(true, ctap.OptionAlwaysUv)
 				t.ExpectStatus(c.acfg().ToggleAlwaysUV(t.ctx), ctap.StatusOK, "toggleAlwaysUv")
 				info := t.info()
+				_, listsNotRqd := t.Ctap2().Info().Option(ctap.OptionMakeCredUvNotRqd)
 				expectOption(t, info, ctap.OptionAlwaysUv, true)
-				expectOption(t, info, ctap.OptionMakeCredUvNotRqd, false)
+				if listsNotRqd {
+					expectOption(t, info, ctap.OptionMakeCredUvNotRqd, false)
+				}
 				t.ExpectStatus(c.acfg().ToggleAlwaysUV(t.ctx), ctap.StatusOK, "toggleAlwaysUv again")
 				info = t.info()
 				expectOption(t, info, ctap.OptionAlwaysUv, false)
-				expectOption(t, info, ctap.OptionMakeCredUvNotRqd, true)
+				if listsNotRqd {
+					expectOption(t, info, ctap.OptionMakeCredUvNotRqd, true)
+				}
 			}},
-		cfgDef{"always-uv-mc", "CTAP 2.1 §6.1.2 step 6", "with alwaysUv and a PIN, makeCredential without pinUvAuthParam gives CTAP2_ERR_PUAT_REQUIRED; with one it works",
-			true, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-always-uv-mc", Section: "CTAP 2.1 §6.1.2 step 6", Versions: CTAP21, Destructive: true,
+			Title: "with alwaysUv and a PIN, makeCredential without pinUvAuthParam gives CTAP2_ERR_PUAT_REQUIRED; with one it works",
+			Run: func(t *T) {
+				c := t.configCase(true, ctap.OptionAlwaysUv)
 				if v, _ := t.Ctap2().Info().Option(ctap.OptionUV); v {
 					t.Skipf("key has built-in user verification, which alwaysUv would run")
 				}
@@ -241,8 +267,10 @@ func init() {
 					t.Fatalf("makeCredential flags %v lack UV", resp.AuthData.Flags)
 				}
 			}},
-		cfgDef{"always-uv-ga", "CTAP 2.1 §6.2.2 step 5", "with alwaysUv and a PIN, getAssertion without pinUvAuthParam gives CTAP2_ERR_PUAT_REQUIRED; up=false and a token work",
-			true, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-always-uv-ga", Section: "CTAP 2.1 §6.2.2 step 5", Versions: CTAP21, Destructive: true,
+			Title: "with alwaysUv and a PIN, getAssertion without pinUvAuthParam gives CTAP2_ERR_PUAT_REQUIRED; up=false and a token work",
+			Run: func(t *T) {
+				c := t.configCase(true, ctap.OptionAlwaysUv)
 				if v, _ := t.Ctap2().Info().Option(ctap.OptionUV); v {
 					t.Skipf("key has built-in user verification, which alwaysUv would run")
 				}
@@ -264,8 +292,10 @@ func init() {
 					t.Fatalf("getAssertion flags %v lack UV", ga.AuthData.Flags)
 				}
 			}},
-		cfgDef{"always-uv-no-pin", "CTAP 2.1 §6.11, §6.1.2 step 6", "without a PIN, toggleAlwaysUv needs no token; then makeCredential and config give CTAP2_ERR_PUAT_REQUIRED",
-			false, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-always-uv-no-pin", Section: "CTAP 2.1 §6.11, §6.1.2 step 6", Versions: CTAP21, Destructive: true,
+			Title: "without a PIN, toggleAlwaysUv needs no token; then makeCredential and config give CTAP2_ERR_PUAT_REQUIRED",
+			Run: func(t *T) {
+				c := t.configCase(false, ctap.OptionAlwaysUv)
 				if v, _ := t.Ctap2().Info().Option(ctap.OptionUV); v {
 					t.Skipf("key has built-in user verification")
 				}
@@ -277,15 +307,19 @@ func init() {
 				t.ExpectStatus(c.acfg().ToggleAlwaysUV(t.ctx), ctap.StatusOK, "toggleAlwaysUv with a token")
 				expectOption(t, t.info(), ctap.OptionAlwaysUv, false)
 			}},
-		cfgDef{"min-pin-grow", "CTAP 2.1 §6.11.4, §6.4", "setMinPINLength 6 with a PIN of 4 raises getInfo's minPINLength and forces a PIN change",
-			true, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-min-pin-grow", Section: "CTAP 2.1 §6.11.4, §6.4", Versions: CTAP21, Destructive: true,
+			Title: "setMinPINLength 6 with a PIN of 4 raises getInfo's minPINLength and forces a PIN change",
+			Run: func(t *T) {
+				c := t.configCase(true, ctap.OptionSetMinPINLength)
 				t.ExpectStatus(c.acfg().SetMinPINLength(t.ctx, 6, nil, false), ctap.StatusOK, "setMinPINLength 6")
 				info := t.info()
 				Equal(t, "minPINLength", info.MinPINLength, 6)
 				Equal(t, "forcePINChange", info.ForcePINChange, true)
 			}},
-		cfgDef{"min-pin-shrink", "CTAP 2.1 §6.11.4", "a newMinPINLength below the current one gives CTAP2_ERR_PIN_POLICY_VIOLATION",
-			false, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-min-pin-shrink", Section: "CTAP 2.1 §6.11.4", Versions: CTAP21, Destructive: true,
+			Title: "a newMinPINLength below the current one gives CTAP2_ERR_PIN_POLICY_VIOLATION",
+			Run: func(t *T) {
+				c := t.configCase(false, ctap.OptionSetMinPINLength)
 				if err := c.cp.SetPIN(t.ctx, "12345678"); err != nil {
 					t.Fatalf("setPIN: %v", err)
 				}
@@ -303,8 +337,10 @@ func init() {
 				Equal(t, "minPINLength", info.MinPINLength, 6)
 				Equal(t, "forcePINChange", info.ForcePINChange, false)
 			}},
-		cfgDef{"min-pin-set-pin", "CTAP 2.1 §6.11.4, §6.5.5.5", "after setMinPINLength 6, setPIN of 5 gives CTAP2_ERR_PIN_POLICY_VIOLATION and of 6 works",
-			false, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-min-pin-set-pin", Section: "CTAP 2.1 §6.11.4, §6.5.5.5", Versions: CTAP21, Destructive: true,
+			Title: "after setMinPINLength 6, setPIN of 5 gives CTAP2_ERR_PIN_POLICY_VIOLATION and of 6 works",
+			Run: func(t *T) {
+				c := t.configCase(false, ctap.OptionSetMinPINLength)
 				if v, _ := t.Ctap2().Info().Option(ctap.OptionUV); v {
 					t.Skipf("key has built-in user verification")
 				}
@@ -314,8 +350,10 @@ func init() {
 				_, err = c.send(c.setPINRequest(padded([]byte("123456"))))
 				t.ExpectStatus(err, ctap.StatusOK, "setPIN 123456")
 			}},
-		cfgDef{"min-pin-change-pin", "CTAP 2.1 §6.11.4, §6.5.5.6", "with a minimum of 6, changePIN to 5 gives CTAP2_ERR_PIN_POLICY_VIOLATION and to 6 ends forcePINChange",
-			true, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-min-pin-change-pin", Section: "CTAP 2.1 §6.11.4, §6.5.5.6", Versions: CTAP21, Destructive: true,
+			Title: "with a minimum of 6, changePIN to 5 gives CTAP2_ERR_PIN_POLICY_VIOLATION and to 6 ends forcePINChange",
+			Run: func(t *T) {
+				c := t.configCase(true, ctap.OptionSetMinPINLength)
 				t.ExpectStatus(c.acfg().SetMinPINLength(t.ctx, 6, nil, false), ctap.StatusOK, "setMinPINLength 6")
 				_, err := c.send(c.changePINRequest(testPIN, "12345"))
 				t.ExpectStatus(err, ctap.StatusPINPolicyViolation, "changePIN to 12345")
@@ -325,12 +363,15 @@ func init() {
 				Equal(t, "forcePINChange", t.info().ForcePINChange, false)
 				t.ExpectStatus(c.tokenWith("654321"), ctap.StatusOK, "token with the new PIN")
 			}},
-		cfgDef{"force-change-pin", "CTAP 2.1 §6.11.4, §6.5.5.7", "forceChangePin makes the token subcommands give CTAP2_ERR_PIN_POLICY_VIOLATION until changePIN",
-			true, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-force-change-pin", Section: "CTAP 2.1 §6.11.4, §6.5.5.7", Versions: CTAP21, Destructive: true,
+			Title: "forceChangePin makes the token subcommands give CTAP2_ERR_PIN_POLICY_VIOLATION until changePIN",
+			Run: func(t *T) {
+				c := t.configCase(true, ctap.OptionSetMinPINLength)
+				before := t.info().MinPINLength
 				t.ExpectStatus(c.acfg().SetMinPINLength(t.ctx, 0, nil, true), ctap.StatusOK, "setMinPINLength forceChangePin")
 				info := t.info()
 				Equal(t, "forcePINChange", info.ForcePINChange, true)
-				Equal(t, "minPINLength", info.MinPINLength, 4)
+				Equal(t, "minPINLength unchanged", info.MinPINLength, before)
 				t.ExpectStatus(c.tokenWith(testPIN), ctap.StatusPINPolicyViolation, "token while a change is forced")
 				_, err := c.send(c.changePINRequest(testPIN, testPIN))
 				t.ExpectStatus(err, ctap.StatusPINPolicyViolation, "changePIN to the same PIN")
@@ -340,15 +381,19 @@ func init() {
 				Equal(t, "forcePINChange", t.info().ForcePINChange, false)
 				t.ExpectStatus(c.tokenWith("4321"), ctap.StatusOK, "token after the change")
 			}},
-		cfgDef{"force-change-no-pin", "CTAP 2.1 §6.11.4", "forceChangePin on a key without a PIN gives CTAP2_ERR_PIN_NOT_SET",
-			false, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-force-change-no-pin", Section: "CTAP 2.1 §6.11.4", Versions: CTAP21, Destructive: true,
+			Title: "forceChangePin on a key without a PIN gives CTAP2_ERR_PIN_NOT_SET",
+			Run: func(t *T) {
+				c := t.configCase(false, ctap.OptionSetMinPINLength)
 				if v, _ := t.Ctap2().Info().Option(ctap.OptionUV); v {
 					t.Skipf("key has built-in user verification")
 				}
 				t.ExpectStatus(c.config(0).SetMinPINLength(t.ctx, 0, nil, true), ctap.StatusPINNotSet, "forceChangePin without a PIN")
 			}},
-		cfgDef{"min-pin-rpids", "CTAP 2.1 §6.11.4, §6.4", "minPinLengthRPIDs up to maxRPIDsForSetMinPINLength are accepted; one more gives CTAP2_ERR_PIN_POLICY_VIOLATION",
-			true, func(t *T, c *cfgCase) {
+		Case{ID: "cfg-min-pin-rpids", Section: "CTAP 2.1 §6.11.4, §6.4", Versions: CTAP21, Destructive: true,
+			Title: "minPinLengthRPIDs up to maxRPIDsForSetMinPINLength are accepted; one more gives CTAP2_ERR_PIN_POLICY_VIOLATION",
+			Run: func(t *T) {
+				c := t.configCase(true, ctap.OptionSetMinPINLength)
 				n := int(t.Ctap2().Info().MaxRPIDsForMinPIN)
 				if n == 0 || n > 64 {
 					t.Skipf("maxRPIDsForSetMinPINLength %d", n)

@@ -24,10 +24,7 @@ var EnterpriseRPID = "enterprise.example"
 // epCase starts an enterprise attestation case: a factory-new key with a
 // PIN, and ep enabled when enable.
 func (t *T) epCase(enable bool) *cfgCase {
-	c := t.configCase(true)
-	if _, ok := t.Ctap2().Info().Option(ctap.OptionEP); !ok {
-		t.Skipf("key has no ep option: not enterprise attestation capable")
-	}
+	c := t.configCase(true, ctap.OptionEP)
 	if enable {
 		t.ExpectStatus(c.acfg().EnableEnterpriseAttestation(t.ctx), ctap.StatusOK, "enableEnterpriseAttestation")
 		expectOption(t, t.info(), ctap.OptionEP, true)
@@ -91,49 +88,36 @@ func (t *T) expectEnterprise(req *ctap.MakeCredentialRequest, ordinary *x509.Cer
 	return leaf
 }
 
-// epDef is an enterprise attestation case body.
-type epDef struct {
-	id, section, title string
-	enable             bool
-	needs              []Capability
-	run                func(t *T, c *cfgCase)
-}
-
-func registerEP(defs ...epDef) {
-	for _, d := range defs {
-		Register(Case{
-			ID: "ep-" + d.id, Section: d.section, Title: d.title, Needs: d.needs, Destructive: true,
-			Run: func(t *T) { d.run(t, t.epCase(d.enable)) },
-		})
-	}
-}
-
 func init() {
-	registerEP(
-		epDef{"disabled", "CTAP 2.1 §6.1.2 step 9.1, §7.1",
-			"before enableEnterpriseAttestation, enterpriseAttestation 1 or 2 gives CTAP1_ERR_INVALID_PARAMETER",
-			false, nil, func(t *T, c *cfgCase) {
+	Register(
+		Case{ID: "ep-disabled", Section: "CTAP 2.1 §6.1.2 step 9.1, §7.1", Versions: CTAP21, Destructive: true,
+			Title: "before enableEnterpriseAttestation, enterpriseAttestation 1 or 2 gives CTAP1_ERR_INVALID_PARAMETER",
+			Run: func(t *T) {
+				t.epCase(false)
 				expectOption(t, t.info(), ctap.OptionEP, false)
 				for _, ep := range []uint64{ctap.EnterpriseAttestationVendorFacilitated, ctap.EnterpriseAttestationPlatformManaged} {
 					_, err := t.Ctap2().MakeCredential(t.ctx, t.epRequest("off", EnterpriseRPID, ep))
 					t.ExpectStatus(err, ctap.StatusInvalidParameter, "enterpriseAttestation with ep disabled")
 				}
 			}},
-		epDef{"disabled-before-value", "CTAP 2.1 §6.1.2 steps 9.1, 9.2",
-			"with ep disabled, enterpriseAttestation 3 gives CTAP1_ERR_INVALID_PARAMETER: the ep check comes first",
-			false, nil, func(t *T, c *cfgCase) {
+		Case{ID: "ep-disabled-before-value", Section: "CTAP 2.1 §6.1.2 steps 9.1, 9.2", Versions: CTAP21, Destructive: true,
+			Title: "with ep disabled, enterpriseAttestation 3 gives CTAP1_ERR_INVALID_PARAMETER: the ep check comes first",
+			Run: func(t *T) {
+				t.epCase(false)
 				_, err := t.Ctap2().MakeCredential(t.ctx, t.epRequest("off3", EnterpriseRPID, 3))
 				t.ExpectStatus(err, ctap.StatusInvalidParameter, "enterpriseAttestation 3 with ep disabled")
 			}},
-		epDef{"vendor-listed", "CTAP 2.1 §6.1.2 step 9, §7.1.1",
-			"enterpriseAttestation 1 for an RP ID in the pre-configured list gives epAtt true and an enterprise certificate from the same CA",
-			true, nil, func(t *T, c *cfgCase) {
+		Case{ID: "ep-vendor-listed", Section: "CTAP 2.1 §6.1.2 step 9, §7.1.1", Versions: CTAP21, Destructive: true,
+			Title: "enterpriseAttestation 1 for an RP ID in the pre-configured list gives epAtt true and an enterprise certificate from the same CA",
+			Run: func(t *T) {
+				t.epCase(true)
 				ordinary := t.ordinaryLeaf(EnterpriseRPID)
 				t.expectEnterprise(t.epRequest("vendor", EnterpriseRPID, ctap.EnterpriseAttestationVendorFacilitated), ordinary)
 			}},
-		epDef{"vendor-unlisted", "CTAP 2.1 §6.1.2 step 9, §7.1.1",
-			"enterpriseAttestation 1 for an RP ID not in the list gives the ordinary attestation, epAtt absent or false",
-			true, nil, func(t *T, c *cfgCase) {
+		Case{ID: "ep-vendor-unlisted", Section: "CTAP 2.1 §6.1.2 step 9, §7.1.1", Versions: CTAP21, Destructive: true,
+			Title: "enterpriseAttestation 1 for an RP ID not in the list gives the ordinary attestation, epAtt absent or false",
+			Run: func(t *T) {
+				t.epCase(true)
 				ordinary := t.ordinaryLeaf(t.RPID())
 				cred := t.MustMakeCredential(t.epRequest("unlisted", t.RPID(), ctap.EnterpriseAttestationVendorFacilitated))
 				if ep := cred.Response.EPAtt; ep != nil && *ep {
@@ -143,23 +127,26 @@ func init() {
 					t.Fatalf("not the ordinary attestation certificate")
 				}
 			}},
-		epDef{"platform-managed", "CTAP 2.1 §6.1.2 step 9, §7.1.2",
-			"enterpriseAttestation 2 gives epAtt true and an enterprise certificate for any RP ID",
-			true, nil, func(t *T, c *cfgCase) {
+		Case{ID: "ep-platform-managed", Section: "CTAP 2.1 §6.1.2 step 9, §7.1.2", Versions: CTAP21, Destructive: true,
+			Title: "enterpriseAttestation 2 gives epAtt true and an enterprise certificate for any RP ID",
+			Run: func(t *T) {
+				t.epCase(true)
 				ordinary := t.ordinaryLeaf(t.RPID())
 				t.expectEnterprise(t.epRequest("platform", t.RPID(), ctap.EnterpriseAttestationPlatformManaged), ordinary)
 			}},
-		epDef{"invalid-value", "CTAP 2.1 §6.1.2 step 9.2",
-			"with ep enabled, enterpriseAttestation 3 or 0 gives CTAP2_ERR_INVALID_OPTION",
-			true, nil, func(t *T, c *cfgCase) {
+		Case{ID: "ep-invalid-value", Section: "CTAP 2.1 §6.1.2 step 9.2", Versions: CTAP21, Destructive: true,
+			Title: "with ep enabled, enterpriseAttestation 3 or 0 gives CTAP2_ERR_INVALID_OPTION",
+			Run: func(t *T) {
+				t.epCase(true)
 				for _, ep := range []uint64{3, 0} {
 					_, err := t.Ctap2().MakeCredential(t.ctx, t.epRequest("bad", EnterpriseRPID, ep))
 					t.ExpectStatus(err, ctap.StatusInvalidOption, "enterpriseAttestation outside 1 and 2")
 				}
 			}},
-		epDef{"same-certificate", "CTAP 2.1 §7.1",
-			"vendor-facilitated and platform-managed enterprise attestations use the same enterprise certificate, the key's identity",
-			true, nil, func(t *T, c *cfgCase) {
+		Case{ID: "ep-same-certificate", Section: "CTAP 2.1 §7.1", Versions: CTAP21, Destructive: true,
+			Title: "vendor-facilitated and platform-managed enterprise attestations use the same enterprise certificate, the key's identity",
+			Run: func(t *T) {
+				t.epCase(true)
 				ordinary := t.ordinaryLeaf(EnterpriseRPID)
 				a := t.expectEnterprise(t.epRequest("same1", EnterpriseRPID, ctap.EnterpriseAttestationVendorFacilitated), ordinary)
 				b := t.expectEnterprise(t.epRequest("same2", t.RPID(), ctap.EnterpriseAttestationPlatformManaged), ordinary)
@@ -167,9 +154,10 @@ func init() {
 					t.Fatalf("two enterprise certificates: serial %v and %v", a.SerialNumber, b.SerialNumber)
 				}
 			}},
-		epDef{"credential-works", "CTAP 2.1 §6.2.2, §7.1",
-			"a credential made with an enterprise attestation gives assertions as any other",
-			true, nil, func(t *T, c *cfgCase) {
+		Case{ID: "ep-credential-works", Section: "CTAP 2.1 §6.2.2, §7.1", Versions: CTAP21, Destructive: true,
+			Title: "a credential made with an enterprise attestation gives assertions as any other",
+			Run: func(t *T) {
+				t.epCase(true)
 				req := t.epRequest("use", t.RPID(), ctap.EnterpriseAttestationPlatformManaged)
 				cred := t.MustMakeCredential(req)
 				a := t.MustGetAssertion(t.GetAssertionRequest("use", cred))
@@ -177,9 +165,10 @@ func init() {
 					t.Fatalf("assertion: %v", err)
 				}
 			}},
-		epDef{"reset-disables", "CTAP 2.1 §6.6, §7.1",
-			"authenticatorReset disables enterprise attestation: ep false, and enterpriseAttestation 2 gives CTAP1_ERR_INVALID_PARAMETER",
-			true, []Capability{CapPowerCycle}, func(t *T, c *cfgCase) {
+		Case{ID: "ep-reset-disables", Section: "CTAP 2.1 §6.6, §7.1", Versions: CTAP21, Destructive: true, Needs: []Capability{CapPowerCycle},
+			Title: "authenticatorReset disables enterprise attestation: ep false, and enterpriseAttestation 2 gives CTAP1_ERR_INVALID_PARAMETER",
+			Run: func(t *T) {
+				t.epCase(true)
 				t.PowerCycle()
 				if err := t.Ctap2().Reset(t.ctx); err != nil {
 					t.Fatalf("reset: %v", err)

@@ -10,10 +10,12 @@ import (
 	"github.com/virtkey/virtkey/ctap"
 )
 
-// authenticatorLargeBlobs cases (CTAP 2.1 §6.10). Cases that write set a
-// PIN first and authenticate every fragment with a token carrying the
-// largeBlobWrite permission, so that they run the same on keys with and
-// without built-in user verification; they are destructive.
+// authenticatorLargeBlobs cases (CTAP 2.1 §6.10), for keys that list the
+// largeBlobs option, a CTAP 2.1 feature. Cases that write set a PIN
+// first, with the key's preferred PIN/UV auth protocol, and authenticate
+// every fragment with a token carrying the largeBlobWrite permission, so
+// that they run the same on keys with and without built-in user
+// verification; they are destructive.
 
 // initialLargeBlobArray is the initial serialized large-blob array
 // (§6.10.1): 0x80 || LEFT(SHA-256(0x80), 16).
@@ -32,7 +34,7 @@ func serializedLargeBlobArray(t *T, items ...any) []byte {
 // needLargeBlobs skips a case on a key without the largeBlobs option.
 func (t *T) needLargeBlobs() {
 	if !client.LargeBlobsSupported(t.Ctap2().Info()) {
-		t.Skipf("key has no largeBlobs option")
+		t.skipFeature("the key has no largeBlobs option")
 	}
 }
 
@@ -74,9 +76,10 @@ type lbWriter struct {
 // lbPinned starts a destructive case on a fresh key: it sets testPIN and
 // gets a protocol-v token with permissions.
 func (t *T) lbPinned(v, permissions uint64) (*lbWriter, *pinCase) {
-	t.needFreshKey()
 	t.needLargeBlobs()
 	pc := t.pinProtocol(v)
+	t.needFreshKey()
+	pc.refresh()
 	pc.setPIN()
 	return &lbWriter{t: t, p: pc.p, tok: pc.token(permissions, "")}, pc
 }
@@ -120,7 +123,7 @@ func (t *T) lbRaw(m map[int]any, want ctap.Status) {
 
 func init() {
 	Register(
-		Case{ID: "lb-info", Section: "CTAP 2.1 §6.4, §6.10", Title: "getInfo lists largeBlobs true and a maxSerializedLargeBlobArray of at least 1024",
+		Case{ID: "lb-info", Section: "CTAP 2.1 §6.4, §6.10", Versions: CTAP21, Title: "getInfo lists largeBlobs true and a maxSerializedLargeBlobArray of at least 1024",
 			Run: func(t *T) {
 				t.needLargeBlobs()
 				info := t.Ctap2().Info()
@@ -129,14 +132,14 @@ func init() {
 						info.MaxLargeBlob, info.HasMember(client.InfoMaxSerializedLargeBlobArray))
 				}
 			}},
-		Case{ID: "lb-initial-array", Section: "CTAP 2.1 §6.10.1", Title: "a new key holds the initial serialized large-blob array 80 || LEFT(SHA-256(80), 16)",
+		Case{ID: "lb-initial-array", Section: "CTAP 2.1 §6.10.1", Versions: CTAP21, Title: "a new key holds the initial serialized large-blob array 80 || LEFT(SHA-256(80), 16)",
 			Destructive: true,
 			Run: func(t *T) {
-				t.needFreshKey()
 				t.needLargeBlobs()
+				t.needFreshKey()
 				t.expectLargeBlobArray(initialLargeBlobArray, "of a new key")
 			}},
-		Case{ID: "lb-get-fragments", Section: "CTAP 2.1 §6.10.2 step 4.e", Title: "get returns min(get, size − offset) bytes from offset; at the end an empty config",
+		Case{ID: "lb-get-fragments", Section: "CTAP 2.1 §6.10.2 step 4.e", Versions: CTAP21, Title: "get returns min(get, size − offset) bytes from offset; at the end an empty config",
 			Run: func(t *T) {
 				t.needLargeBlobs()
 				whole := t.lbArray()
@@ -158,13 +161,13 @@ func init() {
 				t.ExpectStatus(err, ctap.StatusOK, "get at the end")
 				Equal(t, "bytes at the end", len(frag), 0)
 			}},
-		Case{ID: "lb-get-offset-past-end", Section: "CTAP 2.1 §6.10.2 step 4.d", Title: "get at an offset past the array gives CTAP1_ERR_INVALID_PARAMETER",
+		Case{ID: "lb-get-offset-past-end", Section: "CTAP 2.1 §6.10.2 step 4.d", Versions: CTAP21, Title: "get at an offset past the array gives CTAP1_ERR_INVALID_PARAMETER",
 			Run: func(t *T) {
 				t.needLargeBlobs()
 				_, err := t.lbGet(uint64(len(t.lbArray())+1), 1)
 				t.ExpectStatus(err, ctap.StatusInvalidParameter, "get past the end")
 			}},
-		Case{ID: "lb-get-too-long", Section: "CTAP 2.1 §6.10.2 step 4.c", Title: "get = maxFragmentLength + 1 gives CTAP1_ERR_INVALID_LENGTH; maxFragmentLength works",
+		Case{ID: "lb-get-too-long", Section: "CTAP 2.1 §6.10.2 step 4.c", Versions: CTAP21, Title: "get = maxFragmentLength + 1 gives CTAP1_ERR_INVALID_LENGTH; maxFragmentLength works",
 			Run: func(t *T) {
 				t.needLargeBlobs()
 				_, err := t.lbGet(0, t.lbMaxFragment()+1)
@@ -172,30 +175,30 @@ func init() {
 				_, err = t.lbGet(0, t.lbMaxFragment())
 				t.ExpectStatus(err, ctap.StatusOK, "get maxFragmentLength")
 			}},
-		Case{ID: "lb-missing-offset", Section: "CTAP 2.1 §6.10.2 step 1", Title: "a request without offset gives CTAP1_ERR_INVALID_PARAMETER",
+		Case{ID: "lb-missing-offset", Section: "CTAP 2.1 §6.10.2 step 1", Versions: CTAP21, Title: "a request without offset gives CTAP1_ERR_INVALID_PARAMETER",
 			Run: func(t *T) {
 				t.needLargeBlobs()
 				t.lbRaw(map[int]any{1: 16}, ctap.StatusInvalidParameter)
 			}},
-		Case{ID: "lb-get-set-exclusive", Section: "CTAP 2.1 §6.10.2 steps 2, 3", Title: "neither get nor set, or both, give CTAP1_ERR_INVALID_PARAMETER",
+		Case{ID: "lb-get-set-exclusive", Section: "CTAP 2.1 §6.10.2 steps 2, 3", Versions: CTAP21, Title: "neither get nor set, or both, give CTAP1_ERR_INVALID_PARAMETER",
 			Run: func(t *T) {
 				t.needLargeBlobs()
 				t.lbRaw(map[int]any{3: 0}, ctap.StatusInvalidParameter)
 				t.lbRaw(map[int]any{1: 16, 2: initialLargeBlobArray, 3: 0, 4: len(initialLargeBlobArray)}, ctap.StatusInvalidParameter)
 			}},
-		Case{ID: "lb-get-extra-members", Section: "CTAP 2.1 §6.10.2 steps 4.a, 4.b", Title: "get with length, pinUvAuthParam or pinUvAuthProtocol gives CTAP1_ERR_INVALID_PARAMETER",
+		Case{ID: "lb-get-extra-members", Section: "CTAP 2.1 §6.10.2 steps 4.a, 4.b", Versions: CTAP21, Title: "get with length, pinUvAuthParam or pinUvAuthProtocol gives CTAP1_ERR_INVALID_PARAMETER",
 			Run: func(t *T) {
 				t.needLargeBlobs()
 				t.lbRaw(map[int]any{1: 16, 3: 0, 4: 16}, ctap.StatusInvalidParameter)
 				t.lbRaw(map[int]any{1: 16, 3: 0, 5: make([]byte, 32)}, ctap.StatusInvalidParameter)
 				t.lbRaw(map[int]any{1: 16, 3: 0, 6: 2}, ctap.StatusInvalidParameter)
 			}},
-		Case{ID: "lb-set-missing-length", Section: "CTAP 2.1 §6.10.2 step 5.b.i", Title: "set at offset 0 without length gives CTAP1_ERR_INVALID_PARAMETER",
+		Case{ID: "lb-set-missing-length", Section: "CTAP 2.1 §6.10.2 step 5.b.i", Versions: CTAP21, Title: "set at offset 0 without length gives CTAP1_ERR_INVALID_PARAMETER",
 			Run: func(t *T) {
 				t.needLargeBlobs()
 				t.lbRaw(map[int]any{2: initialLargeBlobArray, 3: 0}, ctap.StatusInvalidParameter)
 			}},
-		Case{ID: "lb-storage-full", Section: "CTAP 2.1 §6.10.2 step 5.b.ii", Title: "length maxSerializedLargeBlobArray + 1 gives CTAP2_ERR_LARGE_BLOB_STORAGE_FULL",
+		Case{ID: "lb-storage-full", Section: "CTAP 2.1 §6.10.2 step 5.b.ii", Versions: CTAP21, Title: "length maxSerializedLargeBlobArray + 1 gives CTAP2_ERR_LARGE_BLOB_STORAGE_FULL",
 			Run: func(t *T) {
 				t.needLargeBlobs()
 				n := t.Ctap2().Info().MaxLargeBlob
@@ -204,21 +207,21 @@ func init() {
 				}
 				t.lbRaw(map[int]any{2: initialLargeBlobArray, 3: 0, 4: n + 1}, ctap.StatusLargeBlobStorageFull)
 			}},
-		Case{ID: "lb-length-too-short", Section: "CTAP 2.1 §6.10.2 step 5.b.iii", Title: "length 16, less than the 17 bytes of the smallest array, gives CTAP1_ERR_INVALID_PARAMETER",
+		Case{ID: "lb-length-too-short", Section: "CTAP 2.1 §6.10.2 step 5.b.iii", Versions: CTAP21, Title: "length 16, less than the 17 bytes of the smallest array, gives CTAP1_ERR_INVALID_PARAMETER",
 			Run: func(t *T) {
 				t.needLargeBlobs()
 				t.lbRaw(map[int]any{2: initialLargeBlobArray[:16], 3: 0, 4: 16}, ctap.StatusInvalidParameter)
 			}},
-		Case{ID: "lb-set-out-of-sequence", Section: "CTAP 2.1 §6.10.2 step 5.d", Title: "set at an offset where no write continues gives CTAP1_ERR_INVALID_SEQ",
+		Case{ID: "lb-set-out-of-sequence", Section: "CTAP 2.1 §6.10.2 step 5.d", Versions: CTAP21, Title: "set at an offset where no write continues gives CTAP1_ERR_INVALID_SEQ",
 			Run: func(t *T) {
 				t.needLargeBlobs()
 				t.lbRaw(map[int]any{2: []byte{1, 2, 3}, 3: 4093}, ctap.StatusInvalidSeq)
 			}},
-		Case{ID: "lb-write-no-pin", Section: "CTAP 2.1 §6.10.2 step 5", Title: "on a key without PIN or built-in UV, set needs no pinUvAuthParam; fragments commit with the last one",
+		Case{ID: "lb-write-no-pin", Section: "CTAP 2.1 §6.10.2 step 5", Versions: CTAP21, Title: "on a key without PIN or built-in UV, set needs no pinUvAuthParam; fragments commit with the last one",
 			Destructive: true,
 			Run: func(t *T) {
-				t.needFreshKey()
 				t.needLargeBlobs()
+				t.needFreshKey()
 				if t.Ctap2().Info().Options[ctap.OptionUV] {
 					t.Skipf("the key is protected by built-in user verification")
 				}
@@ -227,62 +230,62 @@ func init() {
 				w.write(data, 40)
 				t.expectLargeBlobArray(data, "after the write")
 			}},
-		Case{ID: "lb-missing-pin-uv-auth-param", Section: "CTAP 2.1 §6.10.2 step 5.e.i", Title: "with a PIN set, set without pinUvAuthParam gives CTAP2_ERR_PUAT_REQUIRED",
+		Case{ID: "lb-missing-pin-uv-auth-param", Section: "CTAP 2.1 §6.10.2 step 5.e.i", Versions: CTAP21, Title: "with a PIN set, set without pinUvAuthParam gives CTAP2_ERR_PUAT_REQUIRED",
 			Destructive: true,
 			Run: func(t *T) {
-				w, _ := t.lbPinned(2, ctap.PermissionLargeBlobWrite)
+				w, _ := t.lbPinned(t.preferredProtocol(), ctap.PermissionLargeBlobWrite)
 				w.tok = nil
 				data := serializedLargeBlobArray(t, 1)
 				t.ExpectStatus(w.set(0, data, u64(uint64(len(data)))), ctap.StatusPUATRequired, "set without pinUvAuthParam")
 				t.expectLargeBlobArray(initialLargeBlobArray, "after the refused write")
 			}},
-		Case{ID: "lb-missing-protocol", Section: "CTAP 2.1 §6.10.2 step 5.e.ii", Title: "set with pinUvAuthParam but no pinUvAuthProtocol gives CTAP2_ERR_MISSING_PARAMETER",
+		Case{ID: "lb-missing-protocol", Section: "CTAP 2.1 §6.10.2 step 5.e.ii", Versions: CTAP21, Title: "set with pinUvAuthParam but no pinUvAuthProtocol gives CTAP2_ERR_MISSING_PARAMETER",
 			Destructive: true,
 			Run: func(t *T) {
-				w, _ := t.lbPinned(2, ctap.PermissionLargeBlobWrite)
+				w, _ := t.lbPinned(t.preferredProtocol(), ctap.PermissionLargeBlobWrite)
 				data := serializedLargeBlobArray(t, 1)
 				t.lbRaw(map[int]any{2: data, 3: 0, 4: len(data), 5: w.p.Authenticate(w.tok, ctap.LargeBlobsAuthMessage(0, data))},
 					ctap.StatusMissingParameter)
 			}},
-		Case{ID: "lb-permission-refused", Section: "CTAP 2.1 §6.10.2 step 5.e.v", Title: "a token without the largeBlobWrite permission gives CTAP2_ERR_PIN_AUTH_INVALID",
+		Case{ID: "lb-permission-refused", Section: "CTAP 2.1 §6.10.2 step 5.e.v", Versions: CTAP21, Title: "a token without the largeBlobWrite permission gives CTAP2_ERR_PIN_AUTH_INVALID",
 			Destructive: true,
 			Run: func(t *T) {
-				w, _ := t.lbPinned(2, ctap.PermissionGetAssertion)
+				w, _ := t.lbPinned(t.preferredProtocol(), ctap.PermissionGetAssertion)
 				data := serializedLargeBlobArray(t, 1)
 				t.ExpectStatus(w.set(0, data, u64(uint64(len(data)))), ctap.StatusPINAuthInvalid, "set with a ga token")
 				t.expectLargeBlobArray(initialLargeBlobArray, "after the refused write")
 			}},
-		Case{ID: "lb-bad-pin-uv-auth-param", Section: "CTAP 2.1 §6.10.2 step 5.e.iv", Title: "a pinUvAuthParam over another offset gives CTAP2_ERR_PIN_AUTH_INVALID",
+		Case{ID: "lb-bad-pin-uv-auth-param", Section: "CTAP 2.1 §6.10.2 step 5.e.iv", Versions: CTAP21, Title: "a pinUvAuthParam over another offset gives CTAP2_ERR_PIN_AUTH_INVALID",
 			Destructive: true,
 			Run: func(t *T) {
-				w, _ := t.lbPinned(2, ctap.PermissionLargeBlobWrite)
+				w, _ := t.lbPinned(t.preferredProtocol(), ctap.PermissionLargeBlobWrite)
 				data := serializedLargeBlobArray(t, 1)
 				t.lbRaw(map[int]any{2: data, 3: 0, 4: len(data), 5: w.p.Authenticate(w.tok, ctap.LargeBlobsAuthMessage(1, data)), 6: 2},
 					ctap.StatusPINAuthInvalid)
 				t.expectLargeBlobArray(initialLargeBlobArray, "after the refused write")
 			}},
-		Case{ID: "lb-length-on-continuation", Section: "CTAP 2.1 §6.10.2 step 5.c", Title: "length in a fragment at a non-zero offset gives CTAP1_ERR_INVALID_PARAMETER",
+		Case{ID: "lb-length-on-continuation", Section: "CTAP 2.1 §6.10.2 step 5.c", Versions: CTAP21, Title: "length in a fragment at a non-zero offset gives CTAP1_ERR_INVALID_PARAMETER",
 			Destructive: true,
 			Run: func(t *T) {
-				w, _ := t.lbPinned(2, ctap.PermissionLargeBlobWrite)
+				w, _ := t.lbPinned(t.preferredProtocol(), ctap.PermissionLargeBlobWrite)
 				data := serializedLargeBlobArray(t, "continued")
 				size := u64(uint64(len(data)))
 				w.mustSet(0, data[:10], size)
 				t.ExpectStatus(w.set(10, data[10:], size), ctap.StatusInvalidParameter, "length at offset 10")
 			}},
-		Case{ID: "lb-fragment-past-length", Section: "CTAP 2.1 §6.10.2 step 5.f", Title: "a fragment that ends past length gives CTAP1_ERR_INVALID_PARAMETER",
+		Case{ID: "lb-fragment-past-length", Section: "CTAP 2.1 §6.10.2 step 5.f", Versions: CTAP21, Title: "a fragment that ends past length gives CTAP1_ERR_INVALID_PARAMETER",
 			Destructive: true,
 			Run: func(t *T) {
-				w, _ := t.lbPinned(2, ctap.PermissionLargeBlobWrite)
+				w, _ := t.lbPinned(t.preferredProtocol(), ctap.PermissionLargeBlobWrite)
 				data := serializedLargeBlobArray(t, "too long")
 				w.mustSet(0, data[:10], u64(uint64(len(data))))
 				t.ExpectStatus(w.set(10, append(bytes.Clone(data[10:]), 0), nil), ctap.StatusInvalidParameter, "fragment past length")
 				t.expectLargeBlobArray(initialLargeBlobArray, "after the refused write")
 			}},
-		Case{ID: "lb-offsets-out-of-order", Section: "CTAP 2.1 §6.10.2 step 5.d", Title: "fragments skipping ahead or repeating give CTAP1_ERR_INVALID_SEQ; the right offset then continues",
+		Case{ID: "lb-offsets-out-of-order", Section: "CTAP 2.1 §6.10.2 step 5.d", Versions: CTAP21, Title: "fragments skipping ahead or repeating give CTAP1_ERR_INVALID_SEQ; the right offset then continues",
 			Destructive: true,
 			Run: func(t *T) {
-				w, _ := t.lbPinned(2, ctap.PermissionLargeBlobWrite)
+				w, _ := t.lbPinned(t.preferredProtocol(), ctap.PermissionLargeBlobWrite)
 				data := serializedLargeBlobArray(t, bytes.Repeat([]byte{7}, 50))
 				w.mustSet(0, data[:20], u64(uint64(len(data))))
 				t.ExpectStatus(w.set(30, data[30:40], nil), ctap.StatusInvalidSeq, "skipping to 30")
@@ -292,10 +295,10 @@ func init() {
 				w.mustSet(40, data[40:], nil)
 				t.expectLargeBlobArray(data, "after the write")
 			}},
-		Case{ID: "lb-bad-hash", Section: "CTAP 2.1 §6.10.2 step 5.j.i", Title: "an array whose trailing hash does not match gives CTAP2_ERR_INTEGRITY_FAILURE and keeps the old array",
+		Case{ID: "lb-bad-hash", Section: "CTAP 2.1 §6.10.2 step 5.j.i", Versions: CTAP21, Title: "an array whose trailing hash does not match gives CTAP2_ERR_INTEGRITY_FAILURE and keeps the old array",
 			Destructive: true,
 			Run: func(t *T) {
-				w, _ := t.lbPinned(2, ctap.PermissionLargeBlobWrite)
+				w, _ := t.lbPinned(t.preferredProtocol(), ctap.PermissionLargeBlobWrite)
 				old := serializedLargeBlobArray(t, "old")
 				w.write(old, 1000)
 				bad := serializedLargeBlobArray(t, "new")
@@ -304,10 +307,10 @@ func init() {
 				t.ExpectStatus(w.set(8, bad[8:], nil), ctap.StatusIntegrityFailure, "last fragment with a bad hash")
 				t.expectLargeBlobArray(old, "after the integrity failure")
 			}},
-		Case{ID: "lb-interrupted-by-power-cycle", Section: "CTAP 2.1 §6.10.2 steps 5.d, 5.j.ii", Title: "a write cut by a power cycle does not continue (CTAP1_ERR_INVALID_SEQ) and leaves the old array",
+		Case{ID: "lb-interrupted-by-power-cycle", Section: "CTAP 2.1 §6.10.2 steps 5.d, 5.j.ii", Versions: CTAP21, Title: "a write cut by a power cycle does not continue (CTAP1_ERR_INVALID_SEQ) and leaves the old array",
 			Needs: []Capability{CapPowerCycle}, Destructive: true,
 			Run: func(t *T) {
-				w, _ := t.lbPinned(2, ctap.PermissionLargeBlobWrite)
+				w, _ := t.lbPinned(t.preferredProtocol(), ctap.PermissionLargeBlobWrite)
 				old := serializedLargeBlobArray(t, "old")
 				w.write(old, 1000)
 				next := serializedLargeBlobArray(t, bytes.Repeat([]byte{9}, 40))
@@ -316,10 +319,10 @@ func init() {
 				t.ExpectStatus(w.set(20, next[20:], nil), ctap.StatusInvalidSeq, "continuing after a power cycle")
 				t.expectLargeBlobArray(old, "after the power cycle")
 			}},
-		Case{ID: "lb-interrupted-by-reads", Section: "CTAP 2.1 §6.10.2 steps 4.e, 5.j.ii", Title: "during a write, get and other commands see the old array; the last fragment commits the new one",
+		Case{ID: "lb-interrupted-by-reads", Section: "CTAP 2.1 §6.10.2 steps 4.e, 5.j.ii", Versions: CTAP21, Title: "during a write, get and other commands see the old array; the last fragment commits the new one",
 			Destructive: true,
 			Run: func(t *T) {
-				w, _ := t.lbPinned(2, ctap.PermissionLargeBlobWrite)
+				w, _ := t.lbPinned(t.preferredProtocol(), ctap.PermissionLargeBlobWrite)
 				old := serializedLargeBlobArray(t, "old")
 				w.write(old, 1000)
 				next := serializedLargeBlobArray(t, bytes.Repeat([]byte{9}, 40))
@@ -331,10 +334,10 @@ func init() {
 				w.mustSet(20, next[20:], nil)
 				t.expectLargeBlobArray(next, "after the last fragment")
 			}},
-		Case{ID: "lb-restarted-write", Section: "CTAP 2.1 §6.10.2 steps 5.b.iv, 5.b.v, 5.g", Title: "a new write from offset 0 abandons the pending one, whose next offset then gives CTAP1_ERR_INVALID_SEQ",
+		Case{ID: "lb-restarted-write", Section: "CTAP 2.1 §6.10.2 steps 5.b.iv, 5.b.v, 5.g", Versions: CTAP21, Title: "a new write from offset 0 abandons the pending one, whose next offset then gives CTAP1_ERR_INVALID_SEQ",
 			Destructive: true,
 			Run: func(t *T) {
-				w, _ := t.lbPinned(2, ctap.PermissionLargeBlobWrite)
+				w, _ := t.lbPinned(t.preferredProtocol(), ctap.PermissionLargeBlobWrite)
 				first := serializedLargeBlobArray(t, "first")
 				second := serializedLargeBlobArray(t, bytes.Repeat([]byte{2}, 30))
 				w.mustSet(0, first[:10], u64(uint64(len(first))))
@@ -344,10 +347,10 @@ func init() {
 				w.mustSet(20, second[20:], nil)
 				t.expectLargeBlobArray(second, "after the new write")
 			}},
-		Case{ID: "lb-lbw-outlives-mc", Section: "CTAP 2.1 §6.1.2 step 14, §6.5.5.7, §6.10.2 step 5.e.v", Title: "a mc|lbw token keeps lbw after makeCredential used it (clearPinUvAuthTokenPermissionsExceptLbw)",
+		Case{ID: "lb-lbw-outlives-mc", Section: "CTAP 2.1 §6.1.2 step 14, §6.5.5.7, §6.10.2 step 5.e.v", Versions: CTAP21, Title: "a mc|lbw token keeps lbw after makeCredential used it (clearPinUvAuthTokenPermissionsExceptLbw)",
 			Destructive: true,
 			Run: func(t *T) {
-				w, pc := t.lbPinned(2, ctap.PermissionMakeCredential|ctap.PermissionLargeBlobWrite)
+				w, pc := t.lbPinned(t.preferredProtocol(), ctap.PermissionMakeCredential|ctap.PermissionLargeBlobWrite)
 				if _, err := pc.mc("lbw", false, w.tok); err != nil {
 					t.Fatalf("makeCredential with the token: %v", err)
 				}
@@ -355,10 +358,10 @@ func init() {
 				w.write(data, 1000)
 				t.expectLargeBlobArray(data, "after the write")
 			}},
-		Case{ID: "lb-reset", Section: "CTAP 2.1 §6.6", Title: "authenticatorReset restores the initial serialized large-blob array",
+		Case{ID: "lb-reset", Section: "CTAP 2.1 §6.6", Versions: CTAP21, Title: "authenticatorReset restores the initial serialized large-blob array",
 			Destructive: true,
 			Run: func(t *T) {
-				w, _ := t.lbPinned(2, ctap.PermissionLargeBlobWrite)
+				w, _ := t.lbPinned(t.preferredProtocol(), ctap.PermissionLargeBlobWrite)
 				w.write(serializedLargeBlobArray(t, "gone after reset"), 1000)
 				if t.target.Controller() != nil {
 					t.PowerCycle() // into the reset window
@@ -368,10 +371,10 @@ func init() {
 				}
 				t.expectLargeBlobArray(initialLargeBlobArray, "after reset")
 			}},
-		Case{ID: "lb-client-roundtrip", Section: "CTAP 2.1 §6.10.3", Title: "the client's put, get and delete of per-credential blobs round-trip through the key",
+		Case{ID: "lb-client-roundtrip", Section: "CTAP 2.1 §6.10.3", Versions: CTAP21, Title: "the client's put, get and delete of per-credential blobs round-trip through the key",
 			Destructive: true,
 			Run: func(t *T) {
-				w, pc := t.lbPinned(2, ctap.PermissionLargeBlobWrite)
+				w, pc := t.lbPinned(t.preferredProtocol(), ctap.PermissionLargeBlobWrite)
 				lb, err := client.NewLargeBlobs(t.Ctap2(), pc.p, w.tok)
 				if err != nil {
 					t.Fatalf("LargeBlobs: %v", err)
@@ -404,7 +407,7 @@ func init() {
 			}},
 	)
 	for _, v := range []uint64{1, 2} {
-		Register(Case{ID: fmt.Sprintf("lb-v%d-write-fragments", v), Section: "CTAP 2.1 §6.10.2 step 5, §6.10.3",
+		Register(Case{ID: fmt.Sprintf("lb-v%d-write-fragments", v), Section: "CTAP 2.1 §6.10.2 step 5, §6.10.3", Versions: CTAP21,
 			Title:       fmt.Sprintf("protocol %d: a PIN-protected write in fragments with an lbw token commits with the last fragment", v),
 			Destructive: true,
 			Run: func(t *T) {
