@@ -338,7 +338,7 @@ func init() {
 			Title: "an unknown subCommand gives CTAP2_ERR_INVALID_SUBCOMMAND"},
 			Body: func(t *T, bc *bioCase) {
 				_, err := bc.raw(0x7f, nil, false)
-				t.expectStatus21(err, ctap.StatusInvalidSubcommand, "subCommand 0x7f")
+				t.ExpectStatus21(err, ctap.StatusInvalidSubcommand, "subCommand 0x7f")
 			}},
 		bioEnrollCase{Case: Case{ID: "uv-not-configured", Section: "CTAP 2.1 §6.5.5.7.3 step 5", Destructive: true, Needs: needFP,
 			Title: "getPinUvAuthTokenUsingUvWithPermissions before any enrollment gives CTAP2_ERR_NOT_ALLOWED"},

@@ -293,17 +293,6 @@ func (t *T) residentRequest(label string) *ctap.MakeCredentialRequest {
 	return req
 }
 
-// expectStatus21 checks err against want on a key that lists FIDO_2_1,
-// where CTAP 2.1 names the status; on an older key, whose spec requires
-// the refusal without naming a status, any error passes and is recorded.
-func (t *T) expectStatus21(err error, want ctap.Status, what string) {
-	if t.Lists(FIDO21) {
-		t.ExpectStatus(err, want, what)
-		return
-	}
-	t.ExpectError(err, what+" (CTAP 2.0 names no status)")
-}
-
 // expectUser checks the user entity of an assertion of a discoverable
 // credential: user.id MUST be there (CTAP 2.1 §6.2.2 step 12); name and
 // displayName, which a key MAY leave out for a single account, must match
@@ -469,7 +458,7 @@ func init() {
 				bad.Y[31] ^= 1
 				req.KeyAgreement = &bad
 				_, err := pc.send(req)
-				t.expectStatus21(err, ctap.StatusInvalidParameter, "setPIN with a point off the curve")
+				t.ExpectStatus21(err, ctap.StatusInvalidParameter, "setPIN with a point off the curve")
 				expectOption(t, t.info(), ctap.OptionClientPIN, false)
 			}},
 		protocolCase{Case{ID: "change-pin", Section: "CTAP 2.1 §6.5.5.6; CTAP 2.0 §5.5.6", Versions: CTAP2,
@@ -497,7 +486,7 @@ func init() {
 			Title: "changePIN without a PIN gives CTAP2_ERR_PIN_NOT_SET (CTAP 2.0: an error)"},
 			func(t *T, pc *pinCase) {
 				err := pc.cp.ChangePIN(t.ctx, testPIN, "87654321")
-				t.expectStatus21(err, ctap.StatusPINNotSet, "changePIN on a key without a PIN")
+				t.ExpectStatus21(err, ctap.StatusPINNotSet, "changePIN on a key without a PIN")
 			}},
 		protocolCase{Case{ID: "change-pin-bad-auth", Section: "CTAP 2.1 §6.5.5.6 step 5; CTAP 2.0 §5.5.6", Versions: CTAP2,
 			Title: "changePIN whose MAC does not cover newPinEnc||pinHashEnc gives CTAP2_ERR_PIN_AUTH_INVALID"},
@@ -520,7 +509,7 @@ func init() {
 			Title: "a PIN token on a key without a PIN gives CTAP2_ERR_PIN_NOT_SET (CTAP 2.0: an error)"},
 			func(t *T, pc *pinCase) {
 				_, err := pc.send(pc.keyTokenRequest(testPIN))
-				t.expectStatus21(err, ctap.StatusPINNotSet, "token without a PIN")
+				t.ExpectStatus21(err, ctap.StatusPINNotSet, "token without a PIN")
 			}},
 		protocolCase{Case{ID: "token-length", Section: "CTAP 2.1 §6.5.5.7, §6.5.6, §6.5.7; CTAP 2.0 §5.5.7", Versions: CTAP2,
 			Title: "the decrypted pinUvAuthToken has the protocol's length"},
@@ -900,19 +889,19 @@ func init() {
 			Title: "pinUvAuthProtocol 3 gives CTAP1_ERR_INVALID_PARAMETER (CTAP 2.0: an error)",
 			Run: func(t *T) {
 				st, _ := t.Raw(ctap.CmdClientPIN, t.Encode(map[int]any{1: 3, 2: ctap.PINGetKeyAgreement}))
-				t.expectStatus21(statusErr(st), ctap.StatusInvalidParameter, "getKeyAgreement with protocol 3")
+				t.ExpectStatus21(statusErr(st), ctap.StatusInvalidParameter, "getKeyAgreement with protocol 3")
 			}},
 		Case{ID: "cp-missing-subcommand", Section: "CTAP 2.1 §6.5.5; CTAP 2.0 §5.5", Versions: CTAP2,
 			Title: "clientPIN without subCommand gives CTAP2_ERR_MISSING_PARAMETER (CTAP 2.0: an error)",
 			Run: func(t *T) {
 				st, _ := t.Raw(ctap.CmdClientPIN, t.Encode(map[int]any{1: t.preferredProtocol()}))
-				t.expectStatus21(statusErr(st), ctap.StatusMissingParameter, "clientPIN without subCommand")
+				t.ExpectStatus21(statusErr(st), ctap.StatusMissingParameter, "clientPIN without subCommand")
 			}},
 		Case{ID: "cp-unknown-subcommand", Section: "CTAP 2.1 §6.5.5; CTAP 2.0 §5.5", Versions: CTAP2,
 			Title: "clientPIN subCommand 0x42 gives CTAP2_ERR_INVALID_SUBCOMMAND (CTAP 2.0: an error)",
 			Run: func(t *T) {
 				st, _ := t.Raw(ctap.CmdClientPIN, t.Encode(map[int]any{1: t.preferredProtocol(), 2: 0x42}))
-				t.expectStatus21(statusErr(st), ctap.StatusInvalidSubcommand, "subCommand 0x42")
+				t.ExpectStatus21(statusErr(st), ctap.StatusInvalidSubcommand, "subCommand 0x42")
 			}},
 		Case{ID: "cp-mc-param-without-protocol", Section: "CTAP 2.1 §6.1.2 step 2; CTAP 2.0 §5.1 step 7", Versions: CTAP2,
 			Title: "pinUvAuthParam without pinUvAuthProtocol gives CTAP2_ERR_MISSING_PARAMETER (CTAP 2.0: an unsupported protocol, PIN_AUTH_INVALID)",
@@ -956,15 +945,6 @@ func init() {
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "protocol-1 MAC with a protocol-2 token")
 			}},
 	)
-}
-
-// statusErr turns a raw status into the error a client call returns: nil
-// for CTAP2_OK.
-func statusErr(st ctap.Status) error {
-	if st == ctap.StatusOK {
-		return nil
-	}
-	return st
 }
 
 // probeMap encodes a makeCredential request keeping a zero-length

@@ -402,7 +402,7 @@ func init() {
 				req := c.request(ctap.CredMgmtGetCredsMetadata, nil)
 				req.PinUvAuthProtocol = u64(99)
 				_, err := c.send(req)
-				t.expectStatus21(err, ctap.StatusInvalidParameter, "pinUvAuthProtocol 99")
+				t.ExpectStatus21(err, ctap.StatusInvalidParameter, "pinUvAuthProtocol 99")
 			}},
 		credManCase{Case{ID: "bad-auth", Section: "CTAP 2.1 §6.8.2 step 3",
 			Title: "a pinUvAuthParam with a flipped bit gives CTAP2_ERR_PIN_AUTH_INVALID"},
@@ -516,7 +516,7 @@ func init() {
 			func(t *T, k cmCode) {
 				c := t.newCMCase(k)
 				_, err := c.call(0x20, nil)
-				t.expectStatus21(err, ctap.StatusInvalidSubcommand, "subCommand 0x20")
+				t.ExpectStatus21(err, ctap.StatusInvalidSubcommand, "subCommand 0x20")
 			}},
 	)...)
 }
