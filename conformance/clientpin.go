@@ -89,6 +89,16 @@ func (t *T) needTokenOption() {
 	}
 }
 
+// needClientPINCommand skips a case on a key that lists neither the
+// clientPin option nor a PIN/UV auth protocol: it may not implement
+// authenticatorClientPIN at all (CTAP 2.0 §5.4, CTAP 2.1 §6.4).
+func (t *T) needClientPINCommand() {
+	info := t.Ctap2().Info()
+	if _, ok := info.Option(ctap.OptionClientPIN); !ok && len(info.PinUvProtocols) == 0 {
+		t.skipFeature("the key lists neither clientPin nor pinUvAuthProtocols: no authenticatorClientPIN")
+	}
+}
+
 // keyProtocols returns the PIN/UV auth protocols the key lists that the
 // suite speaks (1 and 2), in the key's order of preference (§6.4).
 func (t *T) keyProtocols() []uint64 {
@@ -888,18 +898,21 @@ func init() {
 		Case{ID: "cp-unsupported-protocol", Section: "CTAP 2.1 §6.5.5 (step 2 of each subcommand); CTAP 2.0 §5.5", Versions: CTAP2,
 			Title: "pinUvAuthProtocol 3 gives CTAP1_ERR_INVALID_PARAMETER (CTAP 2.0: an error)",
 			Run: func(t *T) {
+				t.needClientPINCommand()
 				st, _ := t.Raw(ctap.CmdClientPIN, t.Encode(map[int]any{1: 3, 2: ctap.PINGetKeyAgreement}))
 				t.ExpectStatus21(statusErr(st), ctap.StatusInvalidParameter, "getKeyAgreement with protocol 3")
 			}},
 		Case{ID: "cp-missing-subcommand", Section: "CTAP 2.1 §6.5.5; CTAP 2.0 §5.5", Versions: CTAP2,
 			Title: "clientPIN without subCommand gives CTAP2_ERR_MISSING_PARAMETER (CTAP 2.0: an error)",
 			Run: func(t *T) {
+				t.needClientPINCommand()
 				st, _ := t.Raw(ctap.CmdClientPIN, t.Encode(map[int]any{1: t.preferredProtocol()}))
 				t.ExpectStatus21(statusErr(st), ctap.StatusMissingParameter, "clientPIN without subCommand")
 			}},
 		Case{ID: "cp-unknown-subcommand", Section: "CTAP 2.1 §6.5.5; CTAP 2.0 §5.5", Versions: CTAP2,
 			Title: "clientPIN subCommand 0x42 gives CTAP2_ERR_INVALID_SUBCOMMAND (CTAP 2.0: an error)",
 			Run: func(t *T) {
+				t.needClientPINCommand()
 				st, _ := t.Raw(ctap.CmdClientPIN, t.Encode(map[int]any{1: t.preferredProtocol(), 2: 0x42}))
 				t.ExpectStatus21(statusErr(st), ctap.StatusInvalidSubcommand, "subCommand 0x42")
 			}},
