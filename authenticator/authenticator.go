@@ -20,6 +20,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -162,10 +163,14 @@ type Authenticator struct {
 	sem chan struct{}
 
 	// Guarded by sem.
-	state  *State
-	sealer cipher.AEAD
-	rt     runtime  // volatile state, replaced at power-up (runtime.go)
-	bio    bioState // fingerprint sensor (§6.7), bio.go
+	state *State     // the persistent state but its credentials
+	creds *credIndex // the discoverable credentials (store_index.go)
+	// unsynced is set when a commit failed and the stored state could
+	// not be loaded back: commands fail until it can (rollback).
+	unsynced bool
+	sealer   cipher.AEAD
+	rt       runtime  // volatile state, replaced at power-up (runtime.go)
+	bio      bioState // fingerprint sensor (§6.7), bio.go
 
 	runMu   sync.Mutex
 	running context.CancelFunc // cancels the running command; nil when idle
@@ -247,20 +252,23 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	dirty := false
 	if st == nil {
+		// A new key: the only time the master secret and the
+		// attestation keys are made. A stored state that lacks them is
+		// refused below, never completed.
 		st = &State{Version: StateVersion}
-		dirty = true
-	}
-	if len(st.MasterSecret) != 32 {
 		if st.MasterSecret, err = a.randomBytes(32); err != nil {
 			return nil, err
 		}
-		dirty = true
-	}
-	if st.Attestation == nil {
 		if st.Attestation, err = newAttestationState(a.rand, a.aaguid); err != nil {
 			return nil, err
 		}
 		dirty = true
+	}
+	if err := st.Validate(); err != nil {
+		return nil, err
+	}
+	if n := len(st.Credentials); n > a.maxCreds {
+		return nil, fmt.Errorf("%w: %d discoverable credentials, more than this key's capacity of %d", ErrCorruptState, n, a.maxCreds)
 	}
 	a.att, err = loadAttestation(st.Attestation)
 	if err != nil {
@@ -279,10 +287,12 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.sealer, err = newSealer(st.MasterSecret); err != nil {
 		return nil, err
 	}
+	a.creds = newCredIndex(st.Credentials)
+	st.Credentials = nil
 	a.state = st
 	if dirty {
 		st.Version = StateVersion
-		if err := a.store.Save(st); err != nil {
+		if err := a.store.Commit(&Change{State: st}); err != nil {
 			return nil, fmt.Errorf("authenticator: saving state: %w", err)
 		}
 	}
@@ -400,6 +410,12 @@ func (a *Authenticator) handle(ctx context.Context, cmd ctap.Command, params []b
 	}
 	defer release()
 
+	if a.unsynced {
+		if err := a.rollback(); err != nil {
+			return nil, fmt.Errorf("%v: %w", cmd, err)
+		}
+	}
+
 	// §6.3: the getAssertion state is discarded when the platform sends
 	// any command other than getNextAssertion.
 	if cmd != ctap.CmdGetNextAssertion {
@@ -481,18 +497,46 @@ func (a *Authenticator) nextSignCount() uint32 {
 	return a.state.SignCount
 }
 
-// save makes the in-memory state durable. When the store fails, the
-// in-memory state goes back to what the store last held, so nothing the
-// key did not acknowledge survives.
+// save commits what the command changed: the state outside the
+// credentials and the credentials it put or removed (a Change of the size
+// of the change). When the store fails, the in-memory state goes back to
+// what the store holds, so nothing the key did not acknowledge survives;
+// that reload reads the whole state, but only on failure.
 func (a *Authenticator) save() error {
-	err := a.store.Save(a.state)
+	ch := Change{State: a.state}
+	a.creds.change(&ch)
+	err := a.store.Commit(&ch)
 	if err == nil {
+		a.creds.committed()
 		return nil
 	}
-	if st, lerr := a.store.Load(); lerr == nil && st != nil {
-		if sealer, serr := newSealer(st.MasterSecret); serr == nil {
-			a.state, a.sealer = st, sealer
-		}
+	if rerr := a.rollback(); rerr != nil {
+		return fmt.Errorf("authenticator: saving state: %w (%v)", err, rerr)
 	}
 	return fmt.Errorf("authenticator: saving state: %w", err)
+}
+
+// rollback replaces the in-memory state with the stored one after a
+// failed commit. If even loading fails, unsynced is set and every command
+// tries again first, failing until the stored state is back in memory.
+func (a *Authenticator) rollback() error {
+	st, err := a.store.Load()
+	if err == nil && st == nil {
+		err = errors.New("the store lost its state")
+	}
+	if err == nil {
+		err = st.Validate()
+	}
+	var sealer cipher.AEAD
+	if err == nil {
+		sealer, err = newSealer(st.MasterSecret)
+	}
+	if err != nil {
+		a.unsynced = true
+		return fmt.Errorf("authenticator: reloading state after a failed save: %w", err)
+	}
+	a.creds = newCredIndex(st.Credentials)
+	st.Credentials = nil
+	a.state, a.sealer, a.unsynced = st, sealer, false
+	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -308,11 +307,18 @@ func (a *Authenticator) ImportCredential(ctx context.Context, c ImportedCredenti
 				return nil, err
 			}
 		}
-		creds := a.state.Credentials
-		replace := slices.IndexFunc(creds, func(r ResidentCredential) bool {
-			return r.RPID == c.RPID && bytes.Equal(r.UserID, c.UserID) || bytes.Equal(r.ID, id)
-		})
-		if replace < 0 && len(creds) >= a.maxCreds {
+		// It replaces the credential with its ID and the one of the
+		// same RP and user, if any.
+		var replace []*ResidentCredential
+		if r := a.creds.byCredentialID(id); r != nil {
+			replace = append(replace, r)
+		}
+		for _, r := range a.creds.forRP(rpIDHash) {
+			if r.RPID == c.RPID && bytes.Equal(r.UserID, c.UserID) {
+				replace = append(replace, r)
+			}
+		}
+		if len(replace) == 0 && a.creds.len() >= a.maxCreds {
 			return nil, ctap.StatusKeyStoreFull
 		}
 		rc := ResidentCredential{
@@ -323,10 +329,10 @@ func (a *Authenticator) ImportCredential(ctx context.Context, c ImportedCredenti
 		}
 		a.state.CreationSequence++
 		rc.Sequence = a.state.CreationSequence
-		if replace >= 0 {
-			a.state.Credentials = slices.Delete(a.state.Credentials, replace, replace+1)
+		for _, r := range replace {
+			a.creds.remove(r.ID)
 		}
-		a.state.Credentials = append(a.state.Credentials, rc)
+		a.creds.put(&rc)
 		if err := a.save(); err != nil {
 			return nil, err
 		}
@@ -363,8 +369,7 @@ func (a *Authenticator) Credentials(ctx context.Context) ([]StoredCredential, er
 		return nil, ctx.Err()
 	}
 	defer release()
-	creds := slices.Clone(a.state.Credentials)
-	slices.SortFunc(creds, func(x, y ResidentCredential) int { return cmpUint64(x.Sequence, y.Sequence) })
+	creds := a.creds.all() // oldest first
 	out := make([]StoredCredential, 0, len(creds))
 	for _, c := range creds {
 		k := credentialKey{alg: c.Alg, priv: c.PrivateKey}
@@ -403,12 +408,12 @@ func (a *Authenticator) RemoveCredential(ctx context.Context, id []byte) error {
 		return ctx.Err()
 	}
 	defer release()
-	i := slices.IndexFunc(a.state.Credentials, func(c ResidentCredential) bool { return bytes.Equal(c.ID, id) })
-	if i < 0 {
+	c := a.creds.byCredentialID(id)
+	if c == nil {
 		return ErrNotDiscoverable
 	}
-	gone := a.state.Credentials[i]
-	a.state.Credentials = slices.Delete(slices.Clone(a.state.Credentials), i, i+1)
+	gone := *c
+	a.creds.remove(id)
 	a.rt.pending, a.rt.credMan = nil, nil
 	if err := a.save(); err != nil {
 		return err
@@ -436,9 +441,9 @@ func (a *Authenticator) ClearCredentials(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gone := a.state.Credentials
+	gone := a.creds.all()
 	a.state.MasterSecret = secret
-	a.state.Credentials = nil
+	a.creds.clear()
 	a.sealer = sealer
 	a.rt.pending, a.rt.credMan = nil, nil
 	if err := a.save(); err != nil {

@@ -20,9 +20,9 @@ const credProtectUVOptional = 1
 // command, any other credentialManagement subcommand and PowerCycle
 // discard it, and it ends with the last entry.
 type credManEnumeration struct {
-	next  uint64                              // the subcommand that continues it
-	rps   []ctap.CredentialManagementResponse // remaining RPs, for enumerateRPsGetNextRP
-	creds []ctap.CredentialManagementResponse // remaining credentials
+	next  uint64                // the subcommand that continues it
+	rps   []*rpCredentials      // remaining RPs, for enumerateRPsGetNextRP
+	creds []*ResidentCredential // remaining credentials, answered as asked for
 }
 
 // credManState is one authenticatorCredentialManagement (CTAP 2.1 §6.8),
@@ -123,17 +123,6 @@ func (hs *credManState) requireRPID(rpID string) error {
 	return nil
 }
 
-// sortedCredentials returns the discoverable credentials in creation
-// order, the order the enumerations report.
-func (a *Authenticator) sortedCredentials() []*ResidentCredential {
-	creds := make([]*ResidentCredential, len(a.state.Credentials))
-	for i := range a.state.Credentials {
-		creds[i] = &a.state.Credentials[i]
-	}
-	slices.SortFunc(creds, func(x, y *ResidentCredential) int { return cmpUint64(x.Sequence, y.Sequence) })
-	return creds
-}
-
 // getCredsMetadata is §6.8.2: the number of discoverable credentials and
 // how many more fit.
 func (hs *credManState) getCredsMetadata() error {
@@ -144,8 +133,8 @@ func (hs *credManState) getCredsMetadata() error {
 		return err
 	}
 	a := hs.a // step 5
-	existing := uint64(len(a.state.Credentials))
-	remaining := uint64(max(a.maxCreds-len(a.state.Credentials), 0))
+	existing := uint64(a.creds.len())
+	remaining := uint64(max(a.maxCreds-a.creds.len(), 0))
 	hs.resp.ExistingResidentCredentialsCount = &existing
 	hs.resp.MaxPossibleRemainingResidentCredentialsCount = &remaining
 	return nil
@@ -163,23 +152,12 @@ func (hs *credManState) enumerateRPsBegin() error {
 	if err := hs.requireNoRPID(); err != nil { // step 4
 		return err
 	}
-	var rps []ctap.CredentialManagementResponse
-	index := map[string]int{}
-	for _, c := range hs.a.sortedCredentials() {
-		i, ok := index[c.RPID]
-		if !ok {
-			i = len(rps)
-			index[c.RPID] = i
-			h := sha256.Sum256([]byte(c.RPID))
-			rps = append(rps, ctap.CredentialManagementResponse{RP: &ctap.RPEntity{ID: c.RPID}, RPIDHash: h[:]})
-		}
-		rps[i].RP.Name = c.RPName
-	}
-	if len(rps) == 0 { // step 5
+	rps := hs.a.creds.rps() // in order of each RP's oldest credential
+	if len(rps) == 0 {      // step 5
 		return fmt.Errorf("%w: no discoverable credentials", ctap.StatusNoCredentials)
 	}
 	total := uint64(len(rps)) // step 6
-	hs.resp = rps[0]
+	hs.resp = rpEntry(rps[0])
 	hs.resp.TotalRPs = &total
 	if len(rps) > 1 {
 		hs.a.rt.credMan = &credManEnumeration{next: ctap.CredMgmtEnumerateRPsGetNextRP, rps: rps[1:]}
@@ -196,7 +174,7 @@ func (hs *credManState) enumerateRPsGetNextRP() error {
 	if e == nil || e.next != ctap.CredMgmtEnumerateRPsGetNextRP || len(e.rps) == 0 {
 		return fmt.Errorf("%w: no RP enumeration in progress", ctap.StatusNotAllowed)
 	}
-	hs.resp = e.rps[0]
+	hs.resp = rpEntry(e.rps[0])
 	if e.rps = e.rps[1:]; len(e.rps) > 0 {
 		hs.a.rt.credMan = e
 	}
@@ -222,27 +200,36 @@ func (hs *credManState) enumerateCredentialsBegin() error {
 			return fmt.Errorf("%w: token bound to another RP", ctap.StatusPINAuthInvalid)
 		}
 	}
-	var creds []ctap.CredentialManagementResponse
-	for _, c := range hs.a.sortedCredentials() {
-		if h := sha256.Sum256([]byte(c.RPID)); !bytes.Equal(h[:], hs.params.RPIDHash) {
-			continue
-		}
-		r, err := credentialEntry(c)
-		if err != nil {
-			return err
-		}
-		creds = append(creds, r)
+	var creds []*ResidentCredential
+	if len(hs.params.RPIDHash) == sha256.Size {
+		creds = hs.a.creds.forRP([32]byte(hs.params.RPIDHash)) // in creation order
 	}
 	if len(creds) == 0 { // step 7
 		return fmt.Errorf("%w: no discoverable credentials for rpIDHash", ctap.StatusNoCredentials)
 	}
 	total := uint64(len(creds)) // step 8
-	hs.resp = creds[0]
+	first, err := credentialEntry(creds[0])
+	if err != nil {
+		return err
+	}
+	hs.resp = first
 	hs.resp.TotalCredentials = &total
 	if len(creds) > 1 {
-		hs.a.rt.credMan = &credManEnumeration{next: ctap.CredMgmtEnumerateCredentialsGetNextCredential, creds: creds[1:]}
+		// The index's slice changes with the next put or remove, and
+		// any command that could do either ends the enumeration first;
+		// a copy of the pointers costs 8 bytes a credential.
+		hs.a.rt.credMan = &credManEnumeration{next: ctap.CredMgmtEnumerateCredentialsGetNextCredential, creds: slices.Clone(creds[1:])}
 	}
 	return nil
+}
+
+// rpEntry is one RP as §6.8.3 reports it: its ID, the name given with its
+// newest credential, and rpIDHash.
+func rpEntry(r *rpCredentials) ctap.CredentialManagementResponse {
+	return ctap.CredentialManagementResponse{
+		RP:       &ctap.RPEntity{ID: r.rpID, Name: r.creds[len(r.creds)-1].RPName},
+		RPIDHash: bytes.Clone(r.hash[:]),
+	}
 }
 
 // credentialEntry is one credential as §6.8.4 reports it: user,
@@ -278,7 +265,11 @@ func (hs *credManState) enumerateCredentialsGetNextCredential() error {
 	if e == nil || e.next != ctap.CredMgmtEnumerateCredentialsGetNextCredential || len(e.creds) == 0 {
 		return fmt.Errorf("%w: no credential enumeration in progress", ctap.StatusNotAllowed)
 	}
-	hs.resp = e.creds[0]
+	r, err := credentialEntry(e.creds[0])
+	if err != nil {
+		return err
+	}
+	hs.resp = r
 	if e.creds = e.creds[1:]; len(e.creds) > 0 {
 		hs.a.rt.credMan = e
 	}
@@ -289,16 +280,15 @@ func (hs *credManState) enumerateCredentialsGetNextCredential() error {
 // parameter, after the token checks: an unknown ID is
 // CTAP2_ERR_NO_CREDENTIALS, and a token bound to another RP
 // CTAP2_ERR_PIN_AUTH_INVALID.
-func (hs *credManState) lookup() (int, error) {
-	id := hs.params.CredentialID.ID
-	i := slices.IndexFunc(hs.a.state.Credentials, func(c ResidentCredential) bool { return bytes.Equal(c.ID, id) })
-	if i < 0 {
-		return -1, fmt.Errorf("%w: credentialId", ctap.StatusNoCredentials)
+func (hs *credManState) lookup() (*ResidentCredential, error) {
+	c := hs.a.creds.byCredentialID(hs.params.CredentialID.ID)
+	if c == nil {
+		return nil, fmt.Errorf("%w: credentialId", ctap.StatusNoCredentials)
 	}
-	if err := hs.requireRPID(hs.a.state.Credentials[i].RPID); err != nil {
-		return -1, err
+	if err := hs.requireRPID(c.RPID); err != nil {
+		return nil, err
 	}
-	return i, nil
+	return c, nil
 }
 
 // requireCredentialID is the first steps of §6.8.5 and §6.8.6:
@@ -323,13 +313,13 @@ func (hs *credManState) deleteCredential() error {
 	if err := hs.verifyToken(); err != nil { // steps 3 to 6
 		return err
 	}
-	i, err := hs.lookup() // steps 7, 8
+	c, err := hs.lookup() // steps 7, 8
 	if err != nil {
 		return err
 	}
 	a := hs.a // step 9
-	gone := a.state.Credentials[i]
-	a.state.Credentials = slices.Delete(a.state.Credentials, i, i+1)
+	gone := *c
+	a.creds.remove(c.ID)
 	hs.empty = true
 	if err := a.save(); err != nil {
 		return err
@@ -352,18 +342,21 @@ func (hs *credManState) updateUserInformation() error {
 	if err := hs.verifyToken(); err != nil { // steps 3 to 6
 		return err
 	}
-	i, err := hs.lookup() // steps 7, 8
+	c, err := hs.lookup() // steps 7, 8
 	if err != nil {
 		return err
 	}
 	a := hs.a
-	c := &a.state.Credentials[i]
 	u := hs.params.User
 	if !bytes.Equal(u.ID, c.UserID) { // step 9
 		return fmt.Errorf("%w: user.id is not the credential's", ctap.StatusInvalidParameter)
 	}
-	c.UserName = truncate(u.Name) // step 10
-	c.UserDisplayName = truncate(u.DisplayName)
+	// Step 10, on a copy: the stored credential changes when the store
+	// has the change.
+	nc := *c
+	nc.UserName = truncate(u.Name)
+	nc.UserDisplayName = truncate(u.DisplayName)
+	a.creds.put(&nc)
 	hs.empty = true
 	return a.save()
 }

@@ -148,7 +148,7 @@ func TestCredManEnumerate(t *testing.T) {
 				t.Fatalf("credential %d: %+v", i, resp)
 			}
 			users = append(users, string(resp.User.ID))
-			c := k.a.state.Credentials[credentialIndex(k.a.state.Credentials, resp.CredentialID.ID)]
+			c := k.a.creds.byCredentialID(resp.CredentialID.ID)
 			pub, err := credentialKey{alg: c.Alg, priv: c.PrivateKey}.publicKey()
 			if err != nil || !cmp.Equal(*resp.PublicKey, pub) || resp.User.Name != "alice" || resp.User.DisplayName != "Alice" {
 				t.Errorf("credential %d: public key or user differ: %+v", i, resp)
@@ -175,15 +175,6 @@ func TestCredManEnumerate(t *testing.T) {
 			t.Errorf("GetNextCredential after a single credential: %v", s)
 		}
 	})
-}
-
-func credentialIndex(creds []ResidentCredential, id []byte) int {
-	for i, c := range creds {
-		if bytes.Equal(c.ID, id) {
-			return i
-		}
-	}
-	panic("credential not found")
 }
 
 // TestCredManStateCleared checks that the enumeration state is volatile:
@@ -391,7 +382,7 @@ func TestCredManDeleteSaveFails(t *testing.T) {
 		t.Errorf("deleteCredential with a failing store: %v", s)
 	}
 	k.store.FailSaves(nil)
-	if len(k.a.state.Credentials) != 1 {
+	if k.a.creds.len() != 1 {
 		t.Errorf("credential gone from memory after a failed save")
 	}
 }

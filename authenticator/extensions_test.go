@@ -283,7 +283,7 @@ func TestCredProtectStored(t *testing.T) {
 	t.Parallel()
 	k := newExtKey(t)
 	k.mustMC(1, true, exts("credProtect", 3, "thirdPartyPayment", true))
-	c := &k.a.state.Credentials[0]
+	c := &k.a.creds.all()[0]
 	if c.CredProtect != 3 || !c.ThirdPartyPayment {
 		t.Errorf("stored %+v", c)
 	}
@@ -375,7 +375,7 @@ func TestLargeBlobKeyAssertion(t *testing.T) {
 		t.Fatalf("makeCredential: %v %x", s, mc.LargeBlobKey)
 	}
 	plain := k.mustMC(2, true, nil)
-	if !bytes.Equal(k.a.state.Credentials[0].LargeBlobKey, mc.LargeBlobKey) {
+	if !bytes.Equal(k.a.creds.all()[0].LargeBlobKey, mc.LargeBlobKey) {
 		t.Error("stored key differs")
 	}
 	ga := gaReq("example.com", ad.AttestedCredential.CredentialID)
@@ -441,7 +441,7 @@ func TestThirdPartyPaymentAssertion(t *testing.T) {
 			if flag {
 				in = exts("thirdPartyPayment", true)
 			}
-			id := k.mustMC(byte(len(k.a.state.Credentials)+10), rk, in)
+			id := k.mustMC(byte(k.a.creds.len()+10), rk, in)
 			req := gaReq("example.com", id)
 			req.Extensions = exts("thirdPartyPayment", true)
 			_, out, s := k.ga(req, false)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/virtkey/virtkey/ctap"
@@ -22,11 +21,8 @@ type credentialRef struct {
 // credential with that ID and rpID, or a non-discoverable one sealed for
 // rpIDHash by this key's current master secret.
 func (a *Authenticator) findCredential(rpID string, rpIDHash [32]byte, id []byte) (credentialRef, bool) {
-	for i := range a.state.Credentials {
-		c := &a.state.Credentials[i]
-		if c.RPID == rpID && bytes.Equal(c.ID, id) {
-			return residentRef(c), true
-		}
+	if c := a.creds.byCredentialID(id); c != nil && c.RPID == rpID {
+		return residentRef(c), true
 	}
 	if k, ok := openCredentialID(a.sealer, rpIDHash, id); ok {
 		return credentialRef{id: bytes.Clone(id), key: k}, true
@@ -34,9 +30,11 @@ func (a *Authenticator) findCredential(rpID string, rpIDHash [32]byte, id []byte
 	return credentialRef{}, false
 }
 
+// residentRef refers to a stored credential. A stored credential is
+// replaced, not changed, except by credentialManagement's
+// updateUserInformation, which ends any getAssertion in progress.
 func residentRef(c *ResidentCredential) credentialRef {
-	cc := *c
-	return credentialRef{id: cc.ID, key: credentialKey{alg: cc.Alg, priv: cc.PrivateKey}, resident: &cc}
+	return credentialRef{id: c.ID, key: credentialKey{alg: c.Alg, priv: c.PrivateKey}, resident: c}
 }
 
 // getAssertionState is one authenticatorGetAssertion (CTAP 2.1 §6.2).
@@ -222,8 +220,12 @@ func (hs *getAssertionState) locateCredentials() error {
 			}
 		}
 	} else {
-		for i := range a.state.Credentials {
-			if c := &a.state.Credentials[i]; c.RPID == hs.req.RPID {
+		// Newest first, the order of step 12.2.1: the index keeps each
+		// RP's credentials in creation order.
+		rp := a.creds.forRP(hs.rpIDHash)
+		hs.creds = make([]credentialRef, 0, len(rp))
+		for i := len(rp) - 1; i >= 0; i-- {
+			if c := rp[i]; c.RPID == hs.req.RPID {
 				hs.creds = append(hs.creds, residentRef(c))
 			}
 		}
@@ -295,9 +297,7 @@ func (hs *getAssertionState) selectCredential() {
 		hs.selected = hs.creds[0]
 		return
 	}
-	slices.SortStableFunc(hs.creds, func(x, y credentialRef) int { // step 12.2.1
-		return -cmpUint64(x.resident.Sequence, y.resident.Sequence)
-	})
+	// Step 12.2.1: locateCredentials listed them newest first.
 	hs.selected = hs.creds[0]
 	if n := len(hs.creds); n > 1 {
 		count := uint64(n)

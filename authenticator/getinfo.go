@@ -22,7 +22,7 @@ var Versions = []string{ctap.VersionU2FV2, ctap.VersionFIDO20, ctap.VersionFIDO2
 // PreferredPlatformUVAttempts and uvModality is UVModalityFingerprint;
 // without, all three are absent.
 func (a *Authenticator) info() *ctap.InfoResponse {
-	remaining := uint64(max(a.maxCreds-len(a.state.Credentials), 0))
+	remaining := uint64(max(a.maxCreds-a.creds.len(), 0))
 	forcePINChange := a.state.ForcePINChange
 	info := &ctap.InfoResponse{
 		Versions: Versions,

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"slices"
 	"unicode/utf8"
 
 	"github.com/virtkey/virtkey/ctap"
@@ -35,7 +34,7 @@ type makeCredentialState struct {
 	key      credentialKey
 	credID   []byte
 	resident *ResidentCredential // to store, for rk
-	replace  int                 // index of the credential it replaces, or -1
+	replace  *ResidentCredential // the stored credential it replaces, or nil
 	authData []byte
 	resp     ctap.MakeCredentialResponse
 
@@ -429,11 +428,12 @@ func (hs *makeCredentialState) storeCredential() error {
 		hs.credID = id
 		return nil
 	}
-	creds := a.state.Credentials
-	hs.replace = slices.IndexFunc(creds, func(c ResidentCredential) bool {
-		return c.RPID == hs.req.RP.ID && bytes.Equal(c.UserID, hs.req.User.ID)
-	})
-	if hs.replace < 0 && len(creds) >= a.maxCreds {
+	for _, c := range a.creds.forRP(hs.rpIDHash) {
+		if c.RPID == hs.req.RP.ID && bytes.Equal(c.UserID, hs.req.User.ID) {
+			hs.replace = c
+		}
+	}
+	if hs.replace == nil && a.creds.len() >= a.maxCreds {
 		return ctap.StatusKeyStoreFull
 	}
 	id, err := a.newResidentID()
@@ -463,10 +463,10 @@ func (hs *makeCredentialState) commit() error {
 	if c := hs.resident; c != nil {
 		a.state.CreationSequence++
 		c.Sequence = a.state.CreationSequence
-		if hs.replace >= 0 {
-			a.state.Credentials = slices.Delete(a.state.Credentials, hs.replace, hs.replace+1)
+		if hs.replace != nil {
+			a.creds.remove(hs.replace.ID)
 		}
-		a.state.Credentials = append(a.state.Credentials, *c)
+		a.creds.put(c)
 	}
 	if err := a.save(); err != nil {
 		return err
@@ -483,7 +483,7 @@ func (a *Authenticator) newResidentID() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !slices.ContainsFunc(a.state.Credentials, func(c ResidentCredential) bool { return bytes.Equal(c.ID, id) }) {
+		if a.creds.byCredentialID(id) == nil {
 			return id, nil
 		}
 	}

@@ -42,9 +42,9 @@ func (a *Authenticator) reset(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gone := a.state.Credentials
+	gone := a.creds.all()
 	a.state.MasterSecret = secret
-	a.state.Credentials = nil
+	a.creds.clear()
 	a.state.PINHash, a.state.PINRetries, a.state.ForcePINChange = nil, 0, false
 	a.state.UVFailures = 0
 	a.resetConfig()              // §6.6: alwaysUv, ep and the minimum PIN length back to the factory settings (config.go)

@@ -5,8 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 )
@@ -18,8 +17,9 @@ import (
 const StateVersion = 1
 
 // State is everything the authenticator keeps across power cycles. It is
-// plain data with exported fields, serialised by FileStore with
-// encoding/json. Later features (PIN hash and retries, large-blob array,
+// plain data with exported fields: FileStore keeps it as records of a
+// checksummed journal (store_file.go, docs/store.md), and the JSON form of
+// the first release is still read once, to migrate it. Later features (PIN hash and retries, large-blob array,
 // fingerprint templates, authenticatorConfig flags) add their own fields;
 // a field that is absent in an older file decodes as its zero value, so
 // every new field must have a zero value that means "feature unused".
@@ -47,8 +47,10 @@ type State struct {
 	// the next credential gets CreationSequence+1.
 	CreationSequence uint64 `json:"creationSequence"`
 
-	// Credentials are the discoverable (resident) credentials, in no
-	// particular order.
+	// Credentials are the discoverable (resident) credentials. A Store's
+	// Load returns them in creation order (by Sequence). The running key
+	// keeps them in an index instead (store_index.go) and leaves this
+	// field nil; a Change carries the credentials a command touched.
 	Credentials []ResidentCredential `json:"credentials,omitempty"`
 
 	// PINHash is LEFT(SHA-256(PIN), 16) of the clientPIN PIN (CTAP 2.1
@@ -146,182 +148,235 @@ type ResidentCredential struct {
 	HMACSecret bool `json:"hmacSecret,omitempty"`
 }
 
-// Clone returns a deep copy of s, made by a JSON round trip so that fields
-// added later are copied without touching this function.
-func (s *State) Clone() (*State, error) {
-	if s == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(s)
-	if err != nil {
-		return nil, fmt.Errorf("authenticator: copying state: %w", err)
-	}
-	return decodeState(b)
+// ErrCorruptState is wrapped by a Store's Load, and by New, for a state
+// that fails its integrity check: a checksum, a missing or malformed
+// field, a value out of range. The state is left as it is.
+var ErrCorruptState = errors.New("authenticator: corrupt state")
+
+// Store keeps the authenticator's State durably. A command changes the
+// state in memory and hands the Store a Change; the response leaves only
+// after Commit returned nil. The cost of a Commit is the size of the
+// change, not of the state.
+type Store interface {
+	// Load returns the saved state, or (nil, nil) when nothing was saved
+	// yet. The caller owns the returned State.
+	Load() (*State, error)
+	// Commit makes ch durable, all of it or nothing: after an error the
+	// stored state is what it was before. Commit does not keep ch or
+	// anything it points to.
+	Commit(ch *Change) error
 }
 
-func decodeState(b []byte) (*State, error) {
+// Change is what one command changed: the state outside the credentials,
+// and the credentials it added, replaced or removed.
+type Change struct {
+	// State is the whole state after the command; its Credentials field
+	// is ignored. A store writes only the parts that differ from what it
+	// holds (FileStore compares them).
+	State *State
+	// Clear removes every stored credential before Delete and Put apply
+	// (authenticatorReset).
+	Clear bool
+	// Delete lists the IDs of removed credentials.
+	Delete [][]byte
+	// Put lists the credentials added or replaced, matched by ID.
+	Put []*ResidentCredential
+}
+
+// Validate checks what a state must satisfy to be this key's: a version
+// this package knows, a 32-byte master secret, attestation keys, values in
+// range and credentials that are well formed and unique. A failure wraps
+// ErrCorruptState. New also refuses a state with more credentials than
+// Config.MaxCredentials.
+func (s *State) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrCorruptState, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case s.Version < 1 || s.Version > StateVersion:
+		return bad("state version %d, this build knows 1 to %d", s.Version, StateVersion)
+	case len(s.MasterSecret) != 32:
+		return bad("master secret of %d bytes, want 32", len(s.MasterSecret))
+	case s.Attestation == nil:
+		return bad("no attestation keys")
+	case len(s.Attestation.CAKey) == 0 || len(s.Attestation.CACert) == 0 || len(s.Attestation.Key) == 0 || len(s.Attestation.Cert) == 0:
+		return bad("attestation keys incomplete")
+	case len(s.PINHash) != 0 && len(s.PINHash) != 16:
+		return bad("PIN hash of %d bytes, want 16", len(s.PINHash))
+	case s.PINRetries < 0 || s.PINRetries > MaxPINRetries:
+		return bad("pinRetries %d out of range 0 to %d", s.PINRetries, MaxPINRetries)
+	case len(s.PINHash) == 0 && (s.PINRetries != 0 || s.ForcePINChange || s.PINCodePoints != 0):
+		return bad("PIN retries or flags without a PIN")
+	case s.UVFailures < 0 || s.UVFailures > MaxUVRetries:
+		return bad("uvFailures %d out of range 0 to %d", s.UVFailures, MaxUVRetries)
+	case s.MinPINLength != 0 && (s.MinPINLength < MinPINLength || s.MinPINLength > 63):
+		return bad("minPINLength %d out of range %d to 63", s.MinPINLength, MinPINLength)
+	case s.PINCodePoints < 0 || s.PINCodePoints > 63:
+		return bad("PIN length %d out of range", s.PINCodePoints)
+	}
+	seen := make(map[string]struct{}, len(s.Credentials))
+	for i := range s.Credentials {
+		c := &s.Credentials[i]
+		if err := c.validate(s.CreationSequence); err != nil {
+			return bad("credential %d: %v", i, err)
+		}
+		if _, dup := seen[string(c.ID)]; dup {
+			return bad("credential %d: duplicate ID", i)
+		}
+		seen[string(c.ID)] = struct{}{}
+	}
+	for i, f := range s.Fingerprints {
+		if len(f.ID) == 0 {
+			return bad("fingerprint %d: no template ID", i)
+		}
+	}
+	return nil
+}
+
+// validate checks one credential; seq is the state's CreationSequence.
+func (c *ResidentCredential) validate(seq uint64) error {
+	switch {
+	case len(c.ID) == 0 || len(c.ID) > maxCredentialIDLength:
+		return fmt.Errorf("ID of %d bytes", len(c.ID))
+	case c.RPID == "":
+		return errors.New("no RP ID")
+	case len(c.UserID) > 64:
+		return fmt.Errorf("user ID of %d bytes, more than 64", len(c.UserID))
+	case !supportedAlgorithm(c.Alg):
+		return fmt.Errorf("algorithm %d", c.Alg)
+	case len(c.PrivateKey) != privateKeyLength:
+		return fmt.Errorf("private key of %d bytes", len(c.PrivateKey))
+	case c.Sequence == 0 || c.Sequence > seq:
+		return fmt.Errorf("sequence %d outside 1 to %d", c.Sequence, seq)
+	case c.CredProtect > 3:
+		return fmt.Errorf("credProtect %d", c.CredProtect)
+	case len(c.LargeBlobKey) != 0 && len(c.LargeBlobKey) != 32:
+		return fmt.Errorf("largeBlobKey of %d bytes", len(c.LargeBlobKey))
+	}
+	return nil
+}
+
+// metaCopy returns a copy of s without its credentials, sharing nothing
+// that the key changes in place (the slices are cloned; byte slices the
+// key only ever replaces are shared).
+func (s *State) metaCopy() *State {
+	c := *s
+	c.Credentials = nil
+	if s.Attestation != nil {
+		att := *s.Attestation
+		c.Attestation = &att
+	}
+	c.MinPINLengthRPIDs = slices.Clone(s.MinPINLengthRPIDs)
+	c.Fingerprints = slices.Clone(s.Fingerprints)
+	return &c
+}
+
+// decodeLegacyJSON reads a state in the JSON form of the first release
+// (one file rewritten whole on every save), for FileStore's migration.
+func decodeLegacyJSON(b []byte) (*State, error) {
 	var st State
 	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(&st); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorruptState, err)
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data", ErrCorruptState)
 	}
-	if st.Version < 1 || st.Version > StateVersion {
-		return nil, fmt.Errorf("%w: state version %d, this build knows up to %d", ErrCorruptState, st.Version, StateVersion)
+	if err := st.Validate(); err != nil {
+		return nil, err
 	}
+	sortBySequence(st.Credentials)
 	return &st, nil
 }
 
-// ErrCorruptState is wrapped by a Store's Load for state it cannot decode.
-var ErrCorruptState = errors.New("authenticator: corrupt state")
-
-// Store keeps the authenticator's State durably.
-type Store interface {
-	// Load returns the saved state, or (nil, nil) when nothing was saved
-	// yet. The caller owns the returned State.
-	Load() (*State, error)
-	// Save replaces the saved state. It is durable when Save returns: a
-	// response that depends on the state is sent only after that. Save
-	// does not keep st.
-	Save(st *State) error
+func sortBySequence(creds []ResidentCredential) {
+	slices.SortFunc(creds, func(x, y ResidentCredential) int { return cmpUint64(x.Sequence, y.Sequence) })
 }
 
-// MemoryStore is a Store in memory. It keeps a deep copy of what was
-// saved, so tests can inspect exactly what the key acknowledged.
+// MemoryStore is a Store in memory, for tests. It keeps its own copy of
+// what was committed (the state outside the credentials is small; each
+// credential is copied once, when it is put), so tests can inspect
+// exactly what the key acknowledged.
 type MemoryStore struct {
-	mu    sync.Mutex
-	state *State
-	saves int
-	err   error
+	mu      sync.Mutex
+	meta    *State
+	creds   map[string]ResidentCredential
+	commits int
+	err     error
+	failIn  int // with err: the number of commits that still succeed
 }
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
 
-// Load implements Store.
+// Load implements Store: the state as last committed, its credentials in
+// creation order.
 func (m *MemoryStore) Load() (*State, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.state.Clone()
+	if m.meta == nil {
+		return nil, nil
+	}
+	st := m.meta.metaCopy()
+	st.Credentials = make([]ResidentCredential, 0, len(m.creds))
+	for _, c := range m.creds {
+		st.Credentials = append(st.Credentials, c)
+	}
+	sortBySequence(st.Credentials)
+	return st, nil
 }
 
-// Save implements Store. It fails with the error set by FailSaves, if any.
-func (m *MemoryStore) Save(st *State) error {
+// Commit implements Store. It fails with the error set by FailSaves or
+// FailAfter, if any, and then stores nothing.
+func (m *MemoryStore) Commit(ch *Change) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.err != nil {
-		return m.err
+		if m.failIn == 0 {
+			return m.err
+		}
+		m.failIn--
 	}
-	c, err := st.Clone()
-	if err != nil {
-		return err
+	if ch.State == nil {
+		return errors.New("authenticator: commit without a state")
 	}
-	m.state = c
-	m.saves++
+	m.meta = ch.State.metaCopy()
+	if ch.Clear || m.creds == nil {
+		m.creds = make(map[string]ResidentCredential)
+	}
+	for _, id := range ch.Delete {
+		delete(m.creds, string(id))
+	}
+	for _, c := range ch.Put {
+		m.creds[string(c.ID)] = *c
+	}
+	m.commits++
 	return nil
 }
 
-// State returns a deep copy of the last saved state, nil before the first
-// Save.
+// State returns a copy of the last committed state, nil before the first
+// Commit.
 func (m *MemoryStore) State() *State {
 	st, _ := m.Load()
 	return st
 }
 
-// Saves counts the successful calls to Save.
+// Saves counts the successful calls to Commit.
 func (m *MemoryStore) Saves() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.saves
+	return m.commits
 }
 
-// FailSaves makes every later Save return err (nil restores saving), to
+// FailSaves makes every later Commit return err (nil restores saving), to
 // test what the key answers when its storage fails.
-func (m *MemoryStore) FailSaves(err error) {
+func (m *MemoryStore) FailSaves(err error) { m.FailAfter(0, err) }
+
+// FailAfter lets the next n Commits succeed and makes every later one
+// return err; a nil err restores saving.
+func (m *MemoryStore) FailAfter(n int, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.err = err
-}
-
-// FileStore is a Store in one JSON file, for the daemon.
-type FileStore struct {
-	path string
-	mu   sync.Mutex
-}
-
-// NewFileStore returns a FileStore for the file at path. The file is
-// created by the first Save with mode 0600.
-func NewFileStore(path string) *FileStore { return &FileStore{path: path} }
-
-// Path returns the state file's path.
-func (f *FileStore) Path() string { return f.path }
-
-// Load implements Store. A missing file is (nil, nil); a file that does
-// not decode is an error wrapping ErrCorruptState, and the file is left as
-// it is.
-func (f *FileStore) Load() (*State, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	b, err := os.ReadFile(f.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("authenticator: loading state: %w", err)
-	}
-	st, err := decodeState(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.path, err)
-	}
-	return st, nil
-}
-
-// Save implements Store: it writes a temporary file in the same directory,
-// syncs it, renames it over the state file and syncs the directory, so the
-// file always holds either the old or the new state.
-func (f *FileStore) Save(st *State) (err error) {
-	b, err := json.MarshalIndent(st, "", "\t")
-	if err != nil {
-		return fmt.Errorf("authenticator: encoding state: %w", err)
-	}
-	b = append(b, '\n')
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	dir := filepath.Dir(f.path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(f.path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("authenticator: saving state: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("authenticator: saving state: %w", err)
-	}
-	if _, err = tmp.Write(b); err != nil {
-		return fmt.Errorf("authenticator: saving state: %w", err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("authenticator: saving state: %w", err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("authenticator: saving state: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), f.path); err != nil {
-		return fmt.Errorf("authenticator: saving state: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("authenticator: saving state: %w", err)
-	}
-	defer d.Close()
-	if err = d.Sync(); err != nil {
-		return fmt.Errorf("authenticator: saving state: syncing %s: %w", dir, err)
-	}
-	return nil
+	m.err, m.failIn = err, n
 }

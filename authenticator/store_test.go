@@ -1,20 +1,39 @@
 package authenticator
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/virtkey/virtkey/ctap"
 )
 
+// memoryState is the running key's whole state, as a Store would hold it.
+func memoryState(a *Authenticator) *State {
+	st := a.state.metaCopy()
+	st.Credentials = a.creds.all()
+	return st
+}
+
+func openFileStore(t *testing.T, path string) *FileStore {
+	t.Helper()
+	fs, err := OpenFileStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	return fs
+}
+
 func TestFileStore(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	path := filepath.Join(dir, "state.json")
-	fs := NewFileStore(path)
+	path := filepath.Join(dir, "state")
+	fs := openFileStore(t, path)
 	if st, err := fs.Load(); st != nil || err != nil {
 		t.Fatalf("Load of a missing file: %v, %v", st, err)
 	}
@@ -35,16 +54,21 @@ func TestFileStore(t *testing.T) {
 		t.Errorf("state file mode %v, want 0600", fi.Mode().Perm())
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("directory holds %d entries, want only the state file", len(entries))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
 	}
+	if want := []string{"state", "state.lock"}; !slices.Equal(names, want) {
+		t.Errorf("directory holds %q, want %q", names, want)
+	}
+	fs.Close()
 
 	// A new key on the same file (a daemon restart) has the same state.
-	a2, err := New(Config{Rand: seededRand(4), Now: clock.Now, Store: NewFileStore(path)})
+	a2, err := New(Config{Rand: seededRand(4), Now: clock.Now, Store: openFileStore(t, path)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(a.state, a2.state); diff != "" {
+	if diff := cmp.Diff(memoryState(a), memoryState(a2)); diff != "" {
 		t.Errorf("reloaded state (-saved +loaded):\n%s", diff)
 	}
 	if !a.AttestationCA().Equal(a2.AttestationCA()) {
@@ -63,77 +87,288 @@ func TestFileStore(t *testing.T) {
 	}
 }
 
-func TestFileStoreCorrupt(t *testing.T) {
+// TestFileStoreLock: a second open of the same state is refused, naming
+// the holder's PID, until the first closes.
+func TestFileStoreLock(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state")
+	fs := openFileStore(t, path)
+	_, err := OpenFileStore(path)
+	var le *LockedError
+	if !errors.As(err, &le) || le.PID != os.Getpid() {
+		t.Fatalf("second open: %v, want a LockedError with PID %d", err, os.Getpid())
+	}
+	fs.Close()
+	fs2, err := OpenFileStore(path)
+	if err != nil {
+		t.Fatalf("open after close: %v", err)
+	}
+	fs2.Close()
+}
+
+// writeKeyState makes a key with a PIN and two discoverable credentials
+// in a FileStore at path and returns its state.
+func writeKeyState(t *testing.T, path string) *State {
+	t.Helper()
+	fs := openFileStore(t, path)
+	a, err := New(Config{Rand: seededRand(5), Now: newFakeClock().Now, Store: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &testKey{t: t, a: a, clock: newFakeClock()}
+	k.mustRegister(mcReq("a.example", []byte{1}, true))
+	k.mustRegister(mcReq("b.example", []byte{2}, true))
+	fs.Close()
+	return memoryState(a)
+}
+
+// TestFileStoreIntegrity: a truncated file, any single bit flipped, a
+// missing record or an out-of-range value is refused with ErrCorruptState
+// and the file is left as it was.
+func TestFileStoreIntegrity(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state")
+	writeKeyState(t, path)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseJournal(good); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(name string, b []byte) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fs, err := OpenFileStore(p)
+		if err == nil {
+			fs.Close()
+			t.Errorf("%s: opened", name)
+		} else if !errors.Is(err, ErrCorruptState) {
+			t.Errorf("%s: %v, want ErrCorruptState", name, err)
+		}
+		if got, _ := os.ReadFile(p); string(got) != string(b) {
+			t.Errorf("%s: file changed", name)
+		}
+	}
+	for _, n := range []int{0, 10, headerSize, headerSize + 3, len(good) / 2, len(good) - 1} {
+		refused("truncated", good[:n])
+	}
+	// Every single-bit flip (parsed directly: opening each would take
+	// long).
+	for i := range len(good) * 8 {
+		b := slices.Clone(good)
+		b[i/8] ^= 1 << (i % 8)
+		if _, err := parseJournal(b); !errors.Is(err, ErrCorruptState) {
+			t.Fatalf("bit %d flipped: %v", i, err)
+		}
+	}
+	flipped := slices.Clone(good)
+	flipped[len(good)-20] ^= 4
+	refused("flipped", flipped)
+
+	// A journal without its meta record.
+	j, _ := parseJournal(good)
+	st := j.st
+	b := make([]byte, headerSize)
+	parts, _ := encodeParts(st)
+	b = appendRecord(b, kindSecrets, parts[kindSecrets])
+	b = appendRecord(b, kindLargeBlob, parts[kindLargeBlob])
+	b = appendRecord(b, kindFingerprints, parts[kindFingerprints])
+	copy(b, encodeHeader(1, int64(len(b))))
+	refused("no-meta", b)
+
+	for name, change := range map[string]func(*State){
+		"negative-retries": func(s *State) { s.PINHash, s.PINRetries = make([]byte, 16), -1 },
+		"retries-too-many": func(s *State) { s.PINHash, s.PINRetries = make([]byte, 16), 9 },
+		"short-secret":     func(s *State) { s.MasterSecret = s.MasterSecret[:16] },
+		"no-attestation":   func(s *State) { s.Attestation = nil },
+		"bad-sequence":     func(s *State) { s.Credentials[0].Sequence = 99 },
+		"bad-alg":          func(s *State) { s.Credentials[0].Alg = 5 },
+	} {
+		s := j.st.metaCopy()
+		s.Credentials = slices.Clone(j.st.Credentials)
+		change(s)
+		b, err := snapshot(s, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused(name, b)
+	}
+}
+
+// TestFileStoreMoreCredentialsThanCapacity: a state with more
+// credentials than the key holds does not start.
+func TestFileStoreMoreCredentialsThanCapacity(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state")
+	writeKeyState(t, path)
+	_, err := New(Config{Store: openFileStore(t, path), MaxCredentials: 1})
+	if !errors.Is(err, ErrCorruptState) {
+		t.Errorf("New with 2 credentials and room for 1: %v", err)
+	}
+}
+
+// legacyJSON is a state file as the first release wrote it.
+func legacyJSON(t *testing.T, st *State) []byte {
+	b, err := json.MarshalIndent(st, "", "\t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+// TestFileStoreMigration: a JSON state of the first release becomes a
+// journal once, the old file kept as .bak; the key is the same.
+func TestFileStoreMigration(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	want := writeKeyState(t, filepath.Join(dir, "orig"))
+	want.PINHash, want.PINRetries = make([]byte, 16), 5
+	path := filepath.Join(dir, "state.json")
+	old := legacyJSON(t, want)
+	if err := os.WriteFile(path, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs := openFileStore(t, path)
+	got, err := fs.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("migrated state (-old +new):\n%s", diff)
+	}
+	if bak, _ := os.ReadFile(path + ".bak"); string(bak) != string(old) {
+		t.Error("the old file is not kept as .bak")
+	}
+	if b, _ := os.ReadFile(path); string(b[:len(fileMagic)]) != fileMagic {
+		t.Error("state file not migrated")
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("migrated file mode %v", fi.Mode().Perm())
+	}
+	fs.Close()
+	// The second open reads the journal; the .bak stays as it is.
+	fs = openFileStore(t, path)
+	if got, err := fs.Load(); err != nil || !cmp.Equal(want, got) {
+		t.Errorf("after migration: %v", err)
+	}
+}
+
+// TestFileStoreLegacyRefused: JSON states that fail the check are not
+// migrated, nor started as a new key, and stay as they are.
+func TestFileStoreLegacyRefused(t *testing.T) {
 	t.Parallel()
 	for name, content := range map[string]string{
-		"garbage":   "not json",
-		"trailing":  `{"version":1,"masterSecret":"AAAA"} {}`,
-		"version":   `{"version":99}`,
-		"truncated": `{"version":1,"mas`,
+		"version-only": `{"version":1}`,
+		"trailing":     `{"version":1,"masterSecret":"AAAA"} {}`,
+		"version":      `{"version":99}`,
+		"truncated":    `{"version":1,"mas`,
+		"garbage":      "not json",
+		"empty":        "",
 	} {
 		path := filepath.Join(t.TempDir(), "state.json")
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		fs := NewFileStore(path)
-		if _, err := fs.Load(); !errors.Is(err, ErrCorruptState) {
-			t.Errorf("%s: Load: %v, want ErrCorruptState", name, err)
-		}
-		if _, err := New(Config{Store: fs}); err == nil {
-			t.Errorf("%s: New succeeded on a corrupt state", name)
+		if fs, err := OpenFileStore(path); !errors.Is(err, ErrCorruptState) {
+			if err == nil {
+				fs.Close()
+			}
+			t.Errorf("%s: open: %v, want ErrCorruptState", name, err)
 		}
 		got, _ := os.ReadFile(path)
 		if string(got) != content {
 			t.Errorf("%s: corrupt file was changed", name)
 		}
+		if _, err := os.Stat(path + ".bak"); err == nil {
+			t.Errorf("%s: .bak made", name)
+		}
 	}
 }
 
-func TestFileStoreSaveFailureKeepsOldFile(t *testing.T) {
+// TestFileStoreCompaction: a long run of commits keeps the file near the
+// size of the state, and the state survives the compactions.
+func TestFileStoreCompaction(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() == 0 {
-		t.Skip("root ignores directory permissions")
-	}
 	dir := t.TempDir()
-	path := filepath.Join(dir, "state.json")
-	fs := NewFileStore(path)
-	st := &State{Version: StateVersion, MasterSecret: make([]byte, 32), SignCount: 1}
-	if err := fs.Save(st); err != nil {
+	path := filepath.Join(dir, "state")
+	fs := openFileStore(t, path)
+	a, err := New(Config{Rand: seededRand(6), Now: newFakeClock().Now, Store: fs})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(dir, 0o500); err != nil {
+	k := &testKey{t: t, a: a, clock: newFakeClock()}
+	id, _ := k.mustRegister(mcReq("example.com", []byte{1}, true))
+	for range 3000 {
+		if _, s := k.getAssertion(gaReq("example.com", id)); s != ctap.StatusOK {
+			t.Fatal(s)
+		}
+	}
+	fi, _ := os.Stat(path)
+	if fi.Size() > 200<<10 {
+		t.Errorf("state file of %d bytes after 3000 assertions", fi.Size())
+	}
+	want := memoryState(a)
+	fs.Close()
+	got, err := openFileStore(t, path).Load()
+	if err != nil || !cmp.Equal(want, got) {
+		t.Errorf("after compactions: %v %s", err, cmp.Diff(want, got))
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("%d directory entries, want the state and its lock", len(entries))
+	}
+}
+
+// TestFileStoreBytesPerAssertion: a counter bump writes a record and a
+// header, not the state.
+func TestFileStoreBytesPerAssertion(t *testing.T) {
+	t.Parallel()
+	fs := openFileStore(t, filepath.Join(t.TempDir(), "state"))
+	a, err := New(Config{Rand: seededRand(7), Now: newFakeClock().Now, Store: fs})
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.Chmod(dir, 0o700)
-	st.SignCount = 2
-	if err := fs.Save(st); err == nil {
-		t.Fatal("Save in a read-only directory succeeded")
+	k := &testKey{t: t, a: a, clock: newFakeClock()}
+	for i := range 20 {
+		k.mustRegister(mcReq("example.com", []byte{byte(i)}, true))
 	}
-	got, err := fs.Load()
-	if err != nil || got.SignCount != 1 {
-		t.Errorf("after a failed save: %+v, %v", got, err)
+	before := fs.BytesWritten()
+	if _, s := k.getAssertion(gaReq("example.com")); s != ctap.StatusOK {
+		t.Fatal(s)
+	}
+	if n := fs.BytesWritten() - before; n > 256 {
+		t.Errorf("getAssertion wrote %d bytes", n)
 	}
 }
 
 func TestMemoryStoreCopies(t *testing.T) {
 	t.Parallel()
 	m := NewMemoryStore()
-	st := &State{Version: StateVersion, MasterSecret: []byte{1, 2}, Credentials: []ResidentCredential{{ID: []byte{1}}}}
-	if err := m.Save(st); err != nil {
+	st := &State{Version: StateVersion, MasterSecret: []byte{1, 2}, MinPINLengthRPIDs: []string{"a"}}
+	c := &ResidentCredential{ID: []byte{1}, UserName: "a"}
+	if err := m.Commit(&Change{State: st, Put: []*ResidentCredential{c}}); err != nil {
 		t.Fatal(err)
 	}
-	st.MasterSecret[0] = 9
-	st.Credentials[0].ID[0] = 9
+	st.MinPINLengthRPIDs[0] = "b"
+	c.UserName = "b"
 	got := m.State()
-	if got.MasterSecret[0] != 1 || got.Credentials[0].ID[0] != 1 {
-		t.Error("MemoryStore kept a reference to the saved state")
+	if got.MinPINLengthRPIDs[0] != "a" || got.Credentials[0].UserName != "a" {
+		t.Error("MemoryStore kept a reference to the committed state")
 	}
-	got.MasterSecret[0] = 7
-	if m.State().MasterSecret[0] != 1 {
+	got.MinPINLengthRPIDs[0] = "c"
+	if m.State().MinPINLengthRPIDs[0] != "a" {
 		t.Error("MemoryStore handed out its own copy")
 	}
 	if m.Saves() != 1 {
 		t.Errorf("Saves %d", m.Saves())
+	}
+	if err := m.Commit(&Change{State: st, Delete: [][]byte{{1}}}); err != nil || len(m.State().Credentials) != 0 {
+		t.Errorf("delete: %v", err)
 	}
 }
 
@@ -178,20 +413,26 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// TestFileStoreSaveCleansUp: a Save whose rename fails leaves no temporary
-// file behind.
-func TestFileStoreSaveCleansUp(t *testing.T) {
+// TestFileStoreCreateCleansUp: a first commit whose rename fails leaves
+// no temporary file behind.
+func TestFileStoreCreateCleansUp(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	path := filepath.Join(dir, "state.json")
+	path := filepath.Join(dir, "state")
 	if err := os.MkdirAll(filepath.Join(path, "x"), 0o700); err != nil { // the target is a non-empty directory
 		t.Fatal(err)
 	}
-	if err := NewFileStore(path).Save(&State{Version: StateVersion}); err == nil {
-		t.Fatal("Save over a directory succeeded")
+	fs, err := OpenFileStore(path)
+	if err == nil {
+		defer fs.Close()
+		if _, err := New(Config{Store: fs}); err == nil {
+			t.Fatal("a new key over a directory started")
+		}
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("%d entries left in the directory, want 1", len(entries))
+	for _, e := range entries {
+		if e.Name() != "state" && e.Name() != "state.lock" {
+			t.Errorf("%s left in the directory", e.Name())
+		}
 	}
 }

@@ -41,6 +41,7 @@ type serveFlags struct {
 	set                                    map[string]bool // flags given on the command line
 	vendor, product                        uint32
 	udpAllowRemote                         bool
+	maxCreds                               int
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -50,6 +51,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.udp, "udp", "", "serve over UDP at this address (e.g. 127.0.0.1:8111) instead of creating a uhid device; a loopback address only, unless --udp-allow-remote")
 	fs.BoolVar(&f.udpAllowRemote, "udp-allow-remote", false, "let --udp listen on an address other machines can reach (0.0.0.0, :PORT, a LAN address). UDP has no access control: anyone who can send to the port can use the key, make and use credentials, try PINs and reset it")
 	fs.StringVar(&f.state, "state", "", "keep the key's state in this file (default: memory only, forgotten at exit)")
+	fs.IntVar(&f.maxCreds, "max-credentials", 0, "how many discoverable credentials the key holds (default: the profile's, 100 for most)")
 	fs.StringVar(&f.presence, "presence", presenceAuto, "how user presence is answered: "+strings.Join(presenceModes, ", "))
 	fs.DurationVar(&f.touchTimeout, "touch-timeout", authenticator.DefaultTouchTimeout,
 		"how long a request for a touch, a UV or a finger waits before the key gives up (0: wait until answered or cancelled)")
@@ -70,6 +72,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	f.set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 
+	if f.set["max-credentials"] && f.maxCreds < 1 {
+		return nil, fmt.Errorf("--max-credentials %d: want at least 1", f.maxCreds)
+	}
 	if _, ok := lookupProfile(f.profile); !ok {
 		return nil, fmt.Errorf("--profile %q: want one of %s", f.profile, profileNames())
 	}
@@ -179,6 +184,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if f.touchTimeout == 0 {
 		cfg.TouchTimeout = -1 // wait until answered or cancelled
 	}
+	if f.maxCreds > 0 {
+		cfg.MaxCredentials = f.maxCreds
+	}
 	if f.state != "" {
 		abs, err := filepath.Abs(f.state)
 		if err != nil {
@@ -188,7 +196,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		if err := checkStateFile(abs, log); err != nil {
 			return fail("%v", err)
 		}
-		d.store = &watchedStore{Store: authenticator.NewFileStore(abs)}
+		fstore, err := authenticator.OpenFileStore(abs)
+		if err != nil {
+			var locked *authenticator.LockedError
+			if errors.As(err, &locked) {
+				return fail("%v: another virtkey serves this key; stop it first", err)
+			}
+			if errors.Is(err, authenticator.ErrCorruptState) {
+				return fail("state file %s cannot be read: %v\nThe file was left as it is. Move it away to start with a new, empty key, or restore it from a backup.", abs, err)
+			}
+			return fail("%v", err)
+		}
+		defer fstore.Close()
+		d.store = &watchedStore{Store: fstore}
 	} else {
 		d.store = &watchedStore{Store: authenticator.NewMemoryStore()}
 	}
@@ -299,8 +319,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 // checkStateFile refuses a state path that is not a regular file and
-// warns when others may read it. The file is not changed: the next save
-// replaces it with a file of mode 0600.
+// warns when others may read it; opening the store makes it 0600.
 func checkStateFile(path string, log *slog.Logger) error {
 	fi, err := os.Stat(path)
 	switch {
@@ -311,7 +330,7 @@ func checkStateFile(path string, log *slog.Logger) error {
 	case !fi.Mode().IsRegular():
 		return fmt.Errorf("state file %s: not a regular file", path)
 	case fi.Mode().Perm()&0o077 != 0:
-		log.Warn("state file is readable by others; the next save makes it 0600", "path", path, "mode", fi.Mode().Perm())
+		log.Warn("state file was readable by others; it is now 0600", "path", path, "mode", fi.Mode().Perm())
 	}
 	return nil
 }

@@ -8,13 +8,19 @@ import (
 )
 
 // watchedStore is the authenticator's Store with a summary of the state it
-// last loaded or saved, for `virtkey status`. Because the authenticator
-// saves before it answers, the summary is what the key has acknowledged.
+// last loaded or committed, for `virtkey status`. Because the authenticator
+// commits before it answers, the summary is what the key has acknowledged.
+// A commit updates it by the size of the change: the credential count per
+// RP is kept, and the sorted RP list is made only when status asks.
 type watchedStore struct {
 	authenticator.Store
 
-	mu  sync.Mutex
-	sum stateSummary
+	mu        sync.Mutex
+	pinSet    bool
+	retries   int
+	signCount uint32
+	rpOf      map[string]string // credential ID to RP ID
+	perRP     map[string]int    // credentials per RP ID
 }
 
 // stateSummary is what `virtkey status` tells about the key's state.
@@ -30,45 +36,69 @@ type stateSummary struct {
 func (w *watchedStore) Load() (*authenticator.State, error) {
 	st, err := w.Store.Load()
 	if err == nil && st != nil {
-		w.note(st)
+		w.mu.Lock()
+		w.rpOf, w.perRP = make(map[string]string, len(st.Credentials)), map[string]int{}
+		for i := range st.Credentials {
+			w.add(&st.Credentials[i])
+		}
+		w.noteMeta(st)
+		w.mu.Unlock()
 	}
 	return st, err
 }
 
-// Save implements authenticator.Store.
-func (w *watchedStore) Save(st *authenticator.State) error {
-	err := w.Store.Save(st)
-	if err == nil {
-		w.note(st)
+// Commit implements authenticator.Store.
+func (w *watchedStore) Commit(ch *authenticator.Change) error {
+	err := w.Store.Commit(ch)
+	if err != nil {
+		return err
 	}
-	return err
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if ch.Clear || w.rpOf == nil {
+		w.rpOf, w.perRP = map[string]string{}, map[string]int{}
+	}
+	for _, id := range ch.Delete {
+		w.remove(string(id))
+	}
+	for _, c := range ch.Put {
+		w.remove(string(c.ID))
+		w.add(c)
+	}
+	w.noteMeta(ch.State)
+	return nil
 }
 
-func (w *watchedStore) note(st *authenticator.State) {
-	sum := stateSummary{
-		Credentials: len(st.Credentials),
-		PINSet:      len(st.PINHash) > 0,
-		SignCount:   st.SignCount,
-		RPs:         []string{},
+func (w *watchedStore) noteMeta(st *authenticator.State) {
+	w.pinSet, w.retries, w.signCount = len(st.PINHash) > 0, st.PINRetries, st.SignCount
+}
+
+func (w *watchedStore) add(c *authenticator.ResidentCredential) {
+	w.rpOf[string(c.ID)] = c.RPID
+	w.perRP[c.RPID]++
+}
+
+func (w *watchedStore) remove(id string) {
+	rp, ok := w.rpOf[id]
+	if !ok {
+		return
 	}
-	if sum.PINSet {
-		sum.PINRetries = st.PINRetries
+	delete(w.rpOf, id)
+	if w.perRP[rp]--; w.perRP[rp] == 0 {
+		delete(w.perRP, rp)
 	}
-	for _, c := range st.Credentials {
-		if !slices.Contains(sum.RPs, c.RPID) {
-			sum.RPs = append(sum.RPs, c.RPID)
-		}
-	}
-	slices.Sort(sum.RPs)
-	w.mu.Lock()
-	w.sum = sum
-	w.mu.Unlock()
 }
 
 func (w *watchedStore) summary() stateSummary {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	s := w.sum
-	s.RPs = slices.Clone(s.RPs)
+	s := stateSummary{Credentials: len(w.rpOf), PINSet: w.pinSet, SignCount: w.signCount, RPs: []string{}}
+	if s.PINSet {
+		s.PINRetries = w.retries
+	}
+	for rp := range w.perRP {
+		s.RPs = append(s.RPs, rp)
+	}
+	slices.Sort(s.RPs)
 	return s
 }

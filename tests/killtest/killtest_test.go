@@ -329,7 +329,12 @@ func verifyCred(t *testing.T, round int, c *client.Ctap2, cr cred, tr *tracker) 
 // any the key sent.
 func checkStateFile(t *testing.T, round int, path string, tr *tracker) {
 	t.Helper()
-	st, err := authenticator.NewFileStore(path).Load()
+	fs, err := authenticator.OpenFileStore(path)
+	if err != nil {
+		t.Fatalf("round %d: state does not open: %v", round, err)
+	}
+	st, err := fs.Load()
+	fs.Close()
 	if err != nil {
 		t.Fatalf("round %d: state does not load: %v", round, err)
 	}

@@ -1,0 +1,152 @@
+package authenticator
+
+import (
+	"crypto/sha256"
+	"slices"
+)
+
+// credIndex is the running key's discoverable credentials, indexed by
+// credential ID and by rpIdHash, with the changes since the last commit.
+// Every lookup a command makes costs the credentials of one RP at most,
+// never all of them: getAssertion without an allowList reads its RP's
+// list, with one it looks IDs up, and credentialManagement walks the RPs
+// once and each RP's credentials once (O(total) for a whole enumeration).
+type credIndex struct {
+	byID map[string]*ResidentCredential
+	byRP map[[32]byte]*rpCredentials
+
+	// The change since the last commit (Change.Clear, Delete, Put).
+	cleared bool
+	dirty   map[string]*ResidentCredential // put; nil value: deleted
+}
+
+// rpCredentials is one RP's credentials in creation order (ascending
+// Sequence).
+type rpCredentials struct {
+	rpID  string
+	hash  [32]byte
+	creds []*ResidentCredential
+}
+
+// newCredIndex indexes creds, which it takes over; it sorts them by
+// Sequence first.
+func newCredIndex(creds []ResidentCredential) *credIndex {
+	x := &credIndex{
+		byID:  make(map[string]*ResidentCredential, len(creds)),
+		byRP:  make(map[[32]byte]*rpCredentials),
+		dirty: make(map[string]*ResidentCredential),
+	}
+	sortBySequence(creds)
+	for i := range creds {
+		x.insert(&creds[i])
+	}
+	return x
+}
+
+// len is the number of discoverable credentials.
+func (x *credIndex) len() int { return len(x.byID) }
+
+// byCredentialID returns the credential with that ID, or nil.
+func (x *credIndex) byCredentialID(id []byte) *ResidentCredential { return x.byID[string(id)] }
+
+// forRP returns the credentials of the RP with that rpIdHash, oldest
+// first, or nil. The caller must not change the slice.
+func (x *credIndex) forRP(rpIDHash [32]byte) []*ResidentCredential {
+	if r := x.byRP[rpIDHash]; r != nil {
+		return r.creds
+	}
+	return nil
+}
+
+// rps returns every RP that has credentials, ordered by its oldest
+// credential.
+func (x *credIndex) rps() []*rpCredentials {
+	rps := make([]*rpCredentials, 0, len(x.byRP))
+	for _, r := range x.byRP {
+		rps = append(rps, r)
+	}
+	slices.SortFunc(rps, func(p, q *rpCredentials) int { return cmpUint64(p.creds[0].Sequence, q.creds[0].Sequence) })
+	return rps
+}
+
+// put adds c, whose Sequence is larger than any stored one, or replaces
+// the credential with its ID.
+func (x *credIndex) put(c *ResidentCredential) {
+	x.remove(c.ID)
+	x.insert(c)
+	x.dirty[string(c.ID)] = c
+}
+
+// remove deletes the credential with that ID, if there is one.
+func (x *credIndex) remove(id []byte) {
+	c := x.byID[string(id)]
+	if c == nil {
+		return
+	}
+	delete(x.byID, string(id))
+	h := sha256.Sum256([]byte(c.RPID))
+	r := x.byRP[h]
+	if i := slices.Index(r.creds, c); i >= 0 {
+		r.creds = slices.Delete(r.creds, i, i+1)
+	}
+	if len(r.creds) == 0 {
+		delete(x.byRP, h)
+	}
+	x.dirty[string(id)] = nil
+}
+
+// clear deletes every credential (authenticatorReset).
+func (x *credIndex) clear() {
+	clear(x.byID)
+	clear(x.byRP)
+	clear(x.dirty)
+	x.cleared = true
+}
+
+// updated marks c, changed in place, for the next commit.
+func (x *credIndex) updated(c *ResidentCredential) { x.dirty[string(c.ID)] = c }
+
+func (x *credIndex) insert(c *ResidentCredential) {
+	x.byID[string(c.ID)] = c
+	h := sha256.Sum256([]byte(c.RPID))
+	r := x.byRP[h]
+	if r == nil {
+		r = &rpCredentials{rpID: c.RPID, hash: h}
+		x.byRP[h] = r
+	}
+	// Credentials arrive in creation order, except when an older one is
+	// updated in place; keep the list sorted either way.
+	i := len(r.creds)
+	for i > 0 && r.creds[i-1].Sequence > c.Sequence {
+		i--
+	}
+	r.creds = slices.Insert(r.creds, i, c)
+}
+
+// change fills ch with the credential changes since the last commit.
+func (x *credIndex) change(ch *Change) {
+	ch.Clear = x.cleared
+	for id, c := range x.dirty {
+		if c == nil {
+			ch.Delete = append(ch.Delete, []byte(id))
+		} else {
+			ch.Put = append(ch.Put, c)
+		}
+	}
+}
+
+// committed forgets the changes once the store has them.
+func (x *credIndex) committed() {
+	x.cleared = false
+	clear(x.dirty)
+}
+
+// all returns every credential in creation order, for tests and export.
+func (x *credIndex) all() []ResidentCredential {
+	out := make([]ResidentCredential, 0, len(x.byID))
+	for _, c := range x.byID {
+		out = append(out, *c)
+	}
+	sortBySequence(out)
+	return out
+}
