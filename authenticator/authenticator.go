@@ -5,10 +5,10 @@
 // The core never sees CTAPHID channels or reports: ctaphid.Serve calls
 // HandleCBOR with a command byte and its CBOR parameters, and cancels the
 // context on CTAPHID_CANCEL. State lives behind a Store (NewMemoryStore for
-// tests, NewFileStore for the daemon), and user presence comes from a
+// tests, OpenFileStore for the daemon), and user presence comes from a
 // Presence the caller supplies. A response that depends on a state change
 // (a new discoverable credential, the signature counter, a reset) is sent
-// only after Store.Save returned.
+// only after Store.Commit returned.
 //
 // Multi-step commands follow crypto/tls: a state struct per command whose
 // handle method calls the spec's numbered steps in order

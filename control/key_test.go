@@ -20,12 +20,12 @@ type forgetfulStore struct {
 	saved bool
 }
 
-func (f *forgetfulStore) Save(st *authenticator.State) error {
+func (f *forgetfulStore) Commit(ch *authenticator.Change) error {
 	if f.saved {
 		return nil
 	}
 	f.saved = true
-	return f.MemoryStore.Save(st)
+	return f.MemoryStore.Commit(ch)
 }
 
 func hash(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
