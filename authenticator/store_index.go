@@ -103,9 +103,6 @@ func (x *credIndex) clear() {
 	x.cleared = true
 }
 
-// updated marks c, changed in place, for the next commit.
-func (x *credIndex) updated(c *ResidentCredential) { x.dirty[string(c.ID)] = c }
-
 func (x *credIndex) insert(c *ResidentCredential) {
 	x.byID[string(c.ID)] = c
 	h := sha256.Sum256([]byte(c.RPID))
