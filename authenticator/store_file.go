@@ -531,7 +531,8 @@ func (fs *FileStore) Close() error {
 }
 
 // Load implements Store. The first Load after Open returns the state Open
-// read; later ones read the file again.
+// read; later ones read the file again. A file removed since is an empty
+// store.
 func (fs *FileStore) Load() (*State, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -543,6 +544,13 @@ func (fs *FileStore) Load() (*State, error) {
 		return st, nil
 	}
 	b, err := os.ReadFile(fs.path)
+	if errors.Is(err, os.ErrNotExist) {
+		// Removed while open: an empty store again, whose next commit
+		// creates the file (not one that writes to the removed file).
+		fs.f.Close()
+		fs.f, fs.j = nil, nil
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("authenticator: loading state: %w", err)
 	}

@@ -436,3 +436,27 @@ func TestFileStoreCreateCleansUp(t *testing.T) {
 		}
 	}
 }
+
+// TestFileStoreRemovedWhileOpen: a state file removed under a running
+// daemon is an empty store at the next Load, and the next commit makes a
+// new file rather than writing to the removed one.
+func TestFileStoreRemovedWhileOpen(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state")
+	fs := openFileStore(t, path)
+	if _, err := New(Config{Rand: seededRand(8), Store: fs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := fs.Load(); st != nil || err != nil {
+		t.Fatalf("Load after removal: %v, %v", st, err)
+	}
+	if _, err := New(Config{Rand: seededRand(9), Store: fs}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("no new state file: %v", err)
+	}
+}
