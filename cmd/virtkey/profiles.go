@@ -66,6 +66,14 @@ var bioAAGUID = [16]byte{
 	0x8b, 0xda, 0x11, 0x70, 0x76, 0xf2, 0x75, 0x45,
 }
 
+// uvAAGUID identifies the fido21-uv model:
+// e8e6e3f7-5220-4681-be00-46b4302499fb, a random (version 4) UUID fixed for
+// this project.
+var uvAAGUID = [16]byte{
+	0xe8, 0xe6, 0xe3, 0xf7, 0x52, 0x20, 0x46, 0x81,
+	0xbe, 0x00, 0x46, 0xb4, 0x30, 0x24, 0x99, 0xfb,
+}
+
 // fido20AAGUID identifies the fido20-pin model:
 // e4e46a83-df8b-4782-8980-3c46ecaef4bc, a random (version 4) UUID fixed for
 // this project.
@@ -110,6 +118,21 @@ var profiles = []profile{
 		Config: func(c *authenticator.Config) {
 			c.BuiltInUV = true     // `virtkey finger N` puts finger N on the sensor
 			c.BioEnrollment = true // enrolled fingers match, others do not
+		},
+	},
+	{
+		Name: "fido21-uv",
+		Description: "CTAP 2.1 key with built-in user verification it configures itself (on-device PIN entry or a " +
+			"finger enrolled by the vendor's tool) and a PIN, without bioEnrollment",
+		Versions:           []string{ctap.VersionU2FV2, ctap.VersionFIDO20, ctap.VersionFIDO21Pre, ctap.VersionFIDO21},
+		Options:            append([]string{ctap.OptionUV}, fido21Options...),
+		PinUvAuthProtocols: []uint64{2, 1},
+		CTAP2:              true,
+		Sensor:             true,
+		AAGUID:             uvAAGUID,
+		DeviceName:         "virtkey FIDO2 UV",
+		Config: func(c *authenticator.Config) {
+			c.BuiltInUV = true // `virtkey finger N` verifies, `virtkey finger --bad` does not match
 		},
 	},
 	{
