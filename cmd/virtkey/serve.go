@@ -178,7 +178,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	// The state first: a key that cannot read its state does not start,
 	// and the file stays as it is.
 	d := &daemon{profile: prof, statePath: f.state, started: time.Now(), clock: control.NewClock(time.Now)}
-	cfg := authenticator.Config{OnWink: func() { log.Info("wink") }}
+	cfg := authenticator.Config{OnWink: func() { log.Debug("wink") }, OnCredentialEvent: logCredentialEvent(log)}
 	prof.apply(&cfg)
 	cfg.TouchTimeout = f.touchTimeout
 	if f.touchTimeout == 0 {
