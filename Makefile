@@ -19,8 +19,16 @@ vet:
 	$(GO) vet ./...
 	gofmt -l . | tee /dev/stderr | (! read)
 
+# staticcheck from PATH, else from GOPATH/bin, installed there at the
+# version CI uses when it is missing.
+STATICCHECK_VERSION = v0.8.2
 lint: vet
-	staticcheck ./...
+	@sc=$$(command -v staticcheck || echo "$$($(GO) env GOPATH)/bin/staticcheck"); \
+	if [ ! -x "$$sc" ]; then \
+		echo "installing staticcheck $(STATICCHECK_VERSION)"; \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) || exit 1; \
+	fi; \
+	"$$sc" ./...
 
 # Each fuzz target of every package for FUZZTIME (go test fuzzes one
 # target at a time).

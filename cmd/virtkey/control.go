@@ -43,15 +43,23 @@ type (
 )
 
 // defaultControlPath is $XDG_RUNTIME_DIR/virtkey.sock, or
-// /run/virtkey.sock for root; empty when neither applies.
+// /run/virtkey.sock for root on a system with /run; otherwise, on a
+// minimal system, virtkey-UID/virtkey.sock in the temporary directory, a
+// folder serve makes private to the user (controlSocketDir).
 func defaultControlPath() string {
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 		return filepath.Join(d, "virtkey.sock")
 	}
-	if os.Geteuid() == 0 {
+	if fi, err := os.Stat("/run"); os.Geteuid() == 0 && err == nil && fi.IsDir() {
 		return "/run/virtkey.sock"
 	}
-	return ""
+	return filepath.Join(fallbackControlDir(), "virtkey.sock")
+}
+
+// fallbackControlDir is the folder of the control socket when neither
+// XDG_RUNTIME_DIR nor /run serves.
+func fallbackControlDir() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("virtkey-%d", os.Geteuid()))
 }
 
 // controlListener is the daemon's socket.

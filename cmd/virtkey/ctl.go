@@ -88,7 +88,13 @@ func controlCommand(ctx context.Context, op string, args []string, stdout, stder
 			fmt.Fprintf(stderr, "virtkey %s: %s: no answer within %v\n", op, *ctlPath, *timeout)
 			return 1
 		}
-		fmt.Fprintf(stderr, "virtkey %s: cannot reach the daemon: %v (is `virtkey serve` running with this --control?)\n", op, err)
+		// The innermost error says why (no such file, connection
+		// refused); the path is ours to name, once.
+		why := err
+		for u := errors.Unwrap(why); u != nil; u = errors.Unwrap(why) {
+			why = u
+		}
+		fmt.Fprintf(stderr, "virtkey %s: cannot reach the daemon at %s: %v (is `virtkey serve` running with this --control?)\n", op, *ctlPath, why)
 		return 1
 	}
 	if !resp.OK {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/virtkey/virtkey/authenticator"
@@ -44,10 +45,30 @@ type serveFlags struct {
 	maxCreds                               int
 }
 
+const serveUsage = `usage: virtkey serve [flags]
+
+Runs the virtual FIDO2 security key until SIGINT or SIGTERM: a USB HID key
+through /dev/uhid (the default), or with --udp a key answering CTAPHID over
+UDP, one 64-byte report per datagram. Without --state the key lives in memory
+and is gone at exit. With --presence control or prompt, a request for a touch
+waits for "virtkey touch", "virtkey deny" or a typed answer, at most
+--touch-timeout.
+
+examples:
+  virtkey serve --state ~/.local/state/virtkey/key.state --presence prompt
+  virtkey serve --udp 127.0.0.1:8111 --control /tmp/vk.sock
+
+flags:
+`
+
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	f := &serveFlags{}
 	fs := flag.NewFlagSet("virtkey serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // errors are reported once, by serve
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), serveUsage)
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&f.udp, "udp", "", "serve over UDP at this address (e.g. 127.0.0.1:8111) instead of creating a uhid device; a loopback address only, unless --udp-allow-remote")
 	fs.BoolVar(&f.udpAllowRemote, "udp-allow-remote", false, "let --udp listen on an address other machines can reach (0.0.0.0, :PORT, a LAN address). UDP has no access control: anyone who can send to the port can use the key, make and use credentials, try PINs and reset it")
 	fs.StringVar(&f.state, "state", "", "keep the key's state in this file (default: memory only, forgotten at exit)")
@@ -64,7 +85,12 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.readyFile, "ready-file", "", "once serving, write the device address (UDP host:port or uhid path) to this file; removed at exit")
 	fs.TextVar(&f.level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.Usage()
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w (virtkey serve --help lists the flags)", err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -165,7 +191,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return 0
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.level}))
+	term := &terminal{w: stderr} // the log and --presence prompt's questions share it
+	log := slog.New(slog.NewTextHandler(logWriter{term}, &slog.HandlerOptions{Level: f.level}))
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "virtkey: "+format+"\n", args...)
 		return 1
@@ -213,7 +240,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		d.store = &watchedStore{Store: authenticator.NewMemoryStore()}
 	}
 	cfg.Store = d.store
-	d.presence = newUserPresence(f.presence, log, stdin, stderr)
+	d.presence = newUserPresence(f.presence, log, stdin, term)
 	d.cfg = cfg
 	key, err := d.newKey()
 	if err != nil {
@@ -274,6 +301,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	// Then the control socket; the device goes away if it cannot be had.
 	var ctl *controlListener
 	if f.control != controlOff {
+		if err := controlSocketDir(f.control, log); err != nil {
+			dev.Close()
+			return fail("%v", err)
+		}
 		if ctl, err = listenControl(f.control); err != nil {
 			dev.Close()
 			return fail("%v", err)
@@ -316,6 +347,33 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// controlSocketDir makes sure the control socket's folder exists: a
+// missing one (XDG_RUNTIME_DIR not created yet, a minimal system without
+// /run) is created, private to the user, and the log says where the socket
+// is. The shared-temp fallback folder must be the user's own and private,
+// so that nobody else can put a socket there first.
+func controlSocketDir(path string, log *slog.Logger) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("control socket %s: creating its folder: %w", path, err)
+		}
+		log.Info("created the control socket's folder", "socket", path)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if dir == fallbackControlDir() {
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o077 != 0 {
+			return fmt.Errorf("control socket %s: %s is not a folder private to this user; remove it or give --control PATH", path, dir)
+		}
+	}
+	return nil
 }
 
 // checkStateFile refuses a state path that is not a regular file and
