@@ -121,6 +121,61 @@ func (t *T) lbRaw(m map[int]any, want ctap.Status) {
 	}
 }
 
+// lbRequestCases are largeBlobs cases that differ only in the request
+// maps they send and the status every one of them must get (CTAP 2.1
+// §6.10.2 steps 1-5); they change nothing on the key.
+var lbRequestCases = []struct {
+	ID, Section, Title string
+	Requests           []map[int]any
+	Want               ctap.Status
+}{
+	{ID: "lb-missing-offset", Section: "CTAP 2.1 §6.10.2 step 1",
+		Title: "a request without offset gives CTAP1_ERR_INVALID_PARAMETER",
+		Want:  ctap.StatusInvalidParameter, Requests: []map[int]any{
+			{1: 16},
+		}},
+	{ID: "lb-get-set-exclusive", Section: "CTAP 2.1 §6.10.2 steps 2, 3",
+		Title: "neither get nor set, or both, give CTAP1_ERR_INVALID_PARAMETER",
+		Want:  ctap.StatusInvalidParameter, Requests: []map[int]any{
+			{3: 0},
+			{1: 16, 2: initialLargeBlobArray, 3: 0, 4: len(initialLargeBlobArray)},
+		}},
+	{ID: "lb-get-extra-members", Section: "CTAP 2.1 §6.10.2 steps 4.a, 4.b",
+		Title: "get with length, pinUvAuthParam or pinUvAuthProtocol gives CTAP1_ERR_INVALID_PARAMETER",
+		Want:  ctap.StatusInvalidParameter, Requests: []map[int]any{
+			{1: 16, 3: 0, 4: 16},
+			{1: 16, 3: 0, 5: make([]byte, 32)},
+			{1: 16, 3: 0, 6: 2},
+		}},
+	{ID: "lb-set-missing-length", Section: "CTAP 2.1 §6.10.2 step 5.b.i",
+		Title: "set at offset 0 without length gives CTAP1_ERR_INVALID_PARAMETER",
+		Want:  ctap.StatusInvalidParameter, Requests: []map[int]any{
+			{2: initialLargeBlobArray, 3: 0},
+		}},
+	{ID: "lb-length-too-short", Section: "CTAP 2.1 §6.10.2 step 5.b.iii",
+		Title: "length 16, less than the 17 bytes of the smallest array, gives CTAP1_ERR_INVALID_PARAMETER",
+		Want:  ctap.StatusInvalidParameter, Requests: []map[int]any{
+			{2: initialLargeBlobArray[:16], 3: 0, 4: 16},
+		}},
+	{ID: "lb-set-out-of-sequence", Section: "CTAP 2.1 §6.10.2 step 5.d",
+		Title: "set at an offset where no write continues gives CTAP1_ERR_INVALID_SEQ",
+		Want:  ctap.StatusInvalidSeq, Requests: []map[int]any{
+			{2: []byte{1, 2, 3}, 3: 4093},
+		}},
+}
+
+func init() {
+	for _, rc := range lbRequestCases {
+		Register(Case{ID: rc.ID, Section: rc.Section, Title: rc.Title, Versions: CTAP21,
+			Run: func(t *T) {
+				t.needLargeBlobs()
+				for _, m := range rc.Requests {
+					t.lbRaw(m, rc.Want)
+				}
+			}})
+	}
+}
+
 func init() {
 	Register(
 		Case{ID: "lb-info", Section: "CTAP 2.1 §6.4, §6.10", Versions: CTAP21, Title: "getInfo lists largeBlobs true and a maxSerializedLargeBlobArray of at least 1024",
@@ -175,29 +230,6 @@ func init() {
 				_, err = t.lbGet(0, t.lbMaxFragment())
 				t.ExpectStatus(err, ctap.StatusOK, "get maxFragmentLength")
 			}},
-		Case{ID: "lb-missing-offset", Section: "CTAP 2.1 §6.10.2 step 1", Versions: CTAP21, Title: "a request without offset gives CTAP1_ERR_INVALID_PARAMETER",
-			Run: func(t *T) {
-				t.needLargeBlobs()
-				t.lbRaw(map[int]any{1: 16}, ctap.StatusInvalidParameter)
-			}},
-		Case{ID: "lb-get-set-exclusive", Section: "CTAP 2.1 §6.10.2 steps 2, 3", Versions: CTAP21, Title: "neither get nor set, or both, give CTAP1_ERR_INVALID_PARAMETER",
-			Run: func(t *T) {
-				t.needLargeBlobs()
-				t.lbRaw(map[int]any{3: 0}, ctap.StatusInvalidParameter)
-				t.lbRaw(map[int]any{1: 16, 2: initialLargeBlobArray, 3: 0, 4: len(initialLargeBlobArray)}, ctap.StatusInvalidParameter)
-			}},
-		Case{ID: "lb-get-extra-members", Section: "CTAP 2.1 §6.10.2 steps 4.a, 4.b", Versions: CTAP21, Title: "get with length, pinUvAuthParam or pinUvAuthProtocol gives CTAP1_ERR_INVALID_PARAMETER",
-			Run: func(t *T) {
-				t.needLargeBlobs()
-				t.lbRaw(map[int]any{1: 16, 3: 0, 4: 16}, ctap.StatusInvalidParameter)
-				t.lbRaw(map[int]any{1: 16, 3: 0, 5: make([]byte, 32)}, ctap.StatusInvalidParameter)
-				t.lbRaw(map[int]any{1: 16, 3: 0, 6: 2}, ctap.StatusInvalidParameter)
-			}},
-		Case{ID: "lb-set-missing-length", Section: "CTAP 2.1 §6.10.2 step 5.b.i", Versions: CTAP21, Title: "set at offset 0 without length gives CTAP1_ERR_INVALID_PARAMETER",
-			Run: func(t *T) {
-				t.needLargeBlobs()
-				t.lbRaw(map[int]any{2: initialLargeBlobArray, 3: 0}, ctap.StatusInvalidParameter)
-			}},
 		Case{ID: "lb-storage-full", Section: "CTAP 2.1 §6.10.2 step 5.b.ii", Versions: CTAP21, Title: "length maxSerializedLargeBlobArray + 1 gives CTAP2_ERR_LARGE_BLOB_STORAGE_FULL",
 			Run: func(t *T) {
 				t.needLargeBlobs()
@@ -206,16 +238,6 @@ func init() {
 					t.Skipf("maxSerializedLargeBlobArray %d: the limit is unknown", n)
 				}
 				t.lbRaw(map[int]any{2: initialLargeBlobArray, 3: 0, 4: n + 1}, ctap.StatusLargeBlobStorageFull)
-			}},
-		Case{ID: "lb-length-too-short", Section: "CTAP 2.1 §6.10.2 step 5.b.iii", Versions: CTAP21, Title: "length 16, less than the 17 bytes of the smallest array, gives CTAP1_ERR_INVALID_PARAMETER",
-			Run: func(t *T) {
-				t.needLargeBlobs()
-				t.lbRaw(map[int]any{2: initialLargeBlobArray[:16], 3: 0, 4: 16}, ctap.StatusInvalidParameter)
-			}},
-		Case{ID: "lb-set-out-of-sequence", Section: "CTAP 2.1 §6.10.2 step 5.d", Versions: CTAP21, Title: "set at an offset where no write continues gives CTAP1_ERR_INVALID_SEQ",
-			Run: func(t *T) {
-				t.needLargeBlobs()
-				t.lbRaw(map[int]any{2: []byte{1, 2, 3}, 3: 4093}, ctap.StatusInvalidSeq)
 			}},
 		Case{ID: "lb-write-no-pin", Section: "CTAP 2.1 §6.10.2 step 5", Versions: CTAP21, Title: "on a key without PIN or built-in UV, set needs no pinUvAuthParam; fragments commit with the last one",
 			Destructive: true,
