@@ -24,7 +24,7 @@ func (d *daemonTarget) Open(ctx context.Context) (*client.Device, error) {
 	return client.OpenUDP(ctx, d.addr)
 }
 func (d *daemonTarget) Capabilities() []conformance.Capability { return d.ctl.Capabilities() }
-func (d *daemonTarget) Controller() conformance.Controller      { return d.ctl }
+func (d *daemonTarget) Controller() conformance.Controller     { return d.ctl }
 
 // TestPINFamilyOnProfiles runs the PIN-family conformance cases (clientPIN,
 // UV, credential management, bio enrollment, config, large blobs,
