@@ -8,6 +8,7 @@
 //	virtkey finger N | --bad [--control PATH]
 //	virtkey power-cycle [--control PATH]
 //	virtkey status [--wait] [--json] [--control PATH]
+//	virtkey webauthn create|get --origin URL [--udp ADDR | --device PATH] [--pin-file F] [--user NAME]
 //
 // serve creates a FIDO HID device through Linux's /dev/uhid, which
 // browsers and libfido2 see as a USB security key, or with --udp answers
@@ -48,6 +49,8 @@ const usageText = `usage:
   virtkey finger N | --bad       put finger N (1-10), or an unenrolled finger, on the sensor (fido21-bio)
   virtkey power-cycle            unplug and replug the key
   virtkey status [--wait]        what the key holds and what it is waiting for
+  virtkey webauthn create|get    a browser's part of a WebAuthn ceremony: options JSON on stdin,
+                                 response JSON on stdout (virtkey webauthn --help)
 The control commands take --control PATH (default $XDG_RUNTIME_DIR/virtkey.sock,
 or /run/virtkey.sock for root).`
 
@@ -65,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stderr)
 	case "profiles":
 		return listProfiles(args[1:], stdout, stderr)
+	case "webauthn":
+		return webauthnCommand(ctx, args[1:], stdout, stderr) // webauthn.go
 	case opTouch, opDeny, opFinger, opPowerCycle, opStatus:
 		return controlCommand(ctx, args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":
