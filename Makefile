@@ -53,6 +53,7 @@ bench:
 
 interop:
 	bash interop/udp.sh
+	bash interop/webauthn.sh
 
 # Boot Debian's 6.1 kernel in QEMU and test the key over /dev/uhid with
 # libfido2's fido2-tools and ctaptest (root; 20-30 s; see vm/README.md).

@@ -442,3 +442,47 @@ func TestCrossOrigin(t *testing.T) {
 		t.Fatalf("clientDataJSON %s", r.Response.ClientDataJSON)
 	}
 }
+
+// TestLongLists: allowCredentials and excludeCredentials longer than the
+// key's maxCredentialCountInList (32) are probed silently in batches; the
+// credential the key knows is found in the second batch, signs the login
+// and is excluded on create. IDs longer than maxCredentialIdLength are
+// left out.
+func TestLongLists(t *testing.T) {
+	k := newKey(t, authenticator.Config{}, nil)
+	c := k.client(t, origin)
+	ctx := context.Background()
+	out, err := c.Create(ctx, mustJSON(t, creation("example.com", "alice", nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := checkRegistration(t, out, origin, "example.com", createChallenge, nil)
+	var ids [][]byte
+	for i := range 40 {
+		ids = append(ids, bytes.Repeat([]byte{byte(i + 1)}, 63))
+	}
+	ids = append(ids, make([]byte, 200)) // too long for the key
+	ids[35] = reg.id
+	var descs []any
+	for _, id := range ids {
+		descs = append(descs, map[string]any{"type": "public-key", "id": b64(id)})
+	}
+	before, _ := k.user.counts()
+	out, err = c.Get(ctx, mustJSON(t, request("example.com", ids, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar, _ := checkAssertion(t, out, origin, "example.com", getChallenge, reg.key)
+	if !bytes.Equal(ar.RawID, reg.id) {
+		t.Fatalf("signed with %x", ar.RawID)
+	}
+	if after, _ := k.user.counts(); after != before+1 {
+		t.Fatalf("%d touches for one login (the probes must be silent)", after-before)
+	}
+	_, err = c.Create(ctx, mustJSON(t, creation("example.com", "alice", func(m map[string]any) {
+		m["excludeCredentials"] = descs
+	})))
+	if !errors.Is(err, webauthn.ErrInvalidState) {
+		t.Fatalf("excluded in a long list: %v", err)
+	}
+}
