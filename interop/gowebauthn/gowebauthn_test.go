@@ -15,8 +15,8 @@ import (
 	"github.com/virtkey/virtkey/client"
 	"github.com/virtkey/virtkey/ctap"
 	"github.com/virtkey/virtkey/ctaphid"
-	vwebauthn "github.com/virtkey/virtkey/webauthn"
 	"github.com/virtkey/virtkey/virtkeytest"
+	vwebauthn "github.com/virtkey/virtkey/webauthn"
 )
 
 const origin = "https://example.com"
