@@ -8,9 +8,11 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"runtime"
@@ -97,9 +99,14 @@ const (
 	// Warn: the key departs from a SHOULD of the spec. Counted apart from
 	// failures; a run with warnings and no failures succeeds.
 	Warn
+	// NotRun: the run stopped before the case, because the key stopped
+	// answering and did not come back. Counted with the skipped cases.
+	NotRun
 )
 
-func (o Outcome) String() string { return [...]string{"PASS", "FAIL", "SKIP", "WARN"}[o] }
+func (o Outcome) String() string {
+	return [...]string{"PASS", "FAIL", "SKIP", "WARN", "NOT RUN"}[o]
+}
 
 // Result is the outcome of one case with its messages.
 type Result struct {
@@ -115,7 +122,18 @@ type Result struct {
 	// Observations are what the key chose where the spec leaves a choice
 	// (T.Observef): a MAY, or a status the spec does not name.
 	Observations []string
+	// Exchanges are the last messages the case sent through its clients
+	// and the answers, kept for failures and warnings.
+	Exchanges []Exchange
+	// KeyStopped is set when the key stopped answering during the case.
+	KeyStopped bool
+
+	lastRequest string // the case's last request, for a key that stopped answering
 }
+
+// caseGrace is how long the runner waits, past a case's timeout, for the
+// case to return before it gives up on it.
+const caseGrace = 5 * time.Second
 
 // Options select and shape a run.
 type Options struct {
@@ -129,6 +147,15 @@ type Options struct {
 	Cases []Case
 	// Report, when set, is called after each case.
 	Report func(Result)
+	// ProbeTimeout bounds the check, after a failed case, that the key
+	// still answers CTAPHID INIT and PING (default 3 s).
+	ProbeTimeout time.Duration
+	// WaitForKey, when set, is how the run waits for a key that stopped
+	// answering and has no Controller to power-cycle it: it asks a person
+	// to replug it, calling probe until it answers, and returns nil once
+	// it does. Without it (or when it fails) the run stops and the
+	// remaining cases are NotRun.
+	WaitForKey func(ctx context.Context, probe func(context.Context) error) error
 	// RunID names this run in the user names of credentials that must be
 	// new in every run (T.RunID); empty picks a random one.
 	RunID string
@@ -140,10 +167,35 @@ type Options struct {
 	Prompt func(msg string)
 }
 
+// Select returns the cases of opts (every registered case unless
+// opts.Cases is set) whose ID matches opts.Filter, in order.
+func Select(opts Options) []Case {
+	cases := opts.Cases
+	if cases == nil {
+		cases = Cases()
+	}
+	var out []Case
+	for _, c := range cases {
+		if opts.Filter == nil || opts.Filter.MatchString(c.ID) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // Run runs the selected cases against target, one after the other.
+//
+// After a failed case the run checks that the key still answers CTAPHID
+// INIT and PING. A key that does not is a finding: the case fails with
+// "the key stopped answering after <request>", and the run power-cycles
+// the key through its Controller, or waits for it (Options.WaitForKey);
+// when neither brings it back, the remaining cases are NotRun.
 func Run(ctx context.Context, target Target, opts Options) []Result {
 	if opts.CaseTimeout == 0 {
 		opts.CaseTimeout = 30 * time.Second
+	}
+	if opts.ProbeTimeout == 0 {
+		opts.ProbeTimeout = 3 * time.Second
 	}
 	if opts.RunID == "" {
 		var b [4]byte
@@ -154,22 +206,88 @@ func Run(ctx context.Context, target Target, opts Options) []Result {
 	for _, c := range target.Capabilities() {
 		caps[c] = true
 	}
-	cases := opts.Cases
-	if cases == nil {
-		cases = Cases()
-	}
-	var results []Result
-	for _, c := range cases {
-		if opts.Filter != nil && !opts.Filter.MatchString(c.ID) {
-			continue
+	var (
+		results []Result
+		stopped string // why the run stopped, once it has
+	)
+	for _, c := range Select(opts) {
+		var r Result
+		if stopped != "" {
+			r = Result{Case: c, Outcome: NotRun, SkipReason: stopped, Messages: []string{stopped}}
+		} else {
+			r = runCase(ctx, target, caps, c, opts)
+			if r.Outcome == Fail && ctx.Err() == nil {
+				if err := probeKey(ctx, target, opts.ProbeTimeout); err != nil {
+					r.KeyStopped = true
+					msg := "the key stopped answering after " + r.lastRequest
+					if r.lastRequest == "" {
+						msg = "the key stopped answering during the case"
+					}
+					r.Messages = append([]string{fmt.Sprintf("%s (probe: %v)", msg, err)}, r.Messages...)
+					if err := revive(ctx, target, opts); err != nil {
+						stopped = "not run: the key stopped answering and did not come back (" + err.Error() + ")"
+					} else {
+						r.Messages = append(r.Messages, "the key answers again after a power cycle")
+					}
+				}
+			}
 		}
-		r := runCase(ctx, target, caps, c, opts)
 		results = append(results, r)
 		if opts.Report != nil {
 			opts.Report(r)
 		}
 	}
 	return results
+}
+
+// probeKey checks that the key answers: INIT on a new channel, then a PING
+// whose echo must match (CTAP 2.1 §11.2.9.1.3, §11.2.9.1.4).
+func probeKey(ctx context.Context, target Target, timeout time.Duration) error {
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	d, err := target.Open(pctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	data := []byte("conformance: is the key there?")
+	got, err := d.Conn().Ping(pctx, data)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, data) {
+		return fmt.Errorf("PING echoed %x, want %x", got, data)
+	}
+	return nil
+}
+
+// revive brings back a key that stopped answering: a power cycle through
+// the target's Controller, else Options.WaitForKey.
+func revive(ctx context.Context, target Target, opts Options) error {
+	probe := func(ctx context.Context) error { return probeKey(ctx, target, opts.ProbeTimeout) }
+	var errs []error
+	if ctl := target.Controller(); ctl != nil {
+		pctx, cancel := context.WithTimeout(ctx, opts.CaseTimeout)
+		err := ctl.PowerCycle(pctx)
+		cancel()
+		if err == nil {
+			if err = probe(ctx); err == nil {
+				return nil
+			}
+		}
+		errs = append(errs, fmt.Errorf("power cycle: %w", err))
+	}
+	if opts.WaitForKey != nil {
+		err := opts.WaitForKey(ctx, probe)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return errors.New("no controller to power-cycle it and nobody to replug it")
+	}
+	return errors.Join(errs...)
 }
 
 // Summary counts outcomes; a warning counts as passed here (see Warnings).
@@ -180,7 +298,7 @@ func Summary(rs []Result) (passed, failed, skipped int) {
 			passed++
 		case Fail:
 			failed++
-		case Skip:
+		case Skip, NotRun:
 			skipped++
 		}
 	}
@@ -246,28 +364,44 @@ func runCase(ctx context.Context, target Target, caps map[Capability]bool, c Cas
 			c.Run(t)
 		})
 	}()
-	<-done
-	t.cleanup()
+	select {
+	case <-done:
+		t.cleanup()
+	case <-time.After(opts.CaseTimeout + caseGrace):
+		// The case does not return although its context ended: leave its
+		// goroutine behind rather than hang the run.
+		t.Errorf("the case did not end %v after its timeout", caseGrace)
+	}
 	res.Duration = time.Since(start)
-	res.Messages = t.msgs
-	res.Warnings = t.warnings
-	res.Observations = t.observations
+	t.mu.Lock()
+	res.Messages = append([]string(nil), t.msgs...)
+	res.Warnings = append([]string(nil), t.warnings...)
+	res.Observations = append([]string(nil), t.observations...)
+	res.lastRequest = t.lastRequest
+	failed, skipped, skipReason, warned := t.failed, t.skipped, t.skipReason, len(t.warnings) > 0
+	t.mu.Unlock()
+	if failed && cctx.Err() == context.DeadlineExceeded {
+		res.Messages = append(res.Messages, fmt.Sprintf("the case timed out after %v", opts.CaseTimeout))
+	}
 	switch {
-	case t.failed && c.Level == Should:
+	case failed && c.Level == Should:
 		res.Outcome = Warn
 		res.Warnings = append(res.Warnings, "the key does not do what the spec says it SHOULD")
-	case t.failed && c.Level == May:
+	case failed && c.Level == May:
 		res.Outcome = Pass
 		res.Observations = append(res.Observations, "the key does not do what the spec says it MAY")
-	case t.failed:
+	case failed:
 		res.Outcome = Fail
-	case t.skipped:
+	case skipped:
 		res.Outcome = Skip
-		res.SkipReason = t.skipReason
-	case len(t.warnings) > 0:
+		res.SkipReason = skipReason
+	case warned:
 		res.Outcome = Warn
 	default:
 		res.Outcome = Pass
+	}
+	if res.Outcome == Fail || res.Outcome == Warn {
+		res.Exchanges = t.recorded()
 	}
 	return res
 }
@@ -292,6 +426,8 @@ type T struct {
 	observations []string       // Result.Observations
 	keyVersions  []string       // getInfo versions, read once (versions)
 	runID        string         // Options.RunID
+	exchanges    []*Exchange    // the last messages through the case's clients (tap)
+	lastRequest  string         // the name of the last of them
 	algProbe     map[int64]bool // supportsAlg's probes on a key that lists no algorithms
 
 	prompt     func(msg string) // Options.Prompt on a target without a Controller
@@ -405,7 +541,7 @@ func (t *T) Ctap2() *client.Ctap2 {
 		if t.prompt != nil {
 			opts = append(opts, client.WithDefaultKeepalive(t.promptForPresence))
 		}
-		c, err := client.New(t.ctx, t.Device(), opts...)
+		c, err := client.New(t.ctx, t.Tap(t.Device()), opts...)
 		if err != nil {
 			t.Fatalf("getInfo: %v", err)
 		}

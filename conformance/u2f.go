@@ -39,7 +39,7 @@ func (t *T) U2F(extended bool) *client.Ctap1 {
 	if caps&ctaphid.CapCBOR != 0 && !slices.Contains(t.Ctap2().Info().Versions, ctap.VersionU2FV2) {
 		t.Skipf(skipNoU2F)
 	}
-	return client.NewCtap1(t.Device(), client.WithExtendedAPDU(extended))
+	return client.NewCtap1(t.Tap(t.Device()), client.WithExtendedAPDU(extended))
 }
 
 // requireCTAP2 skips the case on a U2F-only key.
