@@ -30,6 +30,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	"github.com/virtkey/virtkey/authenticator"
@@ -59,9 +60,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		verbose     = fs.Bool("v", false, "print the messages of passing cases too")
 		timeout     = fs.Duration("case-timeout", 30*time.Second, "time limit of one case")
 		control     = fs.String("control", "", "with --udp or --device, a virtkey daemon's control socket: lets destructive cases power-cycle and reset the key")
+		jsonFile    = fs.String("json", "", "write a JSON report (device, and per case its outcome, messages and, for failures and warnings, the bytes exchanged) to this file")
+		junitFile   = fs.String("junit", "", "write the results as JUnit XML, one test suite per ID prefix, to this file")
+		keyWait     = fs.Duration("key-wait", time.Minute, "with --udp or --device and no --control, how long to wait for a key that stopped answering to be plugged back in (0 stops the run)")
 	)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ctaptest [--list | --list-devices] [--run REGEXP] [--udp ADDR | --device /dev/hidrawN] [--allow-destructive]")
+		fmt.Fprintln(stderr, "usage: ctaptest [--list | --list-devices] [--run REGEXP] [--udp ADDR [--wait DURATION] | --device /dev/hidrawN]\n"+
+			"                [--control SOCKET] [--allow-destructive] [--case-timeout DURATION] [--key-wait DURATION]\n"+
+			"                [--json FILE] [--junit FILE] [-v]\n"+
+			"       ctaptest prop [flags]   (the model-based check; ctaptest prop --help)\n\n"+
+			"Runs the CTAP conformance suite against a key: a fresh in-process virtkey by default.\n"+
+			"Exit status: 0 when no case failed, 1 when a case failed, the key could not be reached\n"+
+			"or --run matched no case, 2 for a usage error.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -87,6 +97,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		filter = re
 	}
 	if *list {
+		fmt.Fprintln(stdout, "# Case IDs begin with the area they check:")
+		for _, a := range conformance.Areas {
+			fmt.Fprintf(stdout, "# %-4s %s\n", a.Prefix, a.Title)
+		}
+		fmt.Fprintln(stdout, "# [destructive] cases erase the key or change its PIN: on a shared key they run only with --allow-destructive.")
 		for _, c := range conformance.Cases() {
 			if filter != nil && !filter.MatchString(c.ID) {
 				continue
@@ -98,6 +113,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%-40s %-32s %s%s\n", c.ID, c.Section, c.Title, flags)
 		}
 		return 0
+	}
+
+	selected := conformance.Select(conformance.Options{Filter: filter})
+	if len(selected) == 0 {
+		fmt.Fprintf(stderr, "ctaptest: --run %q matches no case (ctaptest --list shows them)\n", *runRE)
+		return 1
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -134,11 +155,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		target = &sharedTarget{ctl: ctl, open: func(ctx context.Context) (*client.Device, error) {
 			return client.OpenUDP(ctx, addr)
 		}}
-		if *wait > 0 {
-			if err := waitForUDP(ctx, *udpAddr, *wait); err != nil {
-				fmt.Fprintf(stderr, "ctaptest: %v\n", err)
-				return 1
-			}
+		// Preflight: UDP gives no sign that nobody listens, so an INIT
+		// that goes unanswered for a few seconds is the error.
+		if err := waitForUDP(ctx, *udpAddr, max(*wait, udpPreflight)); err != nil {
+			fmt.Fprintf(stderr, "ctaptest: %v\n", err)
+			return 1
 		}
 		fmt.Fprintf(stdout, "target: UDP %s\n", *udpAddr)
 	default:
@@ -146,8 +167,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			"fingerprint sensor, then built-in UV alone, then no UV, for cases the first cannot run)")
 	}
 
+	total, n := len(selected), 0
+	width := len(fmt.Sprint(total))
 	report := func(r conformance.Result) {
-		fmt.Fprintf(stdout, "%s %-40s %-32s %s\n", r.Outcome, r.Case.ID, r.Case.Section, r.Duration.Round(time.Millisecond))
+		n++
+		fmt.Fprintf(stdout, "[%*d/%d] %s %-40s %-32s %s\n", width, n, total, r.Outcome, r.Case.ID, r.Case.Section, r.Duration.Round(time.Millisecond))
+		if r.Outcome == conformance.Fail {
+			fmt.Fprintf(stdout, "    %s (%s)\n", r.Case.Title, r.Case.Level)
+		}
 		if r.Outcome != conformance.Pass || *verbose {
 			for _, m := range r.Messages {
 				fmt.Fprintf(stdout, "    %s\n", strings.ReplaceAll(m, "\n", "\n    "))
@@ -159,26 +186,125 @@ func run(args []string, stdout, stderr io.Writer) int {
 		AllowDestructive: *destructive,
 		CaseTimeout:      *timeout,
 		Prompt:           prompter(stdout),
+		Report:           report,
 	}
+	dev := conformance.Device{Transport: "in-process"}
+	switch {
+	case *device != "":
+		dev.Transport = "hidraw " + *device
+		if d, ok := findDevice(*device); ok {
+			dev.VendorID, dev.ProductID, dev.Product = d.VendorID, d.ProductID, d.Product
+		}
+	case *udpAddr != "":
+		dev.Transport = "udp " + *udpAddr
+	}
+	started := time.Now()
 	var results []conformance.Result
 	if target != nil {
-		opts.Report = report
+		if ctl == nil && *keyWait > 0 {
+			opts.WaitForKey = replugPrompt(stdout, *keyWait)
+		}
+		if *jsonFile != "" || *junitFile != "" {
+			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			dev, _ = conformance.DescribeDevice(dctx, target, dev)
+			cancel()
+		}
 		results = conformance.Run(ctx, target, opts)
 	} else {
-		results = runInProcess(ctx, opts)
-		for _, r := range results {
-			report(r)
+		if *jsonFile != "" || *junitFile != "" {
+			dev, _ = conformance.DescribeDevice(ctx, virtkeytest.NewTarget(inProcessKeys[0], true), dev)
 		}
+		results = runInProcess(ctx, opts)
 	}
 	passed, failed, skipped := conformance.Summary(results)
+	fmt.Fprintln(stdout)
+	writeAreaTable(stdout, results)
 	fmt.Fprintf(stdout, "%d passed, %d failed, %d skipped\n", passed, failed, skipped)
+	if w := conformance.Warnings(results); w > 0 {
+		fmt.Fprintf(stdout, "%d of the passed cases warned: the key departs from a SHOULD\n", w)
+	}
 	if skipped > 0 {
 		fmt.Fprintln(stdout, skipSummary(results, *verbose))
 	}
+	code := 0
 	if failed > 0 || (passed == 0 && len(results) > 0) {
-		return 1
+		code = 1
 	}
-	return 0
+	if *jsonFile != "" {
+		if err := writeFile(*jsonFile, func(w io.Writer) error {
+			return conformance.NewJSONReport(dev, started, results).WriteJSON(w)
+		}); err != nil {
+			fmt.Fprintf(stderr, "ctaptest: --json: %v\n", err)
+			code = 1
+		}
+	}
+	if *junitFile != "" {
+		if err := writeFile(*junitFile, func(w io.Writer) error {
+			return conformance.WriteJUnit(w, dev, started, results)
+		}); err != nil {
+			fmt.Fprintf(stderr, "ctaptest: --junit: %v\n", err)
+			code = 1
+		}
+	}
+	return code
+}
+
+// udpPreflight is how long the first INIT over UDP may go unanswered
+// before ctaptest says nobody is there, without --wait.
+const udpPreflight = 3 * time.Second
+
+// writeFile creates path and writes it with write.
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// writeAreaTable prints the outcomes per area (ID prefix).
+func writeAreaTable(w io.Writer, rs []conformance.Result) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "area\tcases\tpass\twarn\tfail\tskip\tnot run\t")
+	var sum conformance.AreaCount
+	for _, a := range conformance.ByArea(rs) {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", a.Area, a.Total, a.Pass, a.Warn, a.Fail, a.Skip, a.NotRun)
+		sum.Total += a.Total
+		sum.Pass += a.Pass
+		sum.Warn += a.Warn
+		sum.Fail += a.Fail
+		sum.Skip += a.Skip
+		sum.NotRun += a.NotRun
+	}
+	fmt.Fprintf(tw, "all\t%d\t%d\t%d\t%d\t%d\t%d\t\n", sum.Total, sum.Pass, sum.Warn, sum.Fail, sum.Skip, sum.NotRun)
+	tw.Flush()
+}
+
+// replugPrompt is the Options.WaitForKey of a key nobody controls: it asks
+// the person to unplug the key and plug it back in (or to restart the
+// daemon serving it), and probes it until it answers or limit passes.
+func replugPrompt(w io.Writer, limit time.Duration) func(ctx context.Context, probe func(context.Context) error) error {
+	return func(ctx context.Context, probe func(context.Context) error) error {
+		fmt.Fprintf(w, ">>> the key stopped answering: unplug it and plug it back in, or restart the daemon serving it (waiting up to %s)\n", limit)
+		ctx, cancel := context.WithTimeout(ctx, limit)
+		defer cancel()
+		for {
+			err := probe(ctx)
+			if err == nil {
+				fmt.Fprintln(w, ">>> the key answers again")
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("no key answered within %s: %w", limit, err)
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
 }
 
 // inProcessKeys are the in-process key's configurations, most capable
@@ -193,27 +319,32 @@ var inProcessKeys = []authenticator.Config{
 // runInProcess runs each case on the first in-process key configuration
 // that can run it: a case skipped on one configuration is tried on the
 // next, and the last outcome counts.
+//
+// Each result is reported (opts.Report) as soon as it is final: when the
+// case ran, or was skipped on the last configuration.
 func runInProcess(ctx context.Context, opts conformance.Options) []conformance.Result {
-	var cases []conformance.Case
-	for _, c := range conformance.Cases() {
-		if opts.Filter == nil || opts.Filter.MatchString(c.ID) {
-			cases = append(cases, c)
-		}
-	}
+	cases := conformance.Select(opts)
+	report := opts.Report
 	opts.Filter = nil
 	final := map[string]conformance.Result{}
-	for _, cfg := range inProcessKeys {
+	for i, cfg := range inProcessKeys {
 		if len(cases) == 0 {
 			break
 		}
+		last := i == len(inProcessKeys)-1
 		opts.Cases = cases
 		var skipped []conformance.Case
-		for _, r := range conformance.Run(ctx, virtkeytest.NewTarget(cfg, true), opts) {
+		opts.Report = func(r conformance.Result) {
 			final[r.Case.ID] = r
-			if r.Outcome == conformance.Skip {
+			if r.Outcome == conformance.Skip && !last {
 				skipped = append(skipped, r.Case)
+				return
+			}
+			if report != nil {
+				report(r)
 			}
 		}
+		conformance.Run(ctx, virtkeytest.NewTarget(cfg, true), opts)
 		cases = skipped
 	}
 	results := make([]conformance.Result, 0, len(final))
@@ -296,16 +427,24 @@ func listDevices(stdout, stderr io.Writer) int {
 
 // describeDevice is " (vid:pid product)" for a listed device, or "".
 func describeDevice(path string) string {
+	if d, ok := findDevice(path); ok {
+		return fmt.Sprintf(" (%04x:%04x %s)", d.VendorID, d.ProductID, d.Product)
+	}
+	return ""
+}
+
+// findDevice is the listed FIDO hidraw device at path.
+func findDevice(path string) (client.HIDInfo, bool) {
 	devs, err := listHIDDevices()
 	if err != nil {
-		return ""
+		return client.HIDInfo{}, false
 	}
 	for _, d := range devs {
 		if d.Path == path {
-			return fmt.Sprintf(" (%04x:%04x %s)", d.VendorID, d.ProductID, d.Product)
+			return d, true
 		}
 	}
-	return ""
+	return client.HIDInfo{}, false
 }
 
 // checkDevice opens the key once, so that a wrong path fails before the
