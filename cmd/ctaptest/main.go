@@ -219,10 +219,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	passed, failed, skipped := conformance.Summary(results)
 	fmt.Fprintln(stdout)
 	writeAreaTable(stdout, results)
-	fmt.Fprintf(stdout, "%d passed, %d failed, %d skipped\n", passed, failed, skipped)
 	if w := conformance.Warnings(results); w > 0 {
 		fmt.Fprintf(stdout, "%d of the passed cases warned: the key departs from a SHOULD\n", w)
 	}
+	fmt.Fprintf(stdout, "%d passed, %d failed, %d skipped\n", passed, failed, skipped)
 	if skipped > 0 {
 		fmt.Fprintln(stdout, skipSummary(results, *verbose))
 	}
