@@ -40,6 +40,7 @@ var Areas = []Area{
 	{"ep", "enterprise attestation (CTAP 2.1 §7.1)"},
 	{"rst", "authenticatorReset (CTAP 2.1 §6.6)"},
 	{"sel", "authenticatorSelection (CTAP 2.1 §6.9)"},
+	{"cbor", "strict CBOR decoding of requests (CTAP 2.1 §8)"},
 	{"hid", "CTAPHID framing, channels, keepalive, cancel, lock (CTAP 2.1 §11.2)"},
 	{"u2f", "CTAP1/U2F over CTAPHID_MSG (FIDO U2F v1.2, CTAP 2.1 §10, §11.2.9.1.1)"},
 }
