@@ -40,6 +40,7 @@ fuzz:
 			$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+	FUZZ_DURATION=$(FUZZTIME) bash interop/devfuzz.sh
 
 # Model-based checks against the in-process key and a UDP daemon;
 # PROP_CHECKS sequences each (ctaptest prop, see prop/).

@@ -47,6 +47,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "prop" {
 		return runProp(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "fuzz" {
+		return runFuzz(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("ctaptest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/virtkey/virtkey/authenticator"
+	"github.com/virtkey/virtkey/client"
+	"github.com/virtkey/virtkey/control"
+	"github.com/virtkey/virtkey/ctaphid"
+	"github.com/virtkey/virtkey/devfuzz"
+)
+
+const fuzzUsage = `usage: ctaptest fuzz [--udp ADDR | --device /dev/hidrawN] [--control SOCKET] [--allow-destructive]
+                     [--duration D] [--inputs N] [--seed N] [--interval D] [--out DIR] [--replay FILE]
+
+Fuzzes the key over its transport: CTAPHID framing and the CBOR of every
+command, mutated from valid requests and the recorded ones of testvectors/.
+After each input the key must answer INIT, PING and getInfo as before; a key
+that stops answering, answers malformed frames or CBOR, or whose getInfo
+changed is a finding, minimized by replay and written to --out as a file
+that --replay runs again. Without --allow-destructive, inputs that could
+change a shared key (reset, PIN checks, config, deletion, large-blob writes,
+enrollment, discoverable credentials) are not sent. With --control, a virtkey
+daemon is power-cycled to recover from a finding.
+`
+
+// runFuzz is `ctaptest fuzz`.
+func runFuzz(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ctaptest fuzz", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		udpAddr     = fs.String("udp", "", "fuzz a key over UDP at this address")
+		device      = fs.String("device", "", "fuzz a hardware key at this hidraw node")
+		ctlPath     = fs.String("control", "", "a virtkey daemon's control socket, to power-cycle a key that stopped answering")
+		destructive = fs.Bool("allow-destructive", false, "also send inputs that may change the key's state (always on for the in-process key)")
+		duration    = fs.Duration("duration", time.Minute, "how long to fuzz")
+		inputs      = fs.Int("inputs", 0, "stop after this many inputs (0: --duration alone)")
+		seed        = fs.Uint64("seed", 0, "seed of the inputs (0: from the clock, printed)")
+		interval    = fs.Duration("interval", 0, "least time between inputs (a rate limit for hardware)")
+		wait        = fs.Duration("wait", 500*time.Millisecond, "how long to wait for the first answer to an input that is not one well-formed message")
+		out         = fs.String("out", ".", "folder for the reproducers of findings")
+		replay      = fs.String("replay", "", "send the input of this reproducer once and probe the key")
+	)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, fuzzUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ctaptest fuzz: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *udpAddr != "" && *device != "" {
+		fmt.Fprintln(stderr, "ctaptest fuzz: --udp and --device exclude each other")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	cfg := devfuzz.Config{Seed: *seed, Duration: *duration, MaxInputs: *inputs, Interval: *interval, Wait: *wait, Destructive: *destructive}
+	switch {
+	case *udpAddr == "" && *device == "":
+		key, err := control.NewKey(authenticator.Config{})
+		if err != nil {
+			fmt.Fprintf(stderr, "ctaptest fuzz: %v\n", err)
+			return 1
+		}
+		// A short transaction timeout: a message an input leaves
+		// unfinished holds the key busy only that long.
+		p := &devfuzz.Process{Handler: key, Config: &ctaphid.ServerConfig{TransactionTimeout: 200 * time.Millisecond},
+			Crashed: func(v any) { fmt.Fprintf(stdout, "the in-process key crashed: %v\n", v) }}
+		defer p.Close()
+		cfg.Open, cfg.PowerCycle, cfg.Destructive = p.Open, key.PowerCycle, true
+		if *wait == 500*time.Millisecond {
+			cfg.Wait = 200 * time.Millisecond
+		}
+		fmt.Fprintln(stdout, "target: in-process virtkey")
+	default:
+		addr, path := *udpAddr, *device
+		cfg.Open = func(ctx context.Context) (*client.Device, error) {
+			if path != "" {
+				return client.OpenHID(ctx, path)
+			}
+			return client.OpenUDP(ctx, addr)
+		}
+		if *ctlPath != "" {
+			cfg.PowerCycle = (&socketController{path: *ctlPath}).PowerCycle
+		}
+		if path != "" {
+			fmt.Fprintf(stdout, "target: hidraw %s\n", path)
+		} else {
+			fmt.Fprintf(stdout, "target: UDP %s\n", addr)
+		}
+	}
+	if *replay != "" {
+		b, err := os.ReadFile(*replay)
+		if err != nil {
+			fmt.Fprintf(stderr, "ctaptest fuzz: %v\n", err)
+			return 2
+		}
+		var saved devfuzz.Finding
+		if err := json.Unmarshal(b, &saved); err != nil || len(saved.Input.Frames) == 0 {
+			fmt.Fprintf(stderr, "ctaptest fuzz: %s is not a reproducer written by ctaptest fuzz (%v)\n", *replay, err)
+			return 2
+		}
+		f, err := devfuzz.Replay(ctx, cfg, saved.Input)
+		if err != nil {
+			fmt.Fprintf(stderr, "ctaptest fuzz: %v\n", err)
+			return 1
+		}
+		if f != nil {
+			fmt.Fprint(stdout, f)
+			return 1
+		}
+		fmt.Fprintf(stdout, "the key survived the input of %s\n", *replay)
+		return 0
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = uint64(time.Now().UnixNano())
+	}
+	fmt.Fprintf(stdout, "seed %d, for %s%s\n", cfg.Seed, *duration, map[bool]string{true: "", false: " (shared-key safe inputs only)"}[cfg.Destructive])
+	st, findings, err := devfuzz.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "ctaptest fuzz: %v\n", err)
+		return 1
+	}
+	for i, f := range findings {
+		fmt.Fprint(stdout, f)
+		name := filepath.Join(*out, fmt.Sprintf("ctaptest-fuzz-%d-%d.json", cfg.Seed, i+1))
+		b, _ := json.MarshalIndent(f, "", "  ")
+		if err := os.WriteFile(name, append(b, '\n'), 0o644); err != nil {
+			fmt.Fprintf(stderr, "ctaptest fuzz: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "  reproducer: %s (ctaptest fuzz --replay %s, with the same target flags)\n", name, name)
+	}
+	pairs := make([]string, 0, len(st.Pairs))
+	for p := range st.Pairs {
+		pairs = append(pairs, p)
+	}
+	slices.Sort(pairs)
+	fmt.Fprintf(stdout, "%d inputs, %d executions in %s (%.0f execs/s), %d distinct (command, status) pairs, %d findings\n",
+		st.Inputs, st.Execs, st.Duration.Round(time.Millisecond), float64(st.Execs)/max(st.Duration.Seconds(), 1e-9), len(pairs), len(findings))
+	if len(findings) > 0 {
+		return 1
+	}
+	return 0
+}
