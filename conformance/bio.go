@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/virtkey/virtkey/client"
@@ -11,6 +13,18 @@ import (
 // authenticatorBioEnrollment cases (CTAP 2.1 §6.7), for both command
 // codes: 0x09 and the 2.1-PRE 0x40 (IDs "be-pre-..."). Cases that enroll
 // script the finger on the sensor with a FingerprintControl (CapFingerprint).
+
+// templates shows templateInfos: each templateId with its name.
+func templates(infos []ctap.TemplateInfo) string {
+	var b strings.Builder
+	for i, ti := range infos {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%x %q", ti.TemplateID, deref(ti.TemplateFriendlyName))
+	}
+	return "[" + b.String() + "]"
+}
 
 // good returns n good samples of finger.
 func good(finger, n int) []FingerSample {
@@ -150,7 +164,7 @@ func init() {
 				info, err := bc.b.GetFingerprintSensorInfo(t.ctx)
 				t.ExpectStatus(err, ctap.StatusOK, "getFingerprintSensorInfo")
 				if info.FingerprintKind == nil || (*info.FingerprintKind != 1 && *info.FingerprintKind != 2) {
-					t.Errorf("fingerprintKind %v, want 1 (touch) or 2 (swipe)", info.FingerprintKind)
+					t.Errorf("fingerprintKind %v, want 1 (touch) or 2 (swipe)", deref(info.FingerprintKind))
 				}
 				if info.MaxCaptureSamplesRequiredForEnroll == nil || *info.MaxCaptureSamplesRequiredForEnroll == 0 {
 					t.Errorf("maxCaptureSamplesRequiredForEnroll missing or 0")
@@ -177,7 +191,7 @@ func init() {
 				infos, err := bc.b.EnumerateEnrollments(t.ctx)
 				t.ExpectStatus(err, ctap.StatusOK, "enumerateEnrollments")
 				if len(infos) != 1 || !bytes.Equal(infos[0].TemplateID, id) {
-					t.Errorf("templateInfos %+v, want the one template %x", infos, id)
+					t.Errorf("templateInfos %s, want the one template %x", templates(infos), id)
 				}
 			}},
 		bioEnrollCase{Case: Case{ID: "too-fast-then-good", Section: "CTAP 2.1 §6.7.4", Destructive: true, Needs: needFP,
@@ -262,7 +276,7 @@ func init() {
 				infos, err := bc.b.EnumerateEnrollments(t.ctx)
 				t.ExpectStatus(err, ctap.StatusOK, "enumerateEnrollments")
 				if len(infos) != 1 || infos[0].TemplateFriendlyName == nil || *infos[0].TemplateFriendlyName != "left index" {
-					t.Errorf("templateInfos %+v, want the name \"left index\"", infos)
+					t.Errorf("templateInfos %s, want the name \"left index\"", templates(infos))
 				}
 			}},
 		bioEnrollCase{Case: Case{ID: "set-name-unknown", Section: "CTAP 2.1 §6.7.7", Destructive: true, Needs: needFP,

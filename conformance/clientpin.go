@@ -576,7 +576,7 @@ func init() {
 					t.Fatalf("getPINRetries: %v", err)
 				}
 				if pcs == nil || !*pcs {
-					t.Fatalf("powerCycleState %v, want true", pcs)
+					t.Fatalf("powerCycleState %v, want true", deref(pcs))
 				}
 			}},
 		protocolCase{Case{ID: "pin-blocked", Section: "CTAP 2.1 §6.5.5.7.2 steps 5, 8; CTAP 2.0 §5.5.7", Versions: CTAP2, Needs: []Capability{CapPowerCycle},

@@ -326,7 +326,8 @@ func init() {
 				found := 0
 				for _, r := range []*ctap.CredentialManagementResponse{first, next} {
 					if r.User == nil || r.CredentialID == nil || r.PublicKey == nil {
-						t.Fatalf("credential without user, credentialID or publicKey: %+v", r)
+						t.Fatalf("credential without user, credentialID or publicKey: user %+v, credentialID %+v, publicKey present %t",
+							deref(r.User), deref(r.CredentialID), r.PublicKey != nil)
 					}
 					Equal(t, "credentialID.type", r.CredentialID.Type, ctap.CredentialTypePublicKey)
 					if r.CredProtect != nil && (*r.CredProtect < 1 || *r.CredProtect > 3) {
@@ -336,7 +337,7 @@ func init() {
 						if bytes.Equal(made.ID, r.CredentialID.ID) {
 							found++
 							if !bytes.Equal(r.User.ID, made.User.ID) || r.User.Name != made.User.Name || r.User.DisplayName != made.User.DisplayName {
-								t.Errorf("user %+v, want %+v", r.User, made.User)
+								t.Errorf("user %+v, want %+v", *r.User, *made.User)
 							}
 							if !bytes.Equal(t.Encode(*r.PublicKey), t.Encode(made.PublicKey)) {
 								t.Errorf("publicKey differs from makeCredential's")
@@ -498,7 +499,7 @@ func init() {
 				c.mustCall("updateUserInformation", ctap.CredMgmtUpdateUserInformation, p)
 				r := c.mustCall("enumerateCredentialsBegin", ctap.CredMgmtEnumerateCredentialsBegin, rpIDHashParams(t.RPID()))
 				if r.User == nil || r.User.Name != "renamed@example.com" || r.User.DisplayName != "" || !bytes.Equal(r.User.ID, c.creds[0].User.ID) {
-					t.Errorf("user after update %+v", r.User)
+					t.Errorf("user after update %+v", deref(r.User))
 				}
 			}},
 		credManCase{Case{ID: "update-wrong-user", Section: "CTAP 2.1 §6.8.6",

@@ -72,7 +72,7 @@ func attLeaf(t *T, cred *Credential) *x509.Certificate {
 func (t *T) expectEnterprise(req *ctap.MakeCredentialRequest, ordinary *x509.Certificate) *x509.Certificate {
 	cred := t.MustMakeCredential(req)
 	if ep := cred.Response.EPAtt; ep == nil || !*ep {
-		t.Fatalf("epAtt %v, want true", ep)
+		t.Fatalf("epAtt %v, want true", deref(ep))
 	}
 	leaf := attLeaf(t, cred)
 	if leaf.Equal(ordinary) {
