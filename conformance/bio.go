@@ -147,8 +147,6 @@ func perBioCode(cases ...bioEnrollCase) []Case {
 	return out
 }
 
-var needFP = []Capability{CapFingerprint}
-
 func init() {
 	Register(perBioCode(
 		bioEnrollCase{Case: Case{ID: "get-modality", Section: "CTAP 2.1 §6.7.2",
@@ -173,7 +171,7 @@ func init() {
 					t.Errorf("maxTemplateFriendlyName missing")
 				}
 			}},
-		bioEnrollCase{Case: Case{ID: "enroll", Section: "CTAP 2.1 §6.7.4", Destructive: true, Needs: needFP,
+		bioEnrollCase{Case: Case{ID: "enroll", Section: "CTAP 2.1 §6.7.4", Destructive: true,
 			Title: "enrollBegin and enrollCaptureNextSample count remainingSamples down to 0 with good samples; the template is enumerated"}, AlsoPre: true,
 			Body: func(t *T, bc *bioCase) {
 				n := bc.sampleCount()
@@ -194,7 +192,7 @@ func init() {
 					t.Errorf("templateInfos %s, want the one template %x", templates(infos), id)
 				}
 			}},
-		bioEnrollCase{Case: Case{ID: "too-fast-then-good", Section: "CTAP 2.1 §6.7.4", Destructive: true, Needs: needFP,
+		bioEnrollCase{Case: Case{ID: "too-fast-then-good", Section: "CTAP 2.1 §6.7.4", Destructive: true,
 			Title: "a too-fast sample answers FP_TOO_FAST and leaves remainingSamples; good samples then finish"},
 			Body: func(t *T, bc *bioCase) {
 				n := bc.sampleCount()
@@ -206,7 +204,7 @@ func init() {
 					t.Errorf("feedback %+v, want FP_TOO_FAST with %d remaining, then %d good", seen, n, n)
 				}
 			}},
-		bioEnrollCase{Case: Case{ID: "merge-failure", Section: "CTAP 2.1 §6.7.4", Destructive: true, Needs: needFP,
+		bioEnrollCase{Case: Case{ID: "merge-failure", Section: "CTAP 2.1 §6.7.4", Destructive: true,
 			Title: "a good sample of another finger mid-enrollment answers FP_MERGE_FAILURE and does not count"},
 			Body: func(t *T, bc *bioCase) {
 				n := bc.sampleCount()
@@ -217,7 +215,7 @@ func init() {
 				Equal(t, "lastEnrollSampleStatus", status, client.FeedbackFPMergeFailure)
 				Equal(t, "remainingSamples", remaining, n-1)
 			}},
-		bioEnrollCase{Case: Case{ID: "capture-wrong-template", Section: "CTAP 2.1 §6.7.4", Destructive: true, Needs: needFP,
+		bioEnrollCase{Case: Case{ID: "capture-wrong-template", Section: "CTAP 2.1 §6.7.4", Destructive: true,
 			Title: "enrollCaptureNextSample with another templateId gives CTAP1_ERR_INVALID_PARAMETER"}, AlsoPre: true,
 			Body: func(t *T, bc *bioCase) {
 				id := bc.begin()
@@ -231,7 +229,7 @@ func init() {
 				_, err := bc.raw(ctap.BioEnrollCaptureNextSample, &ctap.BioEnrollmentParams{TemplateID: make([]byte, 16)}, true)
 				t.ExpectStatus(err, ctap.StatusInvalidParameter, "capture without enrollBegin")
 			}},
-		bioEnrollCase{Case: Case{ID: "cancel", Section: "CTAP 2.1 §6.7.5", Destructive: true, Needs: needFP,
+		bioEnrollCase{Case: Case{ID: "cancel", Section: "CTAP 2.1 §6.7.5", Destructive: true,
 			Title: "cancelCurrentEnrollment needs no token; the cancelled templateId then gives CTAP1_ERR_INVALID_PARAMETER"}, AlsoPre: true,
 			Body: func(t *T, bc *bioCase) {
 				id := bc.begin()
@@ -240,14 +238,14 @@ func init() {
 				_, err = bc.raw(ctap.BioEnrollCaptureNextSample, &ctap.BioEnrollmentParams{TemplateID: id}, true)
 				t.ExpectStatus(err, ctap.StatusInvalidParameter, "capture after cancel")
 			}},
-		bioEnrollCase{Case: Case{ID: "timeout", Section: "CTAP 2.1 §6.7.4", Destructive: true, Needs: needFP,
+		bioEnrollCase{Case: Case{ID: "timeout", Section: "CTAP 2.1 §6.7.4", Destructive: true,
 			Title: "no finger within timeoutMilliseconds gives CTAP2_ERR_USER_ACTION_TIMEOUT"},
 			Body: func(t *T, bc *bioCase) {
 				t.pushSamples(FingerSample{NoFinger: true})
 				_, _, _, err := bc.b.EnrollBegin(t.ctx, 100*time.Millisecond)
 				t.ExpectStatus(err, ctap.StatusUserActionTimeout, "enrollBegin without a finger")
 			}},
-		bioEnrollCase{Case: Case{ID: "database-full", Section: "CTAP 2.1 §6.7.4", Destructive: true, Needs: needFP,
+		bioEnrollCase{Case: Case{ID: "database-full", Section: "CTAP 2.1 §6.7.4", Destructive: true,
 			Title: "enrollBegin with every template slot taken gives CTAP2_ERR_FP_DATABASE_FULL"},
 			Body: func(t *T, bc *bioCase) {
 				for f := 1; ; f++ {
@@ -268,7 +266,7 @@ func init() {
 				_, err := bc.raw(ctap.BioEnumerateEnrollments, nil, true)
 				t.ExpectStatus(err, ctap.StatusInvalidOption, "enumerateEnrollments")
 			}},
-		bioEnrollCase{Case: Case{ID: "set-name", Section: "CTAP 2.1 §6.7.7", Destructive: true, Needs: needFP,
+		bioEnrollCase{Case: Case{ID: "set-name", Section: "CTAP 2.1 §6.7.7", Destructive: true,
 			Title: "setFriendlyName renames a template; enumerateEnrollments shows the name"}, AlsoPre: true,
 			Body: func(t *T, bc *bioCase) {
 				id := bc.enroll(1)
@@ -279,7 +277,7 @@ func init() {
 					t.Errorf("templateInfos %s, want the name \"left index\"", templates(infos))
 				}
 			}},
-		bioEnrollCase{Case: Case{ID: "set-name-unknown", Section: "CTAP 2.1 §6.7.7", Destructive: true, Needs: needFP,
+		bioEnrollCase{Case: Case{ID: "set-name-unknown", Section: "CTAP 2.1 §6.7.7", Destructive: true,
 			Title: "setFriendlyName of an unknown templateId gives CTAP2_ERR_INVALID_OPTION"},
 			Body: func(t *T, bc *bioCase) {
 				id := bc.enroll(1)
@@ -287,7 +285,7 @@ func init() {
 				_, err := bc.raw(ctap.BioSetFriendlyName, &ctap.BioEnrollmentParams{TemplateID: append(id, 0), TemplateFriendlyName: &name}, true)
 				t.ExpectStatus(err, ctap.StatusInvalidOption, "setFriendlyName of an unknown template")
 			}},
-		bioEnrollCase{Case: Case{ID: "remove", Section: "CTAP 2.1 §6.7.8, §6.4", Destructive: true, Needs: needFP,
+		bioEnrollCase{Case: Case{ID: "remove", Section: "CTAP 2.1 §6.7.8, §6.4", Destructive: true,
 			Title: "removeEnrollment deletes the template; without templates bioEnroll and uv go back to false"}, AlsoPre: true,
 			Body: func(t *T, bc *bioCase) {
 				id := bc.enroll(1)
@@ -305,7 +303,7 @@ func init() {
 				_, err := bc.raw(ctap.BioRemoveEnrollment, &ctap.BioEnrollmentParams{TemplateID: make([]byte, 16)}, true)
 				t.ExpectStatus(err, ctap.StatusInvalidOption, "removeEnrollment")
 			}},
-		bioEnrollCase{Case: Case{ID: "getinfo-options", Section: "CTAP 2.1 §6.4", Destructive: true, Needs: needFP,
+		bioEnrollCase{Case: Case{ID: "getinfo-options", Section: "CTAP 2.1 §6.4", Destructive: true,
 			Title: "bioEnroll, userVerificationMgmtPreview and uv are false before the first enrollment and true after"},
 			Body: func(t *T, bc *bioCase) {
 				opts := t.Ctap2().Info().Options
@@ -354,14 +352,14 @@ func init() {
 				_, err := bc.raw(0x7f, nil, false)
 				t.ExpectStatus21(err, ctap.StatusInvalidSubcommand, "subCommand 0x7f")
 			}},
-		bioEnrollCase{Case: Case{ID: "uv-not-configured", Section: "CTAP 2.1 §6.5.5.7.3 step 5", Destructive: true, Needs: needFP,
+		bioEnrollCase{Case: Case{ID: "uv-not-configured", Section: "CTAP 2.1 §6.5.5.7.3 step 5", Destructive: true,
 			Title: "getPinUvAuthTokenUsingUvWithPermissions before any enrollment gives CTAP2_ERR_NOT_ALLOWED"},
 			Body: func(t *T, bc *bioCase) {
 				t.needTokenOption()
 				_, err := bc.pc.uvToken(ctap.PermissionGetAssertion, "")
 				t.ExpectStatus(err, ctap.StatusNotAllowed, "UV token without enrollments")
 			}},
-		bioEnrollCase{Case: Case{ID: "uv-enrolled-finger", Section: "CTAP 2.1 §6.5.5.7.3; §6.7", Destructive: true, Needs: needFP,
+		bioEnrollCase{Case: Case{ID: "uv-enrolled-finger", Section: "CTAP 2.1 §6.5.5.7.3; §6.7", Destructive: true,
 			Title: "an enrolled finger passes built-in UV: a UV token with be works and uvRetries stays 8"},
 			Body: func(t *T, bc *bioCase) {
 				t.needTokenOption()
@@ -378,7 +376,7 @@ func init() {
 				t.ExpectStatus(err, ctap.StatusOK, "enumerateEnrollments with the UV token")
 				Equal(t, "templates", len(infos), 1)
 			}},
-		bioEnrollCase{Case: Case{ID: "uv-unknown-finger", Section: "CTAP 2.1 §6.5.5.7.3 step 10, §6.5.2.2", Destructive: true, Needs: needFP,
+		bioEnrollCase{Case: Case{ID: "uv-unknown-finger", Section: "CTAP 2.1 §6.5.5.7.3 step 10, §6.5.2.2", Destructive: true,
 			Title: "a finger that is not enrolled gives CTAP2_ERR_UV_INVALID and costs a uvRetry"},
 			Body: func(t *T, bc *bioCase) {
 				t.needTokenOption()
@@ -390,7 +388,7 @@ func init() {
 			}},
 	)...)
 	for _, st := range []uint64{0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0D, 0x0E} {
-		Register(perBioCode(bioEnrollCase{Case: Case{ID: Sprintf("feedback-0x%02x", st), Section: "CTAP 2.1 §6.7.4", Destructive: true, Needs: needFP,
+		Register(perBioCode(bioEnrollCase{Case: Case{ID: Sprintf("feedback-0x%02x", st), Section: "CTAP 2.1 §6.7.4", Destructive: true,
 			Title: Sprintf("a sample with lastEnrollSampleStatus 0x%02x is reported and leaves remainingSamples", st)},
 			Body: func(t *T, bc *bioCase) {
 				n := bc.sampleCount()

@@ -9,8 +9,10 @@ import (
 
 // Built-in user verification cases (CTAP 2.1 §6.5.5.3, §6.5.5.7.3, the
 // "uv" option of §6.1.2 and §6.2.2, getInfo §6.4). They run against a key
-// whose getInfo lists "uv" true; those that script the user's finger need
-// CapUV, a target whose controller (or the target itself) is a UVControl.
+// whose getInfo lists "uv" true; those that script the user's finger
+// skip without a UVControl when they come to script it, so that on a key
+// without the feature the summary says so, and on a hardware key a person
+// verifies where a case needs only a matching finger.
 // The uv option of makeCredential and getAssertion is CTAP 2.0's too; the
 // UV tokens, uvRetries and the statuses of a failed verification are CTAP
 // 2.1's. Every case puts the sensor back to UVMatch when it ends, and
@@ -159,15 +161,10 @@ func uvCases(cs ...Case) []Case {
 	return cs
 }
 
-var (
-	needUV        = []Capability{CapUV}
-	needUVControl = []Capability{CapUV, CapControl}
-)
-
 func init() {
 	for _, v := range []uint64{1, 2} {
 		Register(uvCases(
-			Case{ID: Sprintf("uv-v%d-token-mc", v), Section: "CTAP 2.1 §6.5.5.7.3; §6.1.2 step 11.1", Versions: CTAP21, Needs: needUV,
+			Case{ID: Sprintf("uv-v%d-token-mc", v), Section: "CTAP 2.1 §6.5.5.7.3; §6.1.2 step 11.1", Versions: CTAP21,
 				Title: Sprintf("protocol %d: a token from built-in UV with mc makes a credential with the UP and UV flags", v),
 				Run: func(t *T) {
 					pc := t.uvProtocol(v)
@@ -181,7 +178,7 @@ func init() {
 					}
 					expectUVFlags(t, "makeCredential", att.AuthData.Flags)
 				}},
-			Case{ID: Sprintf("uv-v%d-token-ga", v), Section: "CTAP 2.1 §6.5.5.7.3; §6.2.2 steps 6.1, 12", Versions: CTAP21, Needs: needUV,
+			Case{ID: Sprintf("uv-v%d-token-ga", v), Section: "CTAP 2.1 §6.5.5.7.3; §6.2.2 steps 6.1, 12", Versions: CTAP21,
 				Title: Sprintf("protocol %d: a token from built-in UV with ga gives an assertion with UV and the user's id", v),
 				Run: func(t *T) {
 					pc := t.uvProtocol(v)
@@ -218,7 +215,7 @@ func init() {
 				}
 				t.Logf("preferredPlatformUvAttempts %d, uvModality %#x", info.PreferredPlatformUVAttempts, info.UVModality)
 			}},
-		Case{ID: "uv-retries-initial", Section: "CTAP 2.1 §6.5.5.3; §6.5.2.2", Versions: CTAP21, Needs: needUV, Destructive: true,
+		Case{ID: "uv-retries-initial", Section: "CTAP 2.1 §6.5.5.3; §6.5.2.2", Versions: CTAP21, Destructive: true,
 			Title: "a new key's uvRetries is maxUvRetries, between 1 and 25, and a match keeps it",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
@@ -232,7 +229,7 @@ func init() {
 				Equal(t, "uvRetries after a match", pc.uvRetries(), n)
 				t.Logf("maxUvRetries %d", n)
 			}},
-		Case{ID: "uv-token-no-match", Section: "CTAP 2.1 §6.5.5.7.3 step 10.3", Versions: CTAP21, Needs: needUV,
+		Case{ID: "uv-token-no-match", Section: "CTAP 2.1 §6.5.5.7.3 step 10.3", Versions: CTAP21,
 			Title: "a sample that does not match gives CTAP2_ERR_UV_INVALID and uvRetries drops by one; a match restores it",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
@@ -250,7 +247,7 @@ func init() {
 					t.Fatalf("uvRetries %d after a match, want at least %d", n, before)
 				}
 			}},
-		Case{ID: "uv-token-blocked", Section: "CTAP 2.1 §6.5.5.7.3 steps 7, 10.2", Versions: CTAP21, Needs: needUV, Destructive: true,
+		Case{ID: "uv-token-blocked", Section: "CTAP 2.1 §6.5.5.7.3 steps 7, 10.2", Versions: CTAP21, Destructive: true,
 			Title: "the failure that uses the last retry gives CTAP2_ERR_UV_BLOCKED, and so does a match after it",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
@@ -260,7 +257,7 @@ func init() {
 				_, err := pc.uvToken(ctap.PermissionGetAssertion, "")
 				t.ExpectStatus(err, ctap.StatusUVBlocked, "token with a matching sample while blocked")
 			}},
-		Case{ID: "uv-blocked-pin-restores", Section: "CTAP 2.1 §6.5.2.2; §6.5.5.7.2 step 9", Versions: CTAP21, Needs: needUV, Destructive: true,
+		Case{ID: "uv-blocked-pin-restores", Section: "CTAP 2.1 §6.5.2.2; §6.5.5.7.2 step 9", Versions: CTAP21, Destructive: true,
 			Title: "with UV blocked, a correct PIN still gives a token and restores uvRetries",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
@@ -274,7 +271,7 @@ func init() {
 				Equal(t, "uvRetries after a correct PIN", pc.uvRetries(), initial)
 				pc.mustUVToken(ctap.PermissionGetAssertion, "")
 			}},
-		Case{ID: "uv-token-decline", Section: "CTAP 2.1 §6.5.5.7.3 step 8", Versions: CTAP21, Needs: needUV,
+		Case{ID: "uv-token-decline", Section: "CTAP 2.1 §6.5.5.7.3 step 8", Versions: CTAP21,
 			Title: "a user who declines gives CTAP2_ERR_OPERATION_DENIED and costs no retry",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
@@ -284,7 +281,7 @@ func init() {
 				t.ExpectStatus(err, ctap.StatusOperationDenied, "token the user declines")
 				Equal(t, "uvRetries", pc.uvRetries(), before)
 			}},
-		Case{ID: "uv-token-timeout", Section: "CTAP 2.1 §6.5.5.7.3 step 10.1", Versions: CTAP21, Needs: needUV,
+		Case{ID: "uv-token-timeout", Section: "CTAP 2.1 §6.5.5.7.3 step 10.1", Versions: CTAP21,
 			Title: "no sample in time gives CTAP2_ERR_USER_ACTION_TIMEOUT",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
@@ -321,7 +318,7 @@ func init() {
 				_, err := pc.send(pc.uvTokenRequest(u64(ctap.PermissionBioEnrollment), nil))
 				t.ExpectStatus(err, ctap.StatusUnauthorizedPermission, "UV token with be")
 			}},
-		Case{ID: "uv-token-rpid-binding", Section: "CTAP 2.1 §6.5.5.7.3 step 15; §6.1.2 step 11.1", Versions: CTAP21, Needs: needUV,
+		Case{ID: "uv-token-rpid-binding", Section: "CTAP 2.1 §6.5.5.7.3 step 15; §6.1.2 step 11.1", Versions: CTAP21,
 			Title: "a UV token bound to another RP ID gives CTAP2_ERR_PIN_AUTH_INVALID",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
@@ -329,7 +326,7 @@ func init() {
 				_, err := pc.mc("bound", false, tok)
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "makeCredential for another RP")
 			}},
-		Case{ID: "uv-token-spares-touch", Section: "CTAP 2.1 §6.5.5.7.3 step 13; §6.1.2 step 14", Versions: CTAP21, Needs: needUVControl,
+		Case{ID: "uv-token-spares-touch", Section: "CTAP 2.1 §6.5.5.7.3 step 13; §6.1.2 step 14", Versions: CTAP21,
 			Title: "a fingerprint token is evidence of presence: makeCredential with it needs no further touch",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
@@ -341,7 +338,7 @@ func init() {
 				}
 				expectUVFlags(t, "makeCredential", att.AuthData.Flags)
 			}},
-		Case{ID: "uv-mc-option", Section: "CTAP 2.1 §6.1.2 steps 11.2, 13; CTAP 2.0 §5.1 step 8", Versions: CTAP2, Needs: needUVControl,
+		Case{ID: "uv-mc-option", Section: "CTAP 2.1 §6.1.2 steps 11.2, 13; CTAP 2.0 §5.1 step 8", Versions: CTAP2,
 			Title: "makeCredential with uv=true verifies the user, sets UP and UV, and needs no separate touch",
 			Run: func(t *T) {
 				t.needUV()
@@ -352,7 +349,7 @@ func init() {
 				}
 				expectUVFlags(t, "makeCredential", att.AuthData.Flags)
 			}},
-		Case{ID: "uv-ga-option", Section: "CTAP 2.1 §6.2.2 steps 6.2, 8, 12; CTAP 2.0 §5.2", Versions: CTAP2, Needs: needUV,
+		Case{ID: "uv-ga-option", Section: "CTAP 2.1 §6.2.2 steps 6.2, 8, 12; CTAP 2.0 §5.2", Versions: CTAP2,
 			Title: "getAssertion with uv=true sets UP and UV and returns the user's id",
 			Run: func(t *T) {
 				t.needUV()
@@ -366,7 +363,7 @@ func init() {
 				expectUVFlags(t, "getAssertion", a.AuthData.Flags)
 				expectUser(t, a.User, t.MakeCredentialRequest("named", true).User)
 			}},
-		Case{ID: "uv-ga-option-up-false", Section: "CTAP 2.1 §6.2.2 step 8", Versions: CTAP21, Needs: needUV,
+		Case{ID: "uv-ga-option-up-false", Section: "CTAP 2.1 §6.2.2 step 8", Versions: CTAP21,
 			Title: "getAssertion with uv=true and up=false still sets UP: the fingerprint was evidence of presence",
 			Run: func(t *T) {
 				t.needUV()
@@ -377,7 +374,7 @@ func init() {
 				}
 				expectUVFlags(t, "getAssertion", a.AuthData.Flags)
 			}},
-		Case{ID: "uv-mc-option-no-match", Section: "CTAP 2.1 §6.1.2 step 11.2", Versions: CTAP21, Needs: needUV,
+		Case{ID: "uv-mc-option-no-match", Section: "CTAP 2.1 §6.1.2 step 11.2", Versions: CTAP21,
 			Title: "makeCredential uv=true with a sample that does not match gives CTAP2_ERR_OPERATION_DENIED (PUAT_REQUIRED with a PIN) and costs a retry",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
@@ -395,7 +392,7 @@ func init() {
 				t.SetUV(UVMatch)
 				pc.mustUVToken(ctap.PermissionGetAssertion, "")
 			}},
-		Case{ID: "uv-mc-option-no-match-pin-set", Section: "CTAP 2.1 §6.1.2 step 11.2", Versions: CTAP21, Needs: needUV, Destructive: true,
+		Case{ID: "uv-mc-option-no-match-pin-set", Section: "CTAP 2.1 §6.1.2 step 11.2", Versions: CTAP21, Destructive: true,
 			Title: "with a PIN set, makeCredential uv=true without a match gives CTAP2_ERR_PUAT_REQUIRED",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
@@ -406,7 +403,7 @@ func init() {
 				_, err := t.uvMC("nomatch", false)
 				t.ExpectStatus(err, ctap.StatusPUATRequired, "makeCredential uv=true without a match, PIN set")
 			}},
-		Case{ID: "uv-mc-option-blocked", Section: "CTAP 2.1 §6.1.2 step 11.2", Versions: CTAP21, Needs: needUV, Destructive: true,
+		Case{ID: "uv-mc-option-blocked", Section: "CTAP 2.1 §6.1.2 step 11.2", Versions: CTAP21, Destructive: true,
 			Title: "with UV blocked and no PIN, makeCredential uv=true gives CTAP2_ERR_PIN_BLOCKED (the status the spec names)",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
@@ -416,7 +413,7 @@ func init() {
 				_, err := t.uvMC("blocked", false)
 				t.ExpectStatus(err, ctap.StatusPINBlocked, "makeCredential uv=true while blocked")
 			}},
-		Case{ID: "uv-mc-option-timeout", Section: "CTAP 2.1 §6.1.2 step 11.2", Versions: CTAP21, Needs: needUV,
+		Case{ID: "uv-mc-option-timeout", Section: "CTAP 2.1 §6.1.2 step 11.2", Versions: CTAP21,
 			Title: "makeCredential uv=true without a sample in time gives CTAP2_ERR_USER_ACTION_TIMEOUT",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
@@ -429,7 +426,7 @@ func init() {
 				t.SetUV(UVMatch)
 				pc.mustUVToken(ctap.PermissionGetAssertion, "")
 			}},
-		Case{ID: "uv-ga-option-decline", Section: "CTAP 2.1 §6.2.2 step 6.2", Versions: CTAP21, Needs: needUV,
+		Case{ID: "uv-ga-option-decline", Section: "CTAP 2.1 §6.2.2 step 6.2", Versions: CTAP21,
 			Title: "getAssertion uv=true that the user declines gives CTAP2_ERR_OPERATION_DENIED (PUAT_REQUIRED with a PIN)",
 			Run: func(t *T) {
 				t.needUV()
@@ -453,7 +450,7 @@ func init() {
 				}
 				t.ExpectStatus(err, want, "rk makeCredential without user verification")
 			}},
-		Case{ID: "uv-retries-survive-power-cycle", Section: "CTAP 2.1 §6.5.2.2", Versions: CTAP21, Needs: needUVControl,
+		Case{ID: "uv-retries-survive-power-cycle", Section: "CTAP 2.1 §6.5.2.2", Versions: CTAP21,
 			Title: "uvRetries is kept across a power cycle",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
@@ -470,7 +467,7 @@ func init() {
 				t.SetUV(UVMatch)
 				pc.mustUVToken(ctap.PermissionGetAssertion, "")
 			}},
-		Case{ID: "uv-reset-restores", Section: "CTAP 2.1 §6.6; §6.5.5.3", Versions: CTAP21, Needs: needUVControl, Destructive: true,
+		Case{ID: "uv-reset-restores", Section: "CTAP 2.1 §6.6; §6.5.5.3", Versions: CTAP21, Destructive: true,
 			Title: "authenticatorReset restores uvRetries",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
