@@ -296,3 +296,54 @@ func TestAppIDOnCTAP2(t *testing.T) {
 		t.Fatalf("foreign appid: %v, want SecurityError", err)
 	}
 }
+
+// TestEnterpriseAttestation: attestation "enterprise" (§5.4.7, CTAP 2.1
+// §7.1) asks for platform-managed enterprise attestation for the RP IDs of
+// WithEnterpriseAttestation and vendor-facilitated for others; an answer
+// without epAtt, and any request on a key without ep, is conveyed as none.
+func TestEnterpriseAttestation(t *testing.T) {
+	k := newKey(t, authenticator.Config{EnterpriseRPIDs: []string{"vendor.example"}}, nil)
+	ctx := context.Background()
+	create := func(c *webauthn.Client, rpID string) *registered {
+		t.Helper()
+		out, err := c.Create(ctx, mustJSON(t, creation(rpID, "alice", func(m map[string]any) { m["attestation"] = "enterprise" })))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return checkRegistration(t, out, "https://"+rpID, rpID, createChallenge, k.a.AttestationRoots())
+	}
+	managed := k.client(t, "https://corp.example", webauthn.WithEnterpriseAttestation("corp.example"))
+	if r := create(managed, "corp.example"); r.fmt != "none" {
+		t.Fatalf("enterprise on a key without ep: fmt %s, want none", r.fmt)
+	}
+	// Enable ep with authenticatorConfig (needs a PIN token, CTAP 2.1 §6.11).
+	k.setPIN(t, "123456")
+	cp, err := client.NewClientPin(k.c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cp.GetPinToken(ctx, "123456", ctap.PermissionAuthenticatorConfig, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := client.NewConfig(k.c, cp.Protocol(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.EnableEnterpriseAttestation(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pin := webauthn.WithPIN(func(context.Context, int) (string, error) { return "123456", nil })
+	managed = k.client(t, "https://corp.example", webauthn.WithEnterpriseAttestation("corp.example"), pin)
+	if r := create(managed, "corp.example"); r.fmt != "packed" || len(r.stmt.X5C) == 0 {
+		t.Fatalf("platform-managed: fmt %s", r.fmt)
+	}
+	vendor := k.client(t, "https://vendor.example", pin)
+	if r := create(vendor, "vendor.example"); r.fmt != "packed" || len(r.stmt.X5C) == 0 {
+		t.Fatalf("vendor-facilitated for a listed RP ID: fmt %s", r.fmt)
+	}
+	other := k.client(t, "https://other.example", pin)
+	if r := create(other, "other.example"); r.fmt != "none" {
+		t.Fatalf("vendor-facilitated for an unlisted RP ID: fmt %s, want none", r.fmt)
+	}
+}

@@ -149,3 +149,11 @@ func (c *Client) checkRPID(rpID string) error {
 }
 
 func quote(s string) string { return "\"" + s + "\"" }
+
+// CheckOrigin applies NewClient's origin rules to origin without a
+// device: nil, or the NotAllowedError or SecurityError NewClient would
+// return.
+func CheckOrigin(origin string) error {
+	_, err := parseOrigin(origin)
+	return err
+}

@@ -73,6 +73,10 @@ func webauthnCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "virtkey webauthn %s: --udp and --device exclude each other\n", op)
 		return 2
 	}
+	if err := webauthn.CheckOrigin(o.origin); err != nil {
+		fmt.Fprintf(stderr, "virtkey webauthn %s: %v\n", op, err)
+		return 1
+	}
 	options, err := io.ReadAll(io.LimitReader(webauthnStdin, 1<<20))
 	if err != nil {
 		fmt.Fprintf(stderr, "virtkey webauthn %s: reading options: %v\n", op, err)

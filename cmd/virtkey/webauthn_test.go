@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/virtkey/virtkey/client"
+	"github.com/virtkey/virtkey/ctap"
 	"github.com/virtkey/virtkey/webauthn"
 )
 
@@ -113,5 +114,35 @@ func TestWebauthnCommandUsage(t *testing.T) {
 	}
 	if code, out, _ := runWebauthn(t, "", "--help"); code != 0 || !strings.Contains(out, "--origin") {
 		t.Errorf("--help: exit %d, %q", code, out)
+	}
+}
+
+// TestWebauthnCommandU2F: on the u2f profile (CTAP1/U2F only) the command
+// registers with a fido-u2f attestation and logs in with U2F signatures
+// (CTAP 2.1 §10), as a browser does with such a key.
+func TestWebauthnCommandU2F(t *testing.T) {
+	addr, _ := startDaemon(t, "--profile", "u2f")
+	create := `{"rp":{"name":"Example","id":"example.com"},"user":{"id":"dQ","name":"u","displayName":"u"},"challenge":"Y2hhbGxlbmdl",` +
+		`"pubKeyCredParams":[{"type":"public-key","alg":-7}],"attestation":"direct"}`
+	code, out, errs := runWebauthn(t, create, "create", "--origin", "https://example.com", "--udp", addr)
+	if code != 0 {
+		t.Fatalf("create: exit %d: %s", code, errs)
+	}
+	var reg webauthn.RegistrationResponseJSON
+	if err := json.Unmarshal([]byte(out), &reg); err != nil {
+		t.Fatal(err)
+	}
+	var obj map[string]ctap.RawMessage
+	if err := ctap.Unmarshal(reg.Response.AttestationObject, &obj); err != nil {
+		t.Fatal(err)
+	}
+	var fmtName string
+	if err := ctap.Unmarshal(obj["fmt"], &fmtName); err != nil || fmtName != "fido-u2f" {
+		t.Fatalf("fmt %q (%v), want fido-u2f", fmtName, err)
+	}
+	get := `{"challenge":"bG9naW4","rpId":"example.com","allowCredentials":[{"type":"public-key","id":"` + reg.ID + `"}]}`
+	code, out, errs = runWebauthn(t, get, "get", "--origin", "https://example.com", "--udp", addr)
+	if code != 0 || !strings.Contains(out, reg.ID) {
+		t.Fatalf("get: exit %d, stdout %s, stderr %s", code, out, errs)
 	}
 }
