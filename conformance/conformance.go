@@ -159,6 +159,11 @@ type Options struct {
 	// RunID names this run in the user names of credentials that must be
 	// new in every run (T.RunID); empty picks a random one.
 	RunID string
+	// Record, when set, is called with every message a case sends through
+	// its clients and the answer, as they complete: a corpus of the
+	// requests a suite run makes (ctaptest fuzz seeds from it). It must
+	// not block.
+	Record func(caseID string, x Exchange)
 	// Prompt, when set, asks a person for a touch on a target without a
 	// Controller: it is called, at most once per case, when the key answers
 	// a call of the case's Ctap2 client with KEEPALIVE STATUS_UPNEEDED
@@ -346,7 +351,7 @@ func runCase(ctx context.Context, target Target, caps map[Capability]bool, c Cas
 			return res
 		}
 	}
-	t := &T{ctx: cctx, target: target, c: c, runID: opts.RunID}
+	t := &T{ctx: cctx, target: target, c: c, runID: opts.RunID, record: opts.Record}
 	if opts.Prompt != nil && target.Controller() == nil {
 		t.prompt = opts.Prompt
 	}
@@ -430,7 +435,8 @@ type T struct {
 	lastRequest  string         // the name of the last of them
 	algProbe     map[int64]bool // supportsAlg's probes on a key that lists no algorithms
 
-	prompt     func(msg string) // Options.Prompt on a target without a Controller
+	prompt     func(msg string)                // Options.Prompt on a target without a Controller
+	record     func(caseID string, x Exchange) // Options.Record
 	promptOnce sync.Once
 }
 

@@ -74,7 +74,11 @@ func (p tap) Call(ctx context.Context, cmd ctaphid.Cmd, payload []byte, onKeepal
 	if err != nil {
 		x.Error = err.Error()
 	}
+	done := *x
 	p.t.mu.Unlock()
+	if p.t.record != nil {
+		p.t.record(p.t.c.ID, done)
+	}
 	return resp, err
 }
 

@@ -87,6 +87,16 @@ func Corpus(destructive bool) []Input {
 	return out
 }
 
+// Message is an input of one well-formed CTAPHID message on the fuzzer's
+// first channel: a seed, such as a request recorded while the conformance
+// suite ran.
+func Message(origin string, cmd ctaphid.Cmd, msg []byte) (Input, bool) {
+	if len(msg) > ctaphid.MaxMessageSize {
+		return Input{}, false
+	}
+	return Input{Origin: origin, Frames: frames(0, cmd, msg)}, true
+}
+
 // harmless reports whether a CTAP2 message leaves a shared key as it was
 // (apart from non-discoverable credentials, which take no storage): no
 // reset, PIN check or change, configuration, deletion, enrollment,

@@ -15,7 +15,7 @@ seed=${FUZZ_SEED:-20261206}
 out=${FUZZ_OUT:-$bin}
 echo "reproducers, if any, go to $out"
 
-"$bin/ctaptest" fuzz --duration "$duration" --seed "$seed" --out "$out"
+"$bin/ctaptest" fuzz --suite-seeds --duration "$duration" --seed "$seed" --out "$out"
 
 addr=127.0.0.1:${VIRTKEY_FUZZ_PORT:-8141}
 "$bin/virtkey" serve --udp "$addr" --state "$bin/fuzz.state" --control "$bin/fuzz.sock" --log-level warn &

@@ -11,13 +11,17 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/virtkey/virtkey/authenticator"
 	"github.com/virtkey/virtkey/client"
+	"github.com/virtkey/virtkey/conformance"
 	"github.com/virtkey/virtkey/control"
 	"github.com/virtkey/virtkey/ctaphid"
 	"github.com/virtkey/virtkey/devfuzz"
+	"github.com/virtkey/virtkey/virtkeytest"
 )
 
 const fuzzUsage = `usage: ctaptest fuzz [--udp ADDR | --device /dev/hidrawN] [--control SOCKET] [--allow-destructive]
@@ -50,6 +54,7 @@ func runFuzz(args []string, stdout, stderr io.Writer) int {
 		wait        = fs.Duration("wait", 500*time.Millisecond, "how long to wait for the first answer to an input that is not one well-formed message")
 		out         = fs.String("out", ".", "folder for the reproducers of findings")
 		replay      = fs.String("replay", "", "send the input of this reproducer once and probe the key")
+		suiteSeeds  = fs.Bool("suite-seeds", false, "also seed from the requests the conformance suite sends (runs it first on an in-process key)")
 	)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, fuzzUsage)
@@ -129,6 +134,10 @@ func runFuzz(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "the key survived the input of %s\n", *replay)
 		return 0
 	}
+	if *suiteSeeds {
+		cfg.Seeds = recordSuite(ctx)
+		fmt.Fprintf(stdout, "%d distinct CTAP requests recorded from the conformance suite as seeds\n", len(cfg.Seeds))
+	}
 	if cfg.Seed == 0 {
 		cfg.Seed = uint64(time.Now().UnixNano())
 	}
@@ -159,4 +168,28 @@ func runFuzz(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// recordSuite runs the conformance suite on in-process keys and returns
+// each distinct CTAPHID_CBOR request it sent, as fuzzing seeds.
+func recordSuite(ctx context.Context) []devfuzz.Input {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var out []devfuzz.Input
+	record := func(id string, x conformance.Exchange) {
+		if !strings.HasPrefix(x.Request, ctaphid.CmdCBOR.String()) || len(x.RequestBytes) == 0 {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if seen[string(x.RequestBytes)] {
+			return
+		}
+		seen[string(x.RequestBytes)] = true
+		if in, ok := devfuzz.Message("suite/"+id, ctaphid.CmdCBOR, x.RequestBytes); ok {
+			out = append(out, in)
+		}
+	}
+	conformance.Run(ctx, virtkeytest.NewTarget(authenticator.Config{}, true), conformance.Options{Record: record})
+	return out
 }
