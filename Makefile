@@ -17,7 +17,7 @@ race:
 
 vet:
 	$(GO) vet ./...
-	gofmt -l . | tee /dev/stderr | (! read)
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
 
 # staticcheck from PATH, else from GOPATH/bin, installed there at the
 # version CI uses when it is missing.
