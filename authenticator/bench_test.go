@@ -5,51 +5,380 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
 	"testing"
+	"time"
 
 	"github.com/virtkey/virtkey/ctap"
 )
 
-// BenchmarkMakeCredential is a non-discoverable ES256 credential with
-// packed attestation, AutoPresence and a MemoryStore: two key derivations,
-// one ECDSA signature, the sealing and a state save.
-func BenchmarkMakeCredential(b *testing.B) {
-	k := newTestKey(b)
-	req := ctap.MustMarshal(mcReq("example.com", []byte{1}, false))
-	b.ReportAllocs()
+// The benchmarks put the command next to its floor, the bare crypto it
+// cannot avoid, in the same run: each iteration runs the command and the
+// yardstick once, timed separately, and reports both per operation and
+// their ratio (x-base), so benchstat shows the ratio directly.
+//
+//	go test ./authenticator -run '^$' -bench 'GetAssertion$|MakeCredential$' -count 10 | tee new.txt
+//	benchstat old.txt new.txt
+//
+// The scale benchmarks (BenchmarkScale*) build keys with up to 100,000
+// discoverable credentials; they run only with -bench.
+
+// interleaved runs op and base alternately and reports their times per
+// operation, the ratio, and op's allocations.
+func interleaved(b *testing.B, op, base func()) {
+	b.Helper()
+	allocs := testing.AllocsPerRun(20, op)
+	var opT, baseT time.Duration
+	n := 0
 	for b.Loop() {
-		if s, _ := k.a.Handle(context.Background(), ctap.CmdMakeCredential, req); s != ctap.StatusOK {
-			b.Fatal(s)
-		}
+		t0 := time.Now()
+		op()
+		t1 := time.Now()
+		base()
+		t2 := time.Now()
+		opT += t1.Sub(t0)
+		baseT += t2.Sub(t1)
+		n++
 	}
+	b.ReportMetric(float64(opT.Nanoseconds())/float64(n), "cmd-ns/op")
+	b.ReportMetric(float64(baseT.Nanoseconds())/float64(n), "base-ns/op")
+	b.ReportMetric(float64(opT)/float64(baseT), "x-base")
+	b.ReportMetric(allocs, "cmd-allocs/op")
 }
 
-// BenchmarkGetAssertion is an assertion with an allowList of one
-// non-discoverable ES256 credential.
-func BenchmarkGetAssertion(b *testing.B) {
-	k := newTestKey(b)
-	id, _ := k.mustRegister(mcReq("example.com", []byte{1}, false))
-	req := ctap.MustMarshal(gaReq("example.com", id))
-	b.ReportAllocs()
-	for b.Loop() {
-		if s, _ := k.a.Handle(context.Background(), ctap.CmdGetAssertion, req); s != ctap.StatusOK {
-			b.Fatal(s)
-		}
-	}
-}
-
-// BenchmarkECDSAP256Sign is one bare P-256 signature, the floor under
-// both commands above.
-func BenchmarkECDSAP256Sign(b *testing.B) {
+// p256Sign is the yardstick of an assertion: one bare ECDSA P-256
+// signature of a SHA-256 hash.
+func p256Sign(b *testing.B) func() {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		b.Fatal(err)
 	}
-	hash := make([]byte, 32)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := ecdsa.SignASN1(rand.Reader, priv, hash); err != nil {
+	msg := make([]byte, 69)
+	return func() {
+		h := sha256.Sum256(msg)
+		if _, err := ecdsa.SignASN1(rand.Reader, priv, h[:]); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
+
+// p256KeygenSign is the yardstick of a non-discoverable makeCredential with
+// packed attestation: a P-256 key pair and one signature.
+func p256KeygenSign(b *testing.B) func() {
+	att, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := make([]byte, 200)
+	return func() {
+		if _, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			b.Fatal(err)
+		}
+		h := sha256.Sum256(msg)
+		if _, err := ecdsa.SignASN1(rand.Reader, att, h[:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func (k *testKey) mustHandle(cmd ctap.Command, req []byte) []byte {
+	s, body := k.a.Handle(context.Background(), cmd, req)
+	if s != ctap.StatusOK {
+		k.t.Fatalf("%v: %v", cmd, s)
+	}
+	return body
+}
+
+// BenchmarkMakeCredential is a non-discoverable ES256 credential with
+// packed attestation, AutoPresence and a MemoryStore, against a P-256 key
+// generation and signature.
+func BenchmarkMakeCredential(b *testing.B) {
+	k := newTestKey(b, withRand(rand.Reader))
+	req := ctap.MustMarshal(mcReq("example.com", []byte{1}, false))
+	interleaved(b, func() { k.mustHandle(ctap.CmdMakeCredential, req) }, p256KeygenSign(b))
+}
+
+// BenchmarkGetAssertion is an assertion with an allowList of one
+// non-discoverable ES256 credential, against one P-256 signature.
+func BenchmarkGetAssertion(b *testing.B) {
+	k := newTestKey(b, withRand(rand.Reader))
+	id, _ := k.mustRegister(mcReq("example.com", []byte{1}, false))
+	req := ctap.MustMarshal(gaReq("example.com", id))
+	interleaved(b, func() { k.mustHandle(ctap.CmdGetAssertion, req) }, p256Sign(b))
+}
+
+// BenchmarkGetAssertionResident is an assertion without allowList, of the
+// one discoverable credential of the RP.
+func BenchmarkGetAssertionResident(b *testing.B) {
+	k := newTestKey(b, withRand(rand.Reader))
+	k.mustRegister(mcReq("example.com", []byte{1}, true))
+	req := ctap.MustMarshal(gaReq("example.com"))
+	interleaved(b, func() { k.mustHandle(ctap.CmdGetAssertion, req) }, p256Sign(b))
+}
+
+// BenchmarkECDSAP256Sign is one bare P-256 signature.
+func BenchmarkECDSAP256Sign(b *testing.B) {
+	sign := p256Sign(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		sign()
+	}
+}
+
+// scaleState is a key's state with n synthetic discoverable ES256
+// credentials spread round-robin over rps relying parties
+// (rp0.example, rp1.example, ...), user IDs "u<i>".
+func scaleState(tb testing.TB, n, rps int) *State {
+	base := NewMemoryStore()
+	if _, err := New(Config{Rand: seededRand(1), Store: base}); err != nil {
+		tb.Fatal(err)
+	}
+	st := base.State()
+	r := seededRand(2)
+	st.Credentials = make([]ResidentCredential, n)
+	for i := range st.Credentials {
+		k, err := generateKey(r, ctap.AlgES256)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		id := make([]byte, residentIDLength)
+		io.ReadFull(r, id)
+		st.Credentials[i] = ResidentCredential{
+			ID: id, RPID: fmt.Sprintf("rp%d.example", i%rps), RPName: "RP",
+			UserID: fmt.Appendf(nil, "u%d", i), UserName: "user", UserDisplayName: "User",
+			Alg: ctap.AlgES256, PrivateKey: k.priv, Sequence: uint64(i + 1),
+			Created: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		}
+	}
+	st.CreationSequence = uint64(n)
+	return st
+}
+
+// scaleKey is a key on a MemoryStore holding scaleState(n, rps), with
+// room for as many credentials again.
+func scaleKey(tb testing.TB, n, rps int) *testKey {
+	st := scaleState(tb, n, rps)
+	m := NewMemoryStore()
+	ch := &Change{State: st}
+	for i := range st.Credentials {
+		ch.Put = append(ch.Put, &st.Credentials[i])
+	}
+	if err := m.Commit(ch); err != nil {
+		tb.Fatal(err)
+	}
+	k := &testKey{t: tb, store: m, clock: newFakeClock()}
+	a, err := New(Config{Rand: rand.Reader, Now: k.clock.Now, Store: m, MaxCredentials: 2*n + 1_000_000})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	k.a = a
+	return k
+}
+
+var scaleSizes = []int{10, 1000, 10_000, 100_000}
+
+// scaleLayouts are the ways the credentials are spread: over many RPs
+// (ten credentials each) or all in one.
+var scaleLayouts = []struct {
+	name string
+	rps  func(n int) int
+}{
+	{"manyRPs", func(n int) int { return max(n/10, 1) }},
+	{"oneRP", func(int) int { return 1 }},
+}
+
+// BenchmarkScaleGetAssertion is getAssertion on a key with n credentials,
+// interleaved with the same request on a key with 10 laid out alike: the
+// x-base metric is the cost at n over the cost at 10. "allowList" names
+// one discoverable credential of rp0.example; "discoverable" asks for all
+// of rp0.example's.
+func BenchmarkScaleGetAssertion(b *testing.B) {
+	for _, lay := range scaleLayouts {
+		for _, n := range scaleSizes {
+			big, small := scaleKey(b, n, lay.rps(n)), scaleKey(b, 10, lay.rps(10))
+			for _, mode := range []string{"allowList", "discoverable"} {
+				b.Run(fmt.Sprintf("%s/n=%d/%s", lay.name, n, mode), func(b *testing.B) {
+					bigReq, smallReq := gaReq("rp0.example"), gaReq("rp0.example")
+					if mode == "allowList" {
+						bigReq = gaReq("rp0.example", big.a.creds.forRP(rpHash("rp0.example"))[0].ID)
+						smallReq = gaReq("rp0.example", small.a.creds.forRP(rpHash("rp0.example"))[0].ID)
+					}
+					bb, sb := ctap.MustMarshal(bigReq), ctap.MustMarshal(smallReq)
+					interleaved(b, func() { big.mustHandle(ctap.CmdGetAssertion, bb) },
+						func() { small.mustHandle(ctap.CmdGetAssertion, sb) })
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkScaleGetNextAssertion is getNextAssertion on a key whose n
+// credentials are all of one RP: each iteration takes the next one, and a
+// new getAssertion (untimed) starts over when they run out.
+func BenchmarkScaleGetNextAssertion(b *testing.B) {
+	for _, n := range scaleSizes {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			k := scaleKey(b, n, 1)
+			req := ctap.MustMarshal(gaReq("rp0.example"))
+			left := 0
+			for b.Loop() {
+				if left == 0 {
+					b.StopTimer()
+					k.mustHandle(ctap.CmdGetAssertion, req)
+					left = n - 1
+					b.StartTimer()
+				}
+				k.mustHandle(ctap.CmdGetNextAssertion, nil)
+				left--
+			}
+		})
+	}
+}
+
+// BenchmarkScaleMakeCredential is makeCredential, discoverable or not, on a
+// key with n credentials over many RPs, against a P-256 key generation and
+// signature.
+func BenchmarkScaleMakeCredential(b *testing.B) {
+	for _, n := range scaleSizes {
+		for _, rk := range []bool{false, true} {
+			b.Run(fmt.Sprintf("n=%d/rk=%v", n, rk), func(b *testing.B) {
+				k := scaleKey(b, n, max(n/10, 1))
+				i := 0
+				interleaved(b, func() {
+					i++
+					k.mustHandle(ctap.CmdMakeCredential, ctap.MustMarshal(mcReq("new.example", fmt.Appendf(nil, "new%d", i), rk)))
+				}, p256KeygenSign(b))
+			})
+		}
+	}
+}
+
+// BenchmarkScaleEnumerate is one whole credentialManagement walk: every
+// RP, and every credential of every RP, with n credentials over n/10 RPs.
+// The goal for 100,000 credentials over 10,000 RPs is 2 s.
+func BenchmarkScaleEnumerate(b *testing.B) {
+	for _, n := range scaleSizes {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			k := scaleKey(b, n, max(n/10, 1))
+			p := newPlatform(k, 2)
+			if s := p.setPIN("1234"); s != ctap.StatusOK {
+				b.Fatalf("setPIN: %v", s)
+			}
+			cm := &cmPlatform{platform: p, cmd: ctap.CmdCredentialManagement, tok: p.mustToken("1234", ctap.PermissionCredentialManagement, "")}
+			for b.Loop() {
+				seen := 0
+				rp, s := cm.call(ctap.CredMgmtEnumerateRPsBegin, nil)
+				if s != ctap.StatusOK {
+					b.Fatal(s)
+				}
+				hashes := [][]byte{rp.RPIDHash}
+				for range int(*rp.TotalRPs) - 1 {
+					r, s := cm.call(ctap.CredMgmtEnumerateRPsGetNextRP, nil)
+					if s != ctap.StatusOK {
+						b.Fatal(s)
+					}
+					hashes = append(hashes, r.RPIDHash)
+				}
+				for _, h := range hashes {
+					c, s := cm.call(ctap.CredMgmtEnumerateCredentialsBegin, &ctap.CredentialManagementParams{RPIDHash: h})
+					if s != ctap.StatusOK {
+						b.Fatal(s)
+					}
+					seen++
+					for range int(*c.TotalCredentials) - 1 {
+						if _, s := cm.call(ctap.CredMgmtEnumerateCredentialsGetNextCredential, nil); s != ctap.StatusOK {
+							b.Fatal(s)
+						}
+						seen++
+					}
+				}
+				if seen != n {
+					b.Fatalf("walked %d credentials of %d", seen, n)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkScaleStartup opens a state file with n credentials over n/10
+// RPs and starts a key on it, as the daemon does; heap-MiB is the live
+// heap after the start, with the key held.
+func BenchmarkScaleStartup(b *testing.B) {
+	for _, n := range scaleSizes {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "state")
+			st := scaleState(b, n, max(n/10, 1))
+			data, err := snapshot(st, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				b.Fatal(err)
+			}
+			st = nil
+			var heap float64
+			for b.Loop() {
+				fs, err := OpenFileStore(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				a, err := New(Config{Store: fs, MaxCredentials: n})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				goruntime.GC()
+				var ms goruntime.MemStats
+				goruntime.ReadMemStats(&ms)
+				heap = float64(ms.HeapAlloc) / (1 << 20)
+				goruntime.KeepAlive(a)
+				fs.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(heap, "heap-MiB")
+			b.ReportMetric(float64(len(data))/(1<<20), "file-MiB")
+		})
+	}
+}
+
+// BenchmarkScaleBytesPerAssertion is getAssertion on a FileStore with n
+// credentials; bytes-written/op is what each one adds to the state file.
+// The goal at 100,000 credentials is 4 KiB.
+func BenchmarkScaleBytesPerAssertion(b *testing.B) {
+	for _, n := range []int{10, 100_000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "state")
+			data, err := snapshot(scaleState(b, n, max(n/10, 1)), 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				b.Fatal(err)
+			}
+			fs, err := OpenFileStore(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer fs.Close()
+			a, err := New(Config{Store: fs, MaxCredentials: n})
+			if err != nil {
+				b.Fatal(err)
+			}
+			k := &testKey{t: b, a: a}
+			req := ctap.MustMarshal(gaReq("rp0.example"))
+			before, ops := fs.BytesWritten(), 0
+			for b.Loop() {
+				k.mustHandle(ctap.CmdGetAssertion, req)
+				ops++
+			}
+			b.ReportMetric(float64(fs.BytesWritten()-before)/float64(ops), "bytes-written/op")
+		})
+	}
+}
+
+func withRand(r io.Reader) keyOption { return func(c *Config) { c.Rand = r } }
