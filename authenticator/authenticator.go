@@ -165,6 +165,7 @@ type Authenticator struct {
 	// Guarded by sem.
 	state *State     // the persistent state but its credentials
 	creds *credIndex // the discoverable credentials (store_index.go)
+	keys  keyCache   // parsed ES256 keys (store_keycache.go)
 	// unsynced is set when a commit failed and the stored state could
 	// not be loaded back: commands fail until it can (rollback).
 	unsynced bool

@@ -345,7 +345,7 @@ func (a *Authenticator) assert(resp *ctap.GetAssertionResponse, rpIDHash [32]byt
 	}
 	msg := make([]byte, 0, len(authData)+len(clientDataHash))
 	msg = append(append(msg, authData...), clientDataHash...)
-	sig, err := c.key.sign(a.rand, msg)
+	sig, err := a.keys.parsed(c.key).sign(a.rand, msg)
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,7 @@ func (a *Authenticator) reset(ctx context.Context) error {
 	gone := a.creds.all()
 	a.state.MasterSecret = secret
 	a.creds.clear()
+	a.keys.forget()
 	a.state.PINHash, a.state.PINRetries, a.state.ForcePINChange = nil, 0, false
 	a.state.UVFailures = 0
 	a.resetConfig()              // §6.6: alwaysUv, ep and the minimum PIN length back to the factory settings (config.go)
