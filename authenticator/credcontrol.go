@@ -313,10 +313,8 @@ func (a *Authenticator) ImportCredential(ctx context.Context, c ImportedCredenti
 		if r := a.creds.byCredentialID(id); r != nil {
 			replace = append(replace, r)
 		}
-		for _, r := range a.creds.forRP(rpIDHash) {
-			if r.RPID == c.RPID && bytes.Equal(r.UserID, c.UserID) {
-				replace = append(replace, r)
-			}
+		if r := a.creds.forUser(c.RPID, c.UserID); r != nil {
+			replace = append(replace, r)
 		}
 		if len(replace) == 0 && a.creds.len() >= a.maxCreds {
 			return nil, ctap.StatusKeyStoreFull

@@ -428,11 +428,7 @@ func (hs *makeCredentialState) storeCredential() error {
 		hs.credID = id
 		return nil
 	}
-	for _, c := range a.creds.forRP(hs.rpIDHash) {
-		if c.RPID == hs.req.RP.ID && bytes.Equal(c.UserID, hs.req.User.ID) {
-			hs.replace = c
-		}
-	}
+	hs.replace = a.creds.forUser(hs.req.RP.ID, hs.req.User.ID)
 	if hs.replace == nil && a.creds.len() >= a.maxCreds {
 		return ctap.StatusKeyStoreFull
 	}

@@ -12,8 +12,9 @@ import (
 // list, with one it looks IDs up, and credentialManagement walks the RPs
 // once and each RP's credentials once (O(total) for a whole enumeration).
 type credIndex struct {
-	byID map[string]*ResidentCredential
-	byRP map[[32]byte]*rpCredentials
+	byID   map[string]*ResidentCredential
+	byRP   map[[32]byte]*rpCredentials
+	byUser map[string]*ResidentCredential // by RP ID, NUL, user ID
 
 	// The change since the last commit (Change.Clear, Delete, Put).
 	cleared bool
@@ -33,8 +34,9 @@ type rpCredentials struct {
 func newCredIndex(creds []ResidentCredential) *credIndex {
 	x := &credIndex{
 		byID:  make(map[string]*ResidentCredential, len(creds)),
-		byRP:  make(map[[32]byte]*rpCredentials),
-		dirty: make(map[string]*ResidentCredential),
+		byRP:   make(map[[32]byte]*rpCredentials),
+		byUser: make(map[string]*ResidentCredential, len(creds)),
+		dirty:  make(map[string]*ResidentCredential),
 	}
 	sortBySequence(creds)
 	for i := range creds {
@@ -57,6 +59,14 @@ func (x *credIndex) forRP(rpIDHash [32]byte) []*ResidentCredential {
 	}
 	return nil
 }
+
+// forUser returns the credential of that RP and user, or nil
+// (makeCredential replaces it, CTAP 2.1 §6.1.2 step 17).
+func (x *credIndex) forUser(rpID string, userID []byte) *ResidentCredential {
+	return x.byUser[userKey(rpID, userID)]
+}
+
+func userKey(rpID string, userID []byte) string { return rpID + "\x00" + string(userID) }
 
 // rps returns every RP that has credentials, ordered by its oldest
 // credential.
@@ -84,6 +94,9 @@ func (x *credIndex) remove(id []byte) {
 		return
 	}
 	delete(x.byID, string(id))
+	if k := userKey(c.RPID, c.UserID); x.byUser[k] == c {
+		delete(x.byUser, k)
+	}
 	h := sha256.Sum256([]byte(c.RPID))
 	r := x.byRP[h]
 	if i := slices.Index(r.creds, c); i >= 0 {
@@ -99,12 +112,14 @@ func (x *credIndex) remove(id []byte) {
 func (x *credIndex) clear() {
 	clear(x.byID)
 	clear(x.byRP)
+	clear(x.byUser)
 	clear(x.dirty)
 	x.cleared = true
 }
 
 func (x *credIndex) insert(c *ResidentCredential) {
 	x.byID[string(c.ID)] = c
+	x.byUser[userKey(c.RPID, c.UserID)] = c
 	h := sha256.Sum256([]byte(c.RPID))
 	r := x.byRP[h]
 	if r == nil {
