@@ -33,7 +33,7 @@ type rpCredentials struct {
 // Sequence first.
 func newCredIndex(creds []ResidentCredential) *credIndex {
 	x := &credIndex{
-		byID:  make(map[string]*ResidentCredential, len(creds)),
+		byID:   make(map[string]*ResidentCredential, len(creds)),
 		byRP:   make(map[[32]byte]*rpCredentials),
 		byUser: make(map[string]*ResidentCredential, len(creds)),
 		dirty:  make(map[string]*ResidentCredential),
