@@ -695,6 +695,40 @@ func init() {
 					t.Fatalf("getAssertion with a getPinToken token: %v", err)
 				}
 			}},
+		// getPinToken (0x05) is every key's token subcommand; a CTAP 2.1
+		// key keeps it beside 0x09 with the same retry rules.
+		protocolCase{Case{ID: "legacy-token-wrong-pin", Section: "CTAP 2.1 §6.5.5.7.1 steps 5-7; CTAP 2.0 §5.5.7", Versions: CTAP2,
+			Title: "getPinToken with a wrong PIN gives CTAP2_ERR_PIN_INVALID and costs a retry; the right PIN restores pinRetries"},
+			func(t *T, pc *pinCase) {
+				pc.setPIN()
+				_, err := pc.send(pc.tokenRequest(ctap.PINGetPinToken, "9999", nil, nil))
+				t.ExpectStatus(err, ctap.StatusPINInvalid, "getPinToken with a wrong PIN")
+				Equal(t, "pinRetries", pc.retries(), 7)
+				if _, err := pc.send(pc.tokenRequest(ctap.PINGetPinToken, testPIN, nil, nil)); err != nil {
+					t.Fatalf("getPinToken with the right PIN: %v", err)
+				}
+				Equal(t, "pinRetries after the right PIN", pc.retries(), 8)
+			}},
+		protocolCase{Case{ID: "legacy-auth-blocked", Section: "CTAP 2.1 §6.5.5.7.1 step 7; CTAP 2.0 §5.5.7", Versions: CTAP2, Needs: []Capability{CapPowerCycle},
+			Title: "the third wrong PIN in a row through getPinToken gives CTAP2_ERR_PIN_AUTH_BLOCKED until a power cycle"},
+			func(t *T, pc *pinCase) {
+				pc.setPIN()
+				wrong := func() error {
+					_, err := pc.send(pc.tokenRequest(ctap.PINGetPinToken, "9999", nil, nil))
+					return err
+				}
+				t.ExpectStatus(wrong(), ctap.StatusPINInvalid, "first wrong PIN")
+				t.ExpectStatus(wrong(), ctap.StatusPINInvalid, "second wrong PIN")
+				t.ExpectStatus(wrong(), ctap.StatusPINAuthBlocked, "third wrong PIN")
+				_, err := pc.send(pc.tokenRequest(ctap.PINGetPinToken, testPIN, nil, nil))
+				t.ExpectStatus(err, ctap.StatusPINAuthBlocked, "the right PIN while blocked")
+				t.PowerCycle()
+				pc.refresh()
+				if _, err := pc.send(pc.tokenRequest(ctap.PINGetPinToken, testPIN, nil, nil)); err != nil {
+					t.Fatalf("getPinToken with the right PIN after a power cycle: %v", err)
+				}
+				Equal(t, "pinRetries", pc.retries(), 8)
+			}},
 		protocolCase{Case{ID: "token-used-up", Section: "CTAP 2.1 §6.1.2 step 14; §6.5.2 clearPinUvAuthTokenPermissionsExceptLbw", Versions: CTAP21,
 			Title: "after a makeCredential with a touch, the same token gives CTAP2_ERR_PIN_AUTH_INVALID"},
 			func(t *T, pc *pinCase) {
