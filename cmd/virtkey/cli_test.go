@@ -32,6 +32,8 @@ import (
 //	exit N                  the last command exited with status N
 //	[!] stdout|stderr RE    the last command's output matches RE (multi-line mode)
 //	skipif root             skip the rest of the script when running as root
+//	asnobody                run the next commands as user nobody (65534) when root,
+//	                        with TMPDIR a folder anyone may write, as /tmp is
 //
 // Arguments are split at spaces; '...' quotes one argument. $WORK is the
 // script's own temporary folder, which is also HOME and holds XDG_RUNTIME_DIR.
@@ -39,10 +41,20 @@ func TestCLIScripts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the virtkey binary")
 	}
-	bin := filepath.Join(t.TempDir(), "virtkey")
+	binDir := t.TempDir()
+	bin := filepath.Join(binDir, "virtkey")
+	// Readable by all, for scripts that run it as another user (asnobody).
+	for _, d := range []string{binDir, filepath.Dir(binDir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	build := exec.Command("go", "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if err := os.Chmod(bin, 0o755); err != nil { // whatever the umask
+		t.Fatal(err)
 	}
 	scripts, err := filepath.Glob(filepath.Join("testdata", "script", "*.txt"))
 	if err != nil || len(scripts) == 0 {
@@ -81,6 +93,8 @@ type script struct {
 	code           int
 
 	bg *background
+	// asNobody runs commands as uid/gid 65534 (asnobody, as root only).
+	asNobody bool
 }
 
 type background struct {
@@ -186,6 +200,24 @@ func (s *script) step(line string) error {
 		return s.waitlog(f[1])
 	case "stop":
 		return s.stop()
+	case "asnobody":
+		if os.Geteuid() != 0 {
+			return nil // already not root
+		}
+		tmp := filepath.Join(s.work, "tmp")
+		if err := os.Mkdir(tmp, 0o777|os.ModeSticky); err != nil {
+			return err
+		}
+		if err := os.Chmod(tmp, 0o777|os.ModeSticky); err != nil { // past the umask
+			return err
+		}
+		for _, d := range []string{s.work, filepath.Dir(s.work)} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				return err
+			}
+		}
+		s.env["TMPDIR"], s.env["HOME"] = tmp, tmp
+		s.asNobody = true
 	case "skipif":
 		if len(f) != 2 || f[1] != "root" {
 			return fmt.Errorf("usage: skipif root")
@@ -226,12 +258,21 @@ func (s *script) step(line string) error {
 	return nil
 }
 
+// prepare gives cmd the script's environment, folder and user.
+func (s *script) prepare(cmd *exec.Cmd) {
+	cmd.Env = s.environ()
+	cmd.Dir = s.work
+	if s.asNobody {
+		cmd.Dir = s.env["TMPDIR"]
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+}
+
 func (s *script) run(args []string, neg bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.bin, args...)
-	cmd.Env = s.environ()
-	cmd.Dir = s.work
+	s.prepare(cmd)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -254,8 +295,7 @@ func (s *script) start(args []string) error {
 		return fmt.Errorf("a background command runs already")
 	}
 	cmd := exec.Command(s.bin, args...)
-	cmd.Env = s.environ()
-	cmd.Dir = s.work
+	s.prepare(cmd)
 	bg := &background{cmd: cmd, lines: make(chan string, 1024), done: make(chan struct{})}
 	cmd.Stdout = &bg.stdout
 	pipe, err := cmd.StderrPipe()
