@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +14,6 @@ import (
 	"time"
 
 	"github.com/virtkey/virtkey/authenticator"
-	"github.com/virtkey/virtkey/client"
 	"github.com/virtkey/virtkey/conformance"
 	"github.com/virtkey/virtkey/control"
 	"github.com/virtkey/virtkey/ctaphid"
@@ -40,76 +37,44 @@ daemon is power-cycled to recover from a finding.
 
 // runFuzz is `ctaptest fuzz`.
 func runFuzz(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ctaptest fuzz", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs, key := newSubcommand("ctaptest fuzz", fuzzUsage, "also send inputs that may change the key's state (always on for the in-process key)", stderr)
 	var (
-		udpAddr     = fs.String("udp", "", "fuzz a key over UDP at this address")
-		device      = fs.String("device", "", "fuzz a hardware key at this hidraw node")
-		ctlPath     = fs.String("control", "", "a virtkey daemon's control socket, to power-cycle a key that stopped answering")
-		destructive = fs.Bool("allow-destructive", false, "also send inputs that may change the key's state (always on for the in-process key)")
-		duration    = fs.Duration("duration", time.Minute, "how long to fuzz")
-		inputs      = fs.Int("inputs", 0, "stop after this many inputs (0: --duration alone)")
-		seed        = fs.Uint64("seed", 0, "seed of the inputs (0: from the clock, printed)")
-		interval    = fs.Duration("interval", 0, "least time between inputs (a rate limit for hardware)")
-		wait        = fs.Duration("wait", 500*time.Millisecond, "how long to wait for the first answer to an input that is not one well-formed message")
-		out         = fs.String("out", ".", "folder for the reproducers of findings")
-		replay      = fs.String("replay", "", "send the input of this reproducer once and probe the key")
-		suiteSeeds  = fs.Bool("suite-seeds", false, "also seed from the requests the conformance suite sends (runs it first on an in-process key)")
+		duration   = fs.Duration("duration", time.Minute, "how long to fuzz")
+		inputs     = fs.Int("inputs", 0, "stop after this many inputs (0: --duration alone)")
+		seed       = fs.Uint64("seed", 0, "seed of the inputs (0: from the clock, printed)")
+		interval   = fs.Duration("interval", 0, "least time between inputs (a rate limit for hardware)")
+		wait       = fs.Duration("wait", 500*time.Millisecond, "how long to wait for the first answer to an input that is not one well-formed message")
+		out        = fs.String("out", ".", "folder for the reproducers of findings")
+		replay     = fs.String("replay", "", "send the input of this reproducer once and probe the key")
+		suiteSeeds = fs.Bool("suite-seeds", false, "also seed from the requests the conformance suite sends (runs it first on an in-process key)")
 	)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, fuzzUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ctaptest fuzz: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	if *udpAddr != "" && *device != "" {
-		fmt.Fprintln(stderr, "ctaptest fuzz: --udp and --device exclude each other")
-		return 2
+	if code, ok := key.parse(fs, args, stderr); !ok {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cfg := devfuzz.Config{Seed: *seed, Duration: *duration, MaxInputs: *inputs, Interval: *interval, Wait: *wait, Destructive: *destructive}
-	switch {
-	case *udpAddr == "" && *device == "":
-		key, err := control.NewKey(authenticator.Config{})
+	cfg := devfuzz.Config{Seed: *seed, Duration: *duration, MaxInputs: *inputs, Interval: *interval, Wait: *wait, Destructive: *key.destructive}
+	if key.inProcess() {
+		vk, err := control.NewKey(authenticator.Config{})
 		if err != nil {
 			fmt.Fprintf(stderr, "ctaptest fuzz: %v\n", err)
 			return 1
 		}
 		// A short transaction timeout: a message an input leaves
 		// unfinished holds the key busy only that long.
-		p := &devfuzz.Process{Handler: key, Config: &ctaphid.ServerConfig{TransactionTimeout: 200 * time.Millisecond},
+		p := &devfuzz.Process{Handler: vk, Config: &ctaphid.ServerConfig{TransactionTimeout: 200 * time.Millisecond},
 			Crashed: func(v any) { fmt.Fprintf(stdout, "the in-process key crashed: %v\n", v) }}
 		defer p.Close()
-		cfg.Open, cfg.PowerCycle, cfg.Destructive = p.Open, key.PowerCycle, true
+		cfg.Open, cfg.PowerCycle, cfg.Destructive = p.Open, vk.PowerCycle, true
 		if *wait == 500*time.Millisecond {
 			cfg.Wait = 200 * time.Millisecond
 		}
 		fmt.Fprintln(stdout, "target: in-process virtkey")
-	default:
-		addr, path := *udpAddr, *device
-		cfg.Open = func(ctx context.Context) (*client.Device, error) {
-			if path != "" {
-				return client.OpenHID(ctx, path)
-			}
-			return client.OpenUDP(ctx, addr)
-		}
-		if *ctlPath != "" {
-			cfg.PowerCycle = (&socketController{path: *ctlPath}).PowerCycle
-		}
-		if path != "" {
-			fmt.Fprintf(stdout, "target: hidraw %s\n", path)
-		} else {
-			fmt.Fprintf(stdout, "target: UDP %s\n", addr)
-		}
+	} else {
+		var name string
+		cfg.Open, name = key.open()
+		cfg.PowerCycle = key.powerCycle()
+		fmt.Fprintf(stdout, "target: %s\n", name)
 	}
 	if *replay != "" {
 		b, err := os.ReadFile(*replay)

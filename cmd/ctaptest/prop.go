@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,71 +30,39 @@ other than the in-process one that means authenticatorReset, so it needs
 
 // runProp is `ctaptest prop`.
 func runProp(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ctaptest prop", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs, key := newSubcommand("ctaptest prop", propUsage, "reset the key before each sequence (needed for any key but the in-process one)", stderr)
 	var (
-		udpAddr     = fs.String("udp", "", "check a key over UDP at this address")
-		device      = fs.String("device", "", "check a hardware key at this hidraw node")
-		ctlPath     = fs.String("control", "", "a virtkey daemon's control socket, for power cycles")
-		destructive = fs.Bool("allow-destructive", false, "reset the key before each sequence (needed for any key but the in-process one)")
-		checks      = fs.Int("checks", 100, "number of random sequences")
-		steps       = fs.Int("steps", 25, "actions in each sequence")
-		seed        = fs.Uint64("seed", 0, "seed of the sequences (0: from the clock, printed)")
-		out         = fs.String("out", "ctaptest-prop-failure.json", "where a failing sequence is written")
-		replay      = fs.String("replay", "", "run the sequence in this file instead of random ones")
-		timeout     = fs.Duration("step-timeout", 30*time.Second, "time limit of one action")
+		checks  = fs.Int("checks", 100, "number of random sequences")
+		steps   = fs.Int("steps", 25, "actions in each sequence")
+		seed    = fs.Uint64("seed", 0, "seed of the sequences (0: from the clock, printed)")
+		out     = fs.String("out", "ctaptest-prop-failure.json", "where a failing sequence is written")
+		replay  = fs.String("replay", "", "run the sequence in this file instead of random ones")
+		timeout = fs.Duration("step-timeout", 30*time.Second, "time limit of one action")
 	)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, propUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ctaptest prop: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	if *udpAddr != "" && *device != "" {
-		fmt.Fprintln(stderr, "ctaptest prop: --udp and --device exclude each other")
-		return 2
+	if code, ok := key.parse(fs, args, stderr); !ok {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
 	cfg := prop.Config{Checks: *checks, Steps: *steps, Seed: *seed, StepTimeout: *timeout}
-	switch {
-	case *udpAddr == "" && *device == "":
-		key := &inProcessProp{}
-		cfg.Open, cfg.Fresh, cfg.PowerCycle = key.open, key.fresh, key.powerCycle
+	if key.inProcess() {
+		k := &inProcessProp{}
+		cfg.Open, cfg.Fresh, cfg.PowerCycle = k.open, k.fresh, k.powerCycle
 		fmt.Fprintln(stdout, "target: in-process virtkey (a factory-new key per sequence)")
-	default:
-		if !*destructive {
+	} else {
+		if !*key.destructive {
 			fmt.Fprintln(stderr, "ctaptest prop: every sequence starts with authenticatorReset, which erases the key: pass --allow-destructive")
 			return 2
 		}
-		if *ctlPath == "" {
+		if cfg.PowerCycle = key.powerCycle(); cfg.PowerCycle == nil {
 			fmt.Fprintln(stderr, "ctaptest prop: authenticatorReset is allowed only just after power-up: pass --control SOCKET of a virtkey daemon")
 			return 2
 		}
-		addr, path := *udpAddr, *device
-		cfg.Open = func(ctx context.Context) (*client.Device, error) {
-			if path != "" {
-				return client.OpenHID(ctx, path)
-			}
-			return client.OpenUDP(ctx, addr)
-		}
-		ctl := &socketController{path: *ctlPath}
-		cfg.PowerCycle = ctl.PowerCycle
-		cfg.Fresh = func(ctx context.Context) error { return resetAfterPowerCycle(ctx, cfg.Open, ctl.PowerCycle) }
-		if path != "" {
-			fmt.Fprintf(stdout, "target: hidraw %s\n", path)
-		} else {
-			fmt.Fprintf(stdout, "target: UDP %s\n", addr)
-		}
+		var name string
+		cfg.Open, name = key.open()
+		cfg.Fresh = func(ctx context.Context) error { return resetAfterPowerCycle(ctx, cfg.Open, cfg.PowerCycle) }
+		fmt.Fprintf(stdout, "target: %s\n", name)
 	}
 
 	if *replay != "" {
