@@ -164,9 +164,18 @@ func timeoutParam(timeout time.Duration) *uint64 {
 	return &ms
 }
 
+// maxEnrollCaptures bounds an enrollment: the samples a device may say
+// it still needs, and the enrollCaptureNextSample commands Enroll sends.
+// The spec leaves both to the device (maxCaptureSamplesRequiredForEnroll,
+// §6.7.3); real sensors ask for 5 to 20.
+const maxEnrollCaptures = 64
+
 func enrollResult(resp *ctap.BioEnrollmentResponse) (status uint64, remaining int, err error) {
 	if resp.LastEnrollSampleStatus == nil || resp.RemainingSamples == nil {
 		return 0, 0, fmt.Errorf("%w: enrollment response without lastEnrollSampleStatus or remainingSamples", ErrBadResponse)
+	}
+	if *resp.RemainingSamples > maxEnrollCaptures {
+		return 0, 0, fmt.Errorf("%w: bioEnrollment: remainingSamples %d, more than %d", ErrTooMany, *resp.RemainingSamples, maxEnrollCaptures)
 	}
 	return *resp.LastEnrollSampleStatus, int(*resp.RemainingSamples), nil
 }
@@ -182,7 +191,10 @@ func (b *FPBioEnrollment) EnrollBegin(ctx context.Context, timeout time.Duration
 		return nil, 0, 0, fmt.Errorf("%w: enrollBegin without templateId", ErrBadResponse)
 	}
 	status, remaining, err = enrollResult(resp)
-	return resp.TemplateID, status, remaining, err
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return resp.TemplateID, status, remaining, nil
 }
 
 // EnrollCaptureNext is §6.7.4 enrollCaptureNextSample.
@@ -213,13 +225,17 @@ type Feedback struct {
 // an error from it cancels the enrollment and is returned. Without
 // onSample, a sample that is not FP_GOOD cancels the enrollment and
 // returns a *CaptureError, as python-fido2's FPEnrollmentContext does.
-// Any other error cancels the enrollment too.
+// Any other error cancels the enrollment too. A device that still wants
+// samples after maxEnrollCaptures captures gets ErrTooMany (and a cancel).
 func (b *FPBioEnrollment) Enroll(ctx context.Context, timeout time.Duration, onSample func(Feedback) error) ([]byte, error) {
 	id, status, remaining, err := b.EnrollBegin(ctx, timeout)
 	if err != nil {
 		return nil, err
 	}
-	for {
+	for captures := 0; ; captures++ {
+		if err == nil && remaining > 0 && captures == maxEnrollCaptures {
+			err = fmt.Errorf("%w: bioEnrollment: still %d samples to go after %d captures", ErrTooMany, remaining, captures)
+		}
 		if err == nil {
 			err = b.feedback(Feedback{status, remaining}, onSample)
 		}

@@ -32,7 +32,7 @@ type hostileKey struct {
 func newHostileKey(t testing.TB, n uint64) *hostileKey {
 	return &hostileKey{t: t, n: n, calls: map[ctap.Command]int{}, info: ctap.InfoResponse{
 		Versions: []string{ctap.VersionFIDO21}, AAGUID: testAAGUID[:],
-		Options:    map[string]bool{ctap.OptionCredMgmt: true, ctap.OptionLargeBlobs: true},
+		Options:    map[string]bool{ctap.OptionCredMgmt: true, ctap.OptionLargeBlobs: true, ctap.OptionBioEnroll: true},
 		MaxMsgSize: 1024, MaxSerializedLargeBlobArray: n,
 	}}
 }
@@ -60,6 +60,22 @@ func (k *hostileKey) Call(ctx context.Context, cmd ctaphid.Cmd, payload []byte, 
 			return []byte{byte(ctap.StatusInvalidParameter)}, nil
 		}
 		return ok(mustMarshal(k.t, map[int][]byte{1: make([]byte, *r.Get)})), nil
+	case ctap.CmdBioEnrollment, ctap.CmdBioEnrollmentPre:
+		var r ctap.BioEnrollmentRequest
+		if err := ctap.Unmarshal(payload[1:], &r); err != nil {
+			return []byte{byte(ctap.StatusInvalidParameter)}, nil
+		}
+		good := uint64(FeedbackFPGood)
+		switch {
+		case r.GetModality != nil && *r.GetModality:
+			return ok(mustMarshal(k.t, ctap.BioEnrollmentResponse{Modality: u64(ctap.BioModalityFingerprint)})), nil
+		case r.SubCommand != nil && *r.SubCommand == ctap.BioEnrollBegin:
+			return ok(mustMarshal(k.t, ctap.BioEnrollmentResponse{TemplateID: []byte{1}, LastEnrollSampleStatus: &good, RemainingSamples: &k.n})), nil
+		case r.SubCommand != nil && *r.SubCommand == ctap.BioEnrollCaptureNextSample:
+			return ok(mustMarshal(k.t, ctap.BioEnrollmentResponse{LastEnrollSampleStatus: &good, RemainingSamples: &k.n})), nil
+		case r.SubCommand != nil && *r.SubCommand == ctap.BioCancelCurrentEnrollment:
+			return ok(nil), nil
+		}
 	case ctap.CmdCredentialManagement:
 		var r ctap.CredentialManagementRequest
 		if err := ctap.Unmarshal(payload[1:], &r); err != nil || r.SubCommand == nil {
@@ -136,6 +152,28 @@ func TestClientDistrustsDevice(t *testing.T) {
 			t.Logf("%v", err)
 		})
 	}
+	t.Run("Enroll", func(t *testing.T) {
+		t.Parallel()
+		for _, n := range []uint64{math.MaxUint64, 3} { // announced at once; or 3 samples to go, for ever
+			k := newHostileKey(t, n)
+			c, err := New(t.Context(), k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := NewFPBioEnrollment(t.Context(), c, PinProtocolV2(), make([]byte, 32))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = b.Enroll(t.Context(), 0, nil)
+			if !errors.Is(err, ErrTooMany) {
+				t.Errorf("remainingSamples %d: error %v, want ErrTooMany", n, err)
+			}
+			if got := k.count(ctap.CmdBioEnrollment); got > maxEnrollCaptures+3 {
+				t.Errorf("remainingSamples %d: %d bioEnrollment commands", n, got)
+			}
+			t.Logf("%v", err)
+		}
+	})
 	t.Run("ReadSerialized", func(t *testing.T) {
 		t.Parallel()
 		k := newHostileKey(t, math.MaxUint64)
