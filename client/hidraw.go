@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -175,4 +176,27 @@ func checkHIDNode(sysfs fs.FS, path string) error {
 			info.InputReportSize, info.OutputReportSize, ctaphid.ReportSize)
 	}
 	return nil
+}
+
+// errLongReport is an input report longer than a FIDO device's 64 bytes.
+var errLongReport = fmt.Errorf("input report longer than %d bytes (a device with report IDs or larger reports)", ctaphid.ReportSize)
+
+// readHIDReport reads one input report from r, a hidraw node of a FIDO
+// device with 64-byte unnumbered reports (CTAP 2.1 §11.2.4). hidraw returns
+// one report per read, starting with the report ID only on a device that
+// numbers its reports (Linux Documentation/hid/hidraw.rst). A shorter report
+// is zero-padded to 64 bytes; a longer one, which is what a numbered
+// report's leading ID byte makes of a 64-byte report, is errLongReport, so
+// that a device of the wrong kind is refused rather than misread.
+func readHIDReport(r io.Reader) ([]byte, error) {
+	buf := make([]byte, ctaphid.ReportSize+1) // one byte more to see a longer report
+	n, err := r.Read(buf)
+	if err != nil {
+		return nil, err
+	}
+	if n > ctaphid.ReportSize {
+		return nil, errLongReport
+	}
+	clear(buf[n:])
+	return buf[:ctaphid.ReportSize], nil
 }

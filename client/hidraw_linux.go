@@ -56,18 +56,13 @@ type hidrawDevice struct {
 
 func newHIDRaw(f *os.File) *hidrawDevice { return &hidrawDevice{f: f} }
 
-// ReadReport implements ctaphid.ReportDevice. hidraw returns one report per
-// read; a shorter one is zero-padded to 64 bytes, a longer one is an error.
+// ReadReport implements ctaphid.ReportDevice with readHIDReport.
 func (h *hidrawDevice) ReadReport() ([]byte, error) {
-	buf := make([]byte, ctaphid.ReportSize+1) // one byte more to see a longer report
-	n, err := h.f.Read(buf)
+	r, err := readHIDReport(h.f)
 	if err != nil {
 		return nil, h.wrap("read", err)
 	}
-	if n > ctaphid.ReportSize {
-		return nil, fmt.Errorf("client: %s: input report longer than %d bytes", h.f.Name(), ctaphid.ReportSize)
-	}
-	return buf[:ctaphid.ReportSize], nil
+	return r, nil
 }
 
 // WriteReport implements ctaphid.ReportDevice: report ID 0, then report
