@@ -37,7 +37,7 @@ import (
 
 var (
 	seedFlag   = flag.Uint64("seed", 0, "random seed for the kill moments (0: from the clock)")
-	roundsFlag = flag.Int("rounds", 150, "number of kill rounds")
+	roundsFlag = flag.Int("rounds", 250, "number of kill rounds")
 	budgetFlag = flag.Duration("budget", 40*time.Second, "stop starting rounds after this long")
 )
 
@@ -337,6 +337,11 @@ func checkStateFile(t *testing.T, round int, path string, tr *tracker) {
 	fs.Close()
 	if err != nil {
 		t.Fatalf("round %d: state does not load: %v", round, err)
+	}
+	// A compaction the kill interrupted leaves its temporary file, with
+	// the key's secrets; opening the state removes it.
+	if _, err := os.Stat(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".new")); err == nil {
+		t.Fatalf("round %d: the temporary state file is still there after opening the state", round)
 	}
 	if st == nil {
 		if len(tr.all()) > 0 {
