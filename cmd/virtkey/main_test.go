@@ -36,14 +36,14 @@ func (l *lockedBuffer) String() string {
 }
 
 // startDaemon runs `virtkey serve` until the returned stop is called.
-func startDaemon(t *testing.T, args ...string) (addr string, stop func() int) {
+func startDaemon(t testing.TB, args ...string) (addr string, stop func() int) {
 	t.Helper()
 	addr, _, stop = startDaemonLogs(t, args...)
 	return addr, stop
 }
 
 // startDaemonLogs is startDaemon that also returns the daemon's log.
-func startDaemonLogs(t *testing.T, args ...string) (addr string, logs *lockedBuffer, stop func() int) {
+func startDaemonLogs(t testing.TB, args ...string) (addr string, logs *lockedBuffer, stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
@@ -73,7 +73,7 @@ func startDaemonLogs(t *testing.T, args ...string) (addr string, logs *lockedBuf
 }
 
 // connect opens the daemon, which is listening already.
-func connect(t *testing.T, addr string) *client.Ctap2 {
+func connect(t testing.TB, addr string) *client.Ctap2 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
