@@ -2,7 +2,7 @@
 //
 //	virtkey serve [--udp ADDR] [--state PATH] [--profile NAME] [--presence auto|deny|prompt|control]
 //	              [--control PATH|off] [--name NAME] [--vid HEX] [--pid HEX] [--uhid PATH]
-//	              [--ready-file PATH] [--log-level LEVEL]
+//	              [--ready-file PATH] [--touch-timeout D] [--log-level LEVEL]
 //	virtkey profiles
 //	virtkey touch|deny [--wait] [--timeout D] [--control PATH]
 //	virtkey finger N | --bad [--control PATH]
@@ -52,7 +52,7 @@ const usageText = `usage:
   virtkey webauthn create|get    a browser's part of a WebAuthn ceremony: options JSON on stdin,
                                  response JSON on stdout (virtkey webauthn --help)
 The control commands take --control PATH (default $XDG_RUNTIME_DIR/virtkey.sock,
-or /run/virtkey.sock for root).`
+or /run/virtkey.sock for root, else virtkey-UID/virtkey.sock in the temporary folder).`
 
 func usage(w io.Writer) { fmt.Fprintln(w, usageText) }
 
