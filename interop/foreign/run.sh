@@ -8,6 +8,8 @@
 #   canonical  bridge.js --canonical re-encodes the emulator's CBOR responses
 #              in canonical form, masking its one getInfo encoding deviation
 #              so that the rest of the key is examined (see RESULTS.md).
+# In each run python-fido2 (python_fido2_check.py) also drives the key, a
+# check of the bridge by a CTAPHID host this project did not write.
 # Each run's failures (one "ID FAIL" line per case) are compared with
 # expected-raw.txt and expected-canonical.txt: a case that newly fails, or a
 # documented failure that now passes, fails the script. In the raw run, the
@@ -71,6 +73,12 @@ for variant in raw canonical; do
 	echo "== ctaptest against nid-webauthn-emulator ($variant)"
 	# ctaptest exits non-zero when a case fails: the expectations decide.
 	"$work/ctaptest" "${args[@]}" >"$work/$variant.out" 2>&1 || true
+	# An independent CTAPHID host checks the bridge's framing.
+	if ! /usr/bin/python3 "$here/python_fido2_check.py" "127.0.0.1:$port" "$variant" >"$work/python-$variant.out" 2>&1; then
+		echo "python-fido2 against the foreign key ($variant):" >&2
+		cat "$work/python-$variant.out" >&2
+		status=1
+	fi
 	kill "$bridge_pid" 2>/dev/null || true
 	wait "$bridge_pid" 2>/dev/null || true
 	bridge_pid=
