@@ -24,6 +24,8 @@ type inProcess struct {
 	// fault, when set, answers in the key's place: forward gives the
 	// key's own answer.
 	fault func(cmd ctap.Command, req []byte, forward func() []byte) []byte
+	// store, when set, wraps each new key's store.
+	store func(authenticator.Store) authenticator.Store
 }
 
 func (t *inProcess) config() prop.Config {
@@ -32,7 +34,11 @@ func (t *inProcess) config() prop.Config {
 			return client.OpenInProcess(ctx, handler{t}, nil)
 		},
 		Fresh: func(ctx context.Context) error {
-			k, err := control.NewKey(authenticator.Config{Rand: virtkeytest.NewRand("prop")})
+			cfg := authenticator.Config{Rand: virtkeytest.NewRand("prop")}
+			if t.store != nil {
+				cfg.Store = t.store(authenticator.NewMemoryStore())
+			}
+			k, err := control.NewKey(cfg)
 			if err != nil {
 				return err
 			}
@@ -111,21 +117,25 @@ func TestFaultsCaught(t *testing.T) {
 	faults := []struct {
 		name  string
 		fault func(cmd ctap.Command, req []byte, forward func() []byte) []byte
+		store func(authenticator.Store) authenticator.Store
 	}{
-		{"deleted credential still returned", func(cmd ctap.Command, req []byte, forward func() []byte) []byte {
+		{name: "counter not saved, repeats after a power cycle", store: func(s authenticator.Store) authenticator.Store {
+			return &counterNotSaved{Store: s}
+		}},
+		{name: "deleted credential still returned", fault: func(cmd ctap.Command, req []byte, forward func() []byte) []byte {
 			// deleteCredential (0x06) acknowledged and not done.
 			if cmd == ctap.CmdCredentialManagement && bytes.HasPrefix(req, []byte{0xa4, 0x01, 0x06}) {
 				return []byte{byte(ctap.StatusOK)}
 			}
 			return forward()
 		}},
-		{"numberOfCredentials omitted", func(cmd ctap.Command, req []byte, forward func() []byte) []byte {
+		{name: "numberOfCredentials omitted", fault: func(cmd ctap.Command, req []byte, forward func() []byte) []byte {
 			if cmd != ctap.CmdGetAssertion {
 				return forward()
 			}
 			return rewrite(forward(), func(m map[uint64]ctap.RawMessage) { delete(m, 5) })
 		}},
-		{"user name without user verification", func(cmd ctap.Command, req []byte, forward func() []byte) []byte {
+		{name: "user name without user verification", fault: func(cmd ctap.Command, req []byte, forward func() []byte) []byte {
 			if cmd != ctap.CmdGetAssertion && cmd != ctap.CmdGetNextAssertion {
 				return forward()
 			}
@@ -142,7 +152,7 @@ func TestFaultsCaught(t *testing.T) {
 				m[4] = b
 			})
 		}},
-		{"pinRetries always 8", func(cmd ctap.Command, req []byte, forward func() []byte) []byte {
+		{name: "pinRetries always 8", fault: func(cmd ctap.Command, req []byte, forward func() []byte) []byte {
 			if cmd != ctap.CmdClientPIN {
 				return forward()
 			}
@@ -155,7 +165,7 @@ func TestFaultsCaught(t *testing.T) {
 	}
 	for _, fc := range faults {
 		t.Run(fc.name, func(t *testing.T) {
-			tgt := &inProcess{fault: fc.fault}
+			tgt := &inProcess{fault: fc.fault, store: fc.store}
 			cfg := tgt.config()
 			cfg.Seed, cfg.Checks, cfg.Steps = 7, 60, 30
 			f, _, err := prop.Check(context.Background(), cfg)
@@ -190,4 +200,27 @@ func TestFaultsCaught(t *testing.T) {
 			}
 		})
 	}
+}
+
+// counterNotSaved is a store that keeps everything but the signature
+// counter, which stays at its first saved value: a key whose counter
+// repeats after a power cycle.
+type counterNotSaved struct {
+	authenticator.Store
+	first *uint32
+}
+
+func (s *counterNotSaved) Commit(ch *authenticator.Change) error {
+	if ch.State == nil {
+		return s.Store.Commit(ch)
+	}
+	if s.first == nil {
+		v := ch.State.SignCount
+		s.first = &v
+	}
+	st := *ch.State
+	st.SignCount = *s.first
+	c := *ch
+	c.State = &st
+	return s.Store.Commit(&c)
 }
