@@ -4,12 +4,14 @@ with virtkey's WebAuthn client in the browser's place: options go from the
 server through `virtkey webauthn create|get` (JSON on stdin and stdout)
 to a virtkey over UDP, and the responses back to the server.
 
-    virtkey serve --udp 127.0.0.1:8113 &
-    /usr/bin/python3 interop/python_fido2_server.py path/to/virtkey 127.0.0.1:8113
+    virtkey serve --udp 127.0.0.1:8117 &
+    virtkey serve --udp 127.0.0.1:8118 --profile fido21-uv &
+    /usr/bin/python3 interop/python_fido2_server.py path/to/virtkey 127.0.0.1:8117 [127.0.0.1:8118]
 
 Covers a security key (non-discoverable, direct attestation verified with
 python-fido2's packed verifier), a passkey with the PIN (discoverable,
-userVerification required, the PIN from --pin-file), excludeCredentials
+userVerification required, the PIN from --pin-file), with the optional
+second key a passkey with built-in user verification, excludeCredentials
 (InvalidStateError), and the server refusing a wrong origin and a replayed
 assertion. Exits non-zero on the first mismatch; one line per check.
 """
@@ -144,6 +146,22 @@ def main():
         check(code == 0, "discoverable login with the PIN (%s)" % err.strip())
         check(websafe_decode(asn["response"]["userHandle"]) == user["id"], "the login names the user")
         check(login(options, state, asn, [cred, passkey]) is passkey, "Fido2Server accepted the passkey login")
+
+    # A passkey with built-in user verification, on a key that has it.
+    if len(sys.argv) > 3:
+        uv_addr = sys.argv[3]
+        bob = {"id": b"python-bob", "name": "bob", "displayName": "Bob"}
+        options, state = server.register_begin(bob, resident_key=True, user_verification="required")
+        code, reg, err = browser(virtkey, uv_addr, "create", options)
+        check(code == 0, "passkey registration with built-in UV (%s)" % err.strip())
+        r = reg["response"]
+        auth_data = server.register_complete(state, ClientData(websafe_decode(r["clientDataJSON"])),
+                                             AttestationObject(websafe_decode(r["attestationObject"])))
+        check(auth_data.is_user_verified(), "the built-in UV registration is user-verified")
+        options, state = server.authenticate_begin(user_verification="required")
+        code, asn, err = browser(virtkey, uv_addr, "get", options)
+        check(code == 0, "discoverable login with built-in UV (%s)" % err.strip())
+        check(login(options, state, asn, [auth_data.credential_data]) is not None, "Fido2Server accepted the built-in UV login")
     print("python-fido2 Fido2Server: all checks passed")
 
 
