@@ -148,11 +148,16 @@ func scaleState(tb testing.TB, n, rps int) *State {
 		}
 		id := make([]byte, residentIDLength)
 		io.ReadFull(r, id)
+		pub, err := k.publicKey()
+		if err != nil {
+			tb.Fatal(err)
+		}
 		st.Credentials[i] = ResidentCredential{
 			ID: id, RPID: fmt.Sprintf("rp%d.example", i%rps), RPName: "RP",
 			UserID: fmt.Appendf(nil, "u%d", i), UserName: "user", UserDisplayName: "User",
 			Alg: ctap.AlgES256, PrivateKey: k.priv, Sequence: uint64(i + 1),
-			Created: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+			Created:   time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+			PublicKey: ctap.MustMarshal(&pub),
 		}
 	}
 	st.CreationSequence = uint64(n)

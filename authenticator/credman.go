@@ -236,9 +236,14 @@ func rpEntry(r *rpCredentials) ctap.CredentialManagementResponse {
 // credentialID, publicKey, credProtect and, when it has one,
 // largeBlobKey.
 func credentialEntry(c *ResidentCredential) (ctap.CredentialManagementResponse, error) {
-	pub, err := credentialKey{alg: c.Alg, priv: c.PrivateKey}.publicKey()
-	if err != nil {
-		return ctap.CredentialManagementResponse{}, err
+	var pub ctap.COSEKey
+	var err error
+	if len(c.PublicKey) == 0 || ctap.Unmarshal(c.PublicKey, &pub) != nil {
+		// Derived from the private key for a credential stored before
+		// its public key was kept, or if the kept one does not decode.
+		if pub, err = (credentialKey{alg: c.Alg, priv: c.PrivateKey}).publicKey(); err != nil {
+			return ctap.CredentialManagementResponse{}, err
+		}
 	}
 	level := c.credProtectLevel()
 	thirdPartyPayment := c.ThirdPartyPayment

@@ -505,6 +505,12 @@ func (hs *makeCredentialState) makeAuthData() error {
 	if err != nil {
 		return err
 	}
+	if hs.resident != nil {
+		// Kept for credentialManagement (store.go).
+		if hs.resident.PublicKey, err = ctap.Marshal(&pub); err != nil {
+			return err
+		}
+	}
 	ad := ctap.AuthData{
 		RPIDHash:  hs.rpIDHash,
 		Flags:     hs.flags | hs.a.cc.backupBits(hs.credID), // BE, BS: credcontrol.go

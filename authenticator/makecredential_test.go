@@ -268,11 +268,12 @@ func TestMakeCredentialResident(t *testing.T) {
 	long := string(bytes.Repeat([]byte("é"), 40)) // 80 bytes
 	r := mcReq("example.com", []byte{1}, true)
 	r.User.DisplayName = long
-	id1, _ := k.mustRegister(r)
+	id1, ad1 := k.mustRegister(r)
 	st := k.store.State()
 	want := []ResidentCredential{{
 		ID: id1, RPID: "example.com", RPName: "Example", UserID: []byte{1}, UserName: "alice",
 		UserDisplayName: long[:64], Alg: ctap.AlgES256, Sequence: 1, Created: k.clock.Now(),
+		PublicKey: ctap.MustMarshal(&ad1.AttestedCredential.PublicKey), // the key it attested
 	}}
 	if diff := cmp.Diff(want, st.Credentials, cmpIgnoreKeys); diff != "" {
 		t.Errorf("stored credentials (-want +got):\n%s", diff)

@@ -146,6 +146,11 @@ type ResidentCredential struct {
 	// (CTAP 2.1 §12.5); its CredRandom values are derived from the master
 	// secret and its ID (ext_hmacsecret.go).
 	HMACSecret bool `json:"hmacSecret,omitempty"`
+	// PublicKey is the credential's COSE public key as makeCredential
+	// returned it, kept so that credentialManagement lists credentials
+	// without a scalar multiplication each; empty for a credential stored
+	// before it was kept, whose key is derived when needed.
+	PublicKey []byte `json:"publicKey,omitempty"`
 }
 
 // ErrCorruptState is wrapped by a Store's Load, and by New, for a state
@@ -252,6 +257,8 @@ func (c *ResidentCredential) validate(seq uint64) error {
 		return fmt.Errorf("credProtect %d", c.CredProtect)
 	case len(c.LargeBlobKey) != 0 && len(c.LargeBlobKey) != 32:
 		return fmt.Errorf("largeBlobKey of %d bytes", len(c.LargeBlobKey))
+	case len(c.PublicKey) > 1024:
+		return fmt.Errorf("public key of %d bytes", len(c.PublicKey))
 	}
 	return nil
 }

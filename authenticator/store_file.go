@@ -81,6 +81,7 @@ type credRecord struct {
 	CredBlob          []byte `cbor:"13,keyasint,omitempty"`
 	ThirdPartyPayment bool   `cbor:"14,keyasint,omitempty"`
 	HMACSecret        bool   `cbor:"15,keyasint,omitempty"`
+	PublicKey         []byte `cbor:"16,keyasint,omitempty"`
 }
 
 func toCredRecord(c *ResidentCredential) credRecord {
@@ -89,6 +90,7 @@ func toCredRecord(c *ResidentCredential) credRecord {
 		UserDisplayName: c.UserDisplayName, Alg: c.Alg, PrivateKey: c.PrivateKey, Sequence: c.Sequence,
 		Created: c.Created.UnixNano(), LargeBlobKey: c.LargeBlobKey, CredProtect: c.CredProtect,
 		CredBlob: c.CredBlob, ThirdPartyPayment: c.ThirdPartyPayment, HMACSecret: c.HMACSecret,
+		PublicKey: c.PublicKey,
 	}
 }
 
@@ -98,6 +100,7 @@ func (r *credRecord) credential() ResidentCredential {
 		UserDisplayName: r.UserDisplayName, Alg: r.Alg, PrivateKey: r.PrivateKey, Sequence: r.Sequence,
 		Created: time.Unix(0, r.Created).UTC(), LargeBlobKey: r.LargeBlobKey, CredProtect: r.CredProtect,
 		CredBlob: r.CredBlob, ThirdPartyPayment: r.ThirdPartyPayment, HMACSecret: r.HMACSecret,
+		PublicKey: r.PublicKey,
 	}
 }
 
@@ -172,13 +175,15 @@ func parseJournal(b []byte) (*journal, error) {
 	if f := binary.LittleEndian.Uint32(b[8:]); f != fileFormat {
 		return nil, bad("file format %d, this build reads %d", f, fileFormat)
 	}
-	j := &journal{seq: binary.LittleEndian.Uint64(b[16:]), sizes: map[string]int64{}}
+	// About 200 bytes a credential record: size the maps once.
+	hint := len(b) / 200
+	j := &journal{seq: binary.LittleEndian.Uint64(b[16:]), sizes: make(map[string]int64, hint)}
 	end := binary.LittleEndian.Uint64(b[24:])
 	if end < headerSize || end > uint64(len(b)) {
 		return nil, bad("file truncated: %d bytes, the header names %d", len(b), end)
 	}
 	j.end = int64(end)
-	creds := map[string]*ResidentCredential{}
+	creds := make(map[string]*ResidentCredential, hint)
 	for off := int64(headerSize); off < j.end; {
 		rest := b[off:j.end]
 		if len(rest) < recordOverhead {
@@ -396,7 +401,7 @@ func (fs *FileStore) open() error {
 	if err != nil {
 		return fmt.Errorf("authenticator: opening state: %w", err)
 	}
-	b, err := io.ReadAll(f)
+	b, err := readAll(f)
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("authenticator: reading state %s: %w", fs.path, err)
@@ -428,6 +433,28 @@ func (fs *FileStore) open() error {
 	}
 	fs.f, fs.j = f, j
 	return nil
+}
+
+// readAll reads f whole, sized by its length.
+func readAll(f *os.File) ([]byte, error) {
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	b := make([]byte, 0, size+1)
+	for {
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // migrate converts a JSON state of the first release: the new file is

@@ -34,7 +34,7 @@ type rpCredentials struct {
 func newCredIndex(creds []ResidentCredential) *credIndex {
 	x := &credIndex{
 		byID:   make(map[string]*ResidentCredential, len(creds)),
-		byRP:   make(map[[32]byte]*rpCredentials),
+		byRP:   make(map[[32]byte]*rpCredentials, len(creds)/8),
 		byUser: make(map[string]*ResidentCredential, len(creds)),
 		dirty:  make(map[string]*ResidentCredential),
 	}
