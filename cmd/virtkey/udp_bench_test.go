@@ -46,11 +46,16 @@ func benchDaemon(b *testing.B) string {
 // from 1, 4 and 16 clients at once, each on its own socket and channel
 // (CTAP 2.1 §11.2.3), for b.N assertions in all. A client answered
 // ERR_CHANNEL_BUSY (the key runs one transaction at a time, §11.2.5.1)
-// retries at once, as a host that polls would. Reported: aggregate
-// assertions per second, and busy answers per assertion.
+// retries at once (retry=0), or after a pause of 1 ms (retry=1ms), as a
+// host that backs off would. Reported: aggregate assertions per second, and
+// busy answers per assertion.
 func BenchmarkUDPGetAssertion(b *testing.B) {
-	for _, clients := range []int{1, 4, 16} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+	for _, bc := range []struct {
+		clients int
+		pause   time.Duration
+	}{{1, 0}, {4, 0}, {16, 0}, {4, time.Millisecond}, {16, time.Millisecond}} {
+		b.Run(fmt.Sprintf("clients=%d/retry=%v", bc.clients, bc.pause), func(b *testing.B) {
+			clients := bc.clients
 			addr := benchDaemon(b)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
@@ -92,6 +97,9 @@ func BenchmarkUDPGetAssertion(b *testing.B) {
 							_, err := c.GetAssertion(ctx, req)
 							if errors.Is(err, ctaphid.ErrChannelBusy) {
 								busy.Add(1)
+								if bc.pause > 0 {
+									time.Sleep(bc.pause)
+								}
 								continue
 							}
 							if err != nil {
