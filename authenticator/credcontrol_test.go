@@ -251,3 +251,19 @@ func TestBackupFlags(t *testing.T) {
 		t.Fatal("Config with BS without BE accepted")
 	}
 }
+
+// TestResetEvents: authenticatorReset reports each discoverable
+// credential deleted, then that every credential is gone.
+func TestResetEvents(t *testing.T) {
+	var log eventLog
+	k := newTestKey(t, withEvents(&log))
+	k.mustRegister(mcReq("example.com", []byte("u1"), true))
+	k.mustRegister(mcReq("example.com", []byte("u2"), false))
+	if s := k.do(ctap.CmdReset, nil, nil); s != ctap.StatusOK {
+		t.Fatalf("reset: %v", s)
+	}
+	want := []CredentialEventKind{CredentialAdded, CredentialAdded, CredentialDeleted, CredentialsCleared}
+	if got := log.kinds(); !equalKinds(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+}
