@@ -51,6 +51,8 @@
 // the COSE key in it, signatures) are the emulator's own bytes.
 //
 // Usage: node bridge.js [--port 8111] [--canonical] [--log]
+// With --port 0 the system picks a free port. Once the socket listens, the
+// bridge prints its address (127.0.0.1:PORT) as the one line on stdout.
 "use strict";
 
 const dgram = require("node:dgram");
@@ -90,7 +92,7 @@ function parseArgs(argv) {
 			process.exit(2);
 		}
 	}
-	if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) {
+	if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
 		process.stderr.write(`bridge: bad port\n`);
 		process.exit(2);
 	}
@@ -316,7 +318,10 @@ sock.on("error", (e) => {
 });
 sock.bind(opts.port, "127.0.0.1", () => {
 	startWorker();
-	process.stderr.write(`bridge: nid-webauthn-emulator listening on 127.0.0.1:${opts.port}\n`);
+	const { address, port } = sock.address();
+	process.stderr.write(`bridge: nid-webauthn-emulator listening on ${address}:${port}\n`);
+	// The one line on stdout: the address, for a caller that asked for port 0.
+	process.stdout.write(`${address}:${port}\n`);
 });
 for (const sig of ["SIGINT", "SIGTERM"]) {
 	process.on(sig, () => {

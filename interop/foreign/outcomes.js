@@ -1,16 +1,14 @@
 #!/usr/bin/env node
 // outcomes.js prints the IDs of the cases a ctaptest run failed, one
 // "ID FAIL" line each, sorted: the form of expected-*.txt. It reads either
-// ctaptest's terminal output ("FAIL id section duration" lines, each followed
+// ctaptest's terminal output ("[n/N] FAIL id section duration" lines, each followed
 // by its indented messages) or its --json report (any array of objects with
 // an id and an outcome, and messages if it has them).
 //
 // With --except REGEXP, a failure whose messages match REGEXP is left out,
-// unless the case is named with --keep ID (which may be repeated):
-// the raw run uses it for the cases that fail only because the client
-// refuses the key's non-canonical getInfo, so that the expectations hold the
-// failures that say something about the key, and a case added to the suite
-// does not change them just by reading getInfo first.
+// unless the case is named with --keep ID (which may be repeated): for
+// comparing runs while one known cause fails many cases at once (as the
+// client's refusal of a non-canonical getInfo once did).
 //
 // Usage: node outcomes.js [--except REGEXP [--keep ID]...] text|json FILE
 "use strict";
@@ -35,7 +33,8 @@ const results = new Map(); // id -> { outcome, messages }
 if (mode === "text") {
 	let current = null;
 	for (const line of input.split("\n")) {
-		const m = /^([A-Z][A-Z-]+)\s+(\S+)/.exec(line);
+		// "FAIL id …", or "[  7/527] FAIL id …" with a progress counter.
+		const m = /^(?:\[\s*\d+\/\d+\]\s+)?([A-Z][A-Z-]+)\s+(\S+)/.exec(line);
 		if (m && ["PASS", "FAIL", "SKIP", "WARN", "NOTRUN", "NOT-RUN", "ERROR"].includes(m[1])) {
 			current = { outcome: m[1], messages: "" };
 			results.set(m[2], current);
