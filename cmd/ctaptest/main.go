@@ -66,10 +66,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		jsonFile    = fs.String("json", "", "write a JSON report (device, and per case its outcome, messages and, for failures and warnings, the bytes exchanged) to this file")
 		junitFile   = fs.String("junit", "", "write the results as JUnit XML, one test suite per ID prefix, to this file")
 		keyWait     = fs.Duration("key-wait", time.Minute, "with --udp or --device and no --control, how long to wait for a key that stopped answering to be plugged back in (0 stops the run)")
+		person      = fs.Bool("person", false, "with --device or --udp and no --control, a person at the key follows prompts on this terminal: touch, do not touch, unplug and plug back in")
+		canDecline  = fs.Bool("can-decline", false, "with --person, the key has a way to decline a request")
 	)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ctaptest [--list | --list-devices] [--run REGEXP] [--udp ADDR [--wait DURATION] | --device /dev/hidrawN]\n"+
-			"                [--control SOCKET] [--allow-destructive] [--case-timeout DURATION] [--key-wait DURATION]\n"+
+			"                [--control SOCKET | --person [--can-decline]] [--allow-destructive] [--case-timeout DURATION] [--key-wait DURATION]\n"+
 			"                [--json FILE] [--junit FILE] [-v]\n"+
 			"       ctaptest prop [flags]   (the model-based check; ctaptest prop --help)\n\n"+
 			"Runs the CTAP conformance suite against a key: a fresh in-process virtkey by default.\n"+
@@ -129,10 +131,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	stdout = &lockedWriter{w: stdout} // the touch prompt writes from the transport
 	var target conformance.Target
-	var ctl *socketController
-	if *control != "" {
-		ctl = &socketController{path: *control}
-		if err := ctl.check(ctx, *wait); err != nil {
+	var ctl conformance.Controller
+	switch {
+	case *person && (*control != "" || (*device == "" && *udpAddr == "")):
+		fmt.Fprintln(stderr, "ctaptest: --person is for a key at --device or --udp without --control")
+		return 2
+	case *person:
+		ctl = newPerson(stdout, *device, *udpAddr, *canDecline)
+	case *control != "":
+		sc := &socketController{path: *control}
+		ctl = sc
+		if err := sc.check(ctx, *wait); err != nil {
 			fmt.Fprintf(stderr, "ctaptest: %v\n", err)
 			return 1
 		}
@@ -364,7 +373,7 @@ func runInProcess(ctx context.Context, opts conformance.Options) []conformance.R
 // (--control) can power-cycle it.
 type sharedTarget struct {
 	open func(context.Context) (*client.Device, error)
-	ctl  *socketController // nil without --control
+	ctl  conformance.Controller // nil without --control or --person
 }
 
 // Open implements conformance.Target: a new CTAPHID channel on the key.
