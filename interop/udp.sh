@@ -61,3 +61,4 @@ fi
 
 /usr/bin/python3 interop/python_fido2_udp.py "$python"
 /usr/bin/python3 interop/python_fido2_ctap1.py "$python"
+/usr/bin/python3 interop/python_fido2_concurrent.py "$python" 4 250
