@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -253,6 +254,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		return fail("starting the key: %v", err)
 	}
 	d.key = key
+	if f.state != "" {
+		// Reading a large state leaves garbage several times the file's
+		// size (the file itself, decoded records): hand it back now
+		// rather than whenever the collector gets to it.
+		debug.FreeOSMemory()
+	}
 
 	var dev ctaphid.ReportDevice
 	var addr net.Addr
