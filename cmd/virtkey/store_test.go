@@ -141,3 +141,42 @@ func TestServeMaxCredentials(t *testing.T) {
 		t.Errorf("--max-credentials 0: exit %d, want 2", code)
 	}
 }
+
+// TestWatchedStoreSummary: the status summary follows each commit's
+// change: credentials put, replaced, deleted and cleared.
+func TestWatchedStoreSummary(t *testing.T) {
+	w := &watchedStore{Store: authenticator.NewMemoryStore()}
+	st := &authenticator.State{Version: authenticator.StateVersion, SignCount: 7}
+	cred := func(id byte, rp string) *authenticator.ResidentCredential {
+		return &authenticator.ResidentCredential{ID: []byte{id}, RPID: rp}
+	}
+	check := func(step string, n int, rps ...string) {
+		t.Helper()
+		s := w.summary()
+		if s.Credentials != n || strings.Join(s.RPs, ",") != strings.Join(rps, ",") || s.SignCount != 7 {
+			t.Errorf("%s: %+v, want %d credentials of %q", step, s, n, rps)
+		}
+	}
+	commit := func(ch *authenticator.Change) {
+		t.Helper()
+		ch.State = st
+		if err := w.Commit(ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(&authenticator.Change{Put: []*authenticator.ResidentCredential{cred(1, "b.example"), cred(2, "a.example"), cred(3, "b.example")}})
+	check("put", 3, "a.example", "b.example")
+	commit(&authenticator.Change{Put: []*authenticator.ResidentCredential{cred(2, "c.example")}})
+	check("replaced", 3, "b.example", "c.example")
+	commit(&authenticator.Change{Delete: [][]byte{{1}, {9}}})
+	check("deleted", 2, "b.example", "c.example")
+	commit(&authenticator.Change{Clear: true, Put: []*authenticator.ResidentCredential{cred(4, "d.example")}})
+	check("cleared", 1, "d.example")
+	w2 := &watchedStore{Store: w.Store}
+	if _, err := w2.Load(); err != nil {
+		t.Fatal(err)
+	}
+	if s := w2.summary(); s.Credentials != 1 || len(s.RPs) != 1 || s.RPs[0] != "d.example" {
+		t.Errorf("after Load: %+v", s)
+	}
+}
