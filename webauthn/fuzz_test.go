@@ -1,10 +1,14 @@
 package webauthn_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/virtkey/virtkey/authenticator"
+	"github.com/virtkey/virtkey/client"
 	"github.com/virtkey/virtkey/testvectors"
 	"github.com/virtkey/virtkey/webauthn"
 )
@@ -99,4 +103,46 @@ func roundTrip(t *testing.T, v any, parse func([]byte) (any, error)) {
 	if string(b) != string(b2) {
 		t.Fatalf("round trip changed the options:\n%s\n%s", b, b2)
 	}
+}
+
+// FuzzCeremonies runs create() and get() with arbitrary options against an
+// in-process key: no panic, no hang, and every failure is a named *Error.
+func FuzzCeremonies(f *testing.F) {
+	for _, kind := range []string{"creation", "request"} {
+		for _, v := range vectors(f, kind) {
+			f.Add(kind == "creation", body(v))
+		}
+	}
+	k := newFuzzKey(f)
+	c, err := webauthn.Open(context.Background(), k.dev, "https://login.example.com",
+		webauthn.WithTimeoutRange(time.Millisecond, 2*time.Second))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, create bool, data []byte) {
+		var err error
+		if create {
+			_, err = c.Create(context.Background(), data)
+		} else {
+			_, err = c.Get(context.Background(), data)
+		}
+		if err != nil && webauthn.Name(err) == "" {
+			t.Fatalf("error without a DOMException name: %v", err)
+		}
+	})
+}
+
+// newFuzzKey is newKey for a fuzz target: one key for the whole run.
+func newFuzzKey(f *testing.F) *testKey {
+	u := &user{}
+	a, err := authenticator.New(authenticator.Config{Presence: u, Rand: &seededRand{s: "fuzz"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	dev, err := client.OpenInProcess(context.Background(), a, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { dev.Close() })
+	return &testKey{a: a, dev: dev, user: u}
 }
