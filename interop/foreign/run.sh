@@ -41,6 +41,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The emulator's cbor 10 declares Node 20 or later (Debian bookworm's nodejs
+# is 18): say so plainly rather than fail somewhere inside the emulator.
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+	echo "interop/foreign needs Node.js 20 or later; this is $(node --version)" >&2
+	exit 1
+fi
+
 # npm ci installs exactly what package-lock.json pins; the npm cache makes a
 # second run work without the registry.
 (cd "$here" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null)
