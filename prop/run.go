@@ -139,7 +139,7 @@ func Check(ctx context.Context, cfg Config) (*Failure, Stats, error) {
 			for j, s := range steps {
 				actions[j] = s.Action
 			}
-			f, err := shrink(ctx, &cfg, seqSeed, actions)
+			f, err := shrink(ctx, &cfg, seqSeed, actions, firstRun{steps, fail})
 			st.Duration = time.Since(start)
 			if err != nil {
 				return nil, st, err
@@ -165,7 +165,7 @@ func Replay(ctx context.Context, cfg Config, seed uint64, actions []Action) (*Fa
 
 // shrink removes actions from a failing sequence while it still fails
 // (delta debugging: chunks of halving size, then single actions).
-func shrink(ctx context.Context, cfg *Config, seed uint64, actions []Action) (*Failure, error) {
+func shrink(ctx context.Context, cfg *Config, seed uint64, actions []Action, first firstRun) (*Failure, error) {
 	orig := len(actions)
 	replays := 0
 	fails := func(as []Action) ([]Step, string, error) {
@@ -179,8 +179,9 @@ func shrink(ctx context.Context, cfg *Config, seed uint64, actions []Action) (*F
 	}
 	if reason == "" {
 		// Not reproducible: a key whose answers depend on more than the
-		// sequence (time, a touch). Report it unshrunk.
-		return &Failure{Actions: actions, Original: orig, Reason: "did not reproduce on replay; unshrunk", Transcript: steps}, nil
+		// sequence (time, a touch, the transport). Report it unshrunk,
+		// with the transcript of the run that failed.
+		return &Failure{Actions: actions, Original: orig, Reason: first.reason + " (did not reproduce on replay; unshrunk)", Transcript: first.steps}, nil
 	}
 	best = cut(best, steps)
 	for chunk := len(best) / 2; chunk >= 1 && replays < cfg.MaxShrinks; {
@@ -202,6 +203,12 @@ func shrink(ctx context.Context, cfg *Config, seed uint64, actions []Action) (*F
 		}
 	}
 	return &Failure{Actions: best, Original: orig, Transcript: steps, Reason: reason}, nil
+}
+
+// firstRun is the run that failed, as it went.
+type firstRun struct {
+	steps  []Step
+	reason string
 }
 
 // cut drops the actions after the failing step.
