@@ -25,6 +25,21 @@ func TestRegistry(t *testing.T) {
 		if c.Title == "" {
 			t.Errorf("case %s has no title", c.ID)
 		}
+		// Every case says which versions' spec it checks (issue 10: a
+		// CTAP 2.1 expectation must not be applied to a CTAP 2.0 key).
+		if len(c.Versions) == 0 {
+			t.Errorf("case %s declares no Versions", c.ID)
+		}
+		for _, v := range c.Versions {
+			switch v {
+			case conformance.U2FV2, conformance.FIDO20, conformance.FIDO21PRE, conformance.FIDO21, conformance.FIDO22, conformance.AnyVersion:
+			default:
+				t.Errorf("case %s: unknown version %q", c.ID, v)
+			}
+		}
+		if c.Level < conformance.Must || c.Level > conformance.May {
+			t.Errorf("case %s: level %v", c.ID, c.Level)
+		}
 	}
 }
 
