@@ -5,6 +5,12 @@
 // Each case names the spec section it checks and asserts the exact status
 // codes and fields the spec requires. Cases register themselves at init
 // with Register; Run executes a selection against a Target.
+//
+// On a shared key the suite leaves what it found: every credential it
+// makes belongs to an RP whose ID ends in RPSuffix (".virtkey.test"), and
+// a case removes the discoverable credentials it made through
+// credentialManagement when the key lets it (built-in UV, or the PIN given
+// as Options.PIN), so that a second run meets the same key.
 package conformance
 
 import (
@@ -156,6 +162,10 @@ type Options struct {
 	// it does. Without it (or when it fails) the run stops and the
 	// remaining cases are NotRun.
 	WaitForKey func(ctx context.Context, probe func(context.Context) error) error
+	// PIN is the PIN of a shared key that has one, so that cases can
+	// remove the discoverable credentials they made (credentialManagement
+	// needs a pinUvAuthToken).
+	PIN string
 	// RunID names this run in the user names of credentials that must be
 	// new in every run (T.RunID); empty picks a random one.
 	RunID string
@@ -351,7 +361,7 @@ func runCase(ctx context.Context, target Target, caps map[Capability]bool, c Cas
 			return res
 		}
 	}
-	t := &T{ctx: cctx, target: target, c: c, runID: opts.RunID, record: opts.Record}
+	t := &T{ctx: cctx, target: target, c: c, runID: opts.RunID, record: opts.Record, pin: opts.PIN}
 	if opts.Prompt != nil && target.Controller() == nil {
 		t.prompt = opts.Prompt
 	}
@@ -433,6 +443,8 @@ type T struct {
 	runID        string         // Options.RunID
 	exchanges    []*Exchange    // the last messages through the case's clients (tap)
 	lastRequest  string         // the name of the last of them
+	residents    []resident     // discoverable credentials to remove at the end
+	pin          string         // the key's PIN, for removing them (UsePIN, Options.PIN)
 	algProbe     map[int64]bool // supportsAlg's probes on a key that lists no algorithms
 
 	prompt     func(msg string)                // Options.Prompt on a target without a Controller
@@ -446,6 +458,12 @@ func (t *T) Run(f func(t *T)) {
 		if c := t.target.Controller(); c != nil {
 			c.SetPresence(PresenceAuto)
 		}
+		// Before the atEnd functions, which may reset the key.
+		func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			t.removeResidents(ctx)
+		}()
 		for _, fn := range t.atEnd {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			if err := fn(ctx); err != nil {

@@ -2,11 +2,8 @@ package conformance
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/virtkey/virtkey/client"
@@ -141,62 +138,14 @@ func u64v(p *uint64) any {
 	return *p
 }
 
-// removeAfter deletes the discoverable credentials ids when the case
-// ends, through credentialManagement deleteCredential (CTAP 2.1 §6.8.5),
-// so that a shared key keeps none of the suite's credentials (their RP IDs
-// end in ".virtkey.test", see T.RPID) and a second run meets the key as
-// the first did. A destructive case, which resets the key at its end, and
-// a case on a fresh key need none of this.
-//
-// Deleting needs a token with the cm permission, which the suite can get
-// without knowing a PIN only from built-in user verification (the uv and
-// pinUvAuthToken options); a key that lists no credMgmt or
-// credentialMgmtPreview, or has no such verification, keeps the
-// credentials, and the case says so in its log.
+// removeAfter removes the discoverable credentials ids when the case
+// ends, with the suite's cleanup (T.removeResidents: credentialManagement
+// deleteCredential, CTAP 2.1 §6.8.5, authorized by built-in UV or the PIN
+// the run knows).
 func (t *T) removeAfter(ids ...[]byte) {
-	if t.c.Destructive || slices.Contains(t.target.Capabilities(), CapFresh) || len(ids) == 0 {
-		return
+	for _, id := range ids {
+		t.keepResident(t.RPID(), id)
 	}
-	t.atEnd = append(t.atEnd, func(ctx context.Context) error {
-		dev, err := t.target.Open(ctx)
-		if err != nil {
-			return err
-		}
-		defer dev.Close()
-		c, err := client.New(ctx, dev)
-		if err != nil {
-			return err
-		}
-		info := c.Info()
-		uv, _ := info.Option(ctap.OptionUV)
-		if !client.IsCredentialManagementSupported(info) || !uv || !client.IsTokenSupported(info) || len(info.PinUvProtocols) == 0 {
-			t.Logf("%d discoverable credentials of %s stay on the key: it has no credential management the suite can authorize without a PIN", len(ids), t.RPID())
-			return nil
-		}
-		p, ok := client.PinProtocolByVersion(info.PinUvProtocols[0])
-		if !ok {
-			p = client.PinProtocolV1()
-		}
-		cp, err := client.NewClientPin(c, p)
-		if err != nil {
-			return err
-		}
-		tok, err := cp.GetUVToken(ctx, ctap.PermissionCredentialManagement, "")
-		if err != nil {
-			return fmt.Errorf("a cm token to delete the case's credentials: %w", err)
-		}
-		cm, err := client.NewCredentialManagement(c, p, tok)
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			err := cm.DeleteCred(ctx, ctap.CredentialDescriptor{Type: ctap.CredentialTypePublicKey, ID: id})
-			if err != nil && !errors.Is(err, ctap.StatusNoCredentials) {
-				return fmt.Errorf("deleting credential %x: %w", id, err)
-			}
-		}
-		return nil
-	})
 }
 
 // cmCode is a command code credentialManagement runs under: 0x0A of

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/virtkey/virtkey/client"
 	"github.com/virtkey/virtkey/ctap"
@@ -12,8 +13,8 @@ import (
 )
 
 // RPID is an RP ID of the case's own, so that cases sharing a key do not
-// see each other's credentials.
-func (t *T) RPID() string { return t.c.ID + ".virtkey.test" }
+// see each other's credentials: the case ID and RPSuffix.
+func (t *T) RPID() string { return t.c.ID + RPSuffix }
 
 // Hash returns SHA-256 of the case ID and a label: a stand-in for a
 // clientDataHash that differs between requests.
@@ -43,6 +44,45 @@ func (t *T) MakeCredentialRequest(label string, rk bool) *ctap.MakeCredentialReq
 	return req
 }
 
+// verifyForRK adds user verification to a request for a discoverable
+// credential on a key "protected by some form of user verification" (a
+// PIN set, or built-in UV configured), which refuses such a request
+// without it (CTAP 2.1 §6.1.2 step 7, makeCredUvNotRqd): the "uv" option
+// on a key with built-in UV, else a pinUvAuthToken from the PIN the run
+// knows (Options.PIN, T.UsePIN). Without either the case is skipped: on
+// such a key it cannot make a discoverable credential.
+func (t *T) verifyForRK(req *ctap.MakeCredentialRequest) {
+	info := t.Ctap2().Info()
+	uv, _ := info.Option(ctap.OptionUV)
+	pinSet, _ := info.Option(ctap.OptionClientPIN)
+	t.mu.Lock()
+	pin := t.pin
+	t.mu.Unlock()
+	switch {
+	case req.PinUvAuthParam != nil || req.Options[ctap.OptionUV]:
+	case uv:
+		req.Options[ctap.OptionUV] = true
+	case pinSet && pin != "":
+		version := uint64(1)
+		if slices.Contains(info.PinUvProtocols, 2) {
+			version = 2
+		}
+		proto, _ := client.PinProtocolByVersion(version)
+		cp, err := client.NewClientPin(t.Ctap2(), proto)
+		if err != nil {
+			t.Fatalf("clientPin: %v", err)
+		}
+		tok, err := cp.GetPinToken(t.ctx, pin, ctap.PermissionMakeCredential, req.RP.ID)
+		if err != nil {
+			t.Fatalf("pinUvAuthToken for a discoverable credential: %v", err)
+		}
+		req.PinUvAuthParam = proto.AuthParam(tok, req.ClientDataHash)
+		req.PinUvAuthProtocol = &version
+	case pinSet:
+		t.Skipf("the key has a PIN this run does not know, and a discoverable credential needs it (ctaptest --pin)")
+	}
+}
+
 // Credential is a credential a case made.
 type Credential struct {
 	ID        []byte
@@ -58,7 +98,14 @@ func (c *Credential) Descriptor() ctap.CredentialDescriptor {
 
 // MustMakeCredential makes a credential and fails the case unless the key
 // answers OK with attested credential data that verifies.
+//
+// A discoverable credential on a key protected by user verification gets
+// it (verifyForRK), and is removed at the end of the case when the key
+// allows (removeResidents).
 func (t *T) MustMakeCredential(req *ctap.MakeCredentialRequest) *Credential {
+	if req.Options[ctap.OptionRK] {
+		t.verifyForRK(req)
+	}
 	resp, err := t.Ctap2().MakeCredential(t.ctx, req)
 	if err != nil {
 		t.Fatalf("makeCredential: %v", err)
@@ -69,6 +116,9 @@ func (t *T) MustMakeCredential(req *ctap.MakeCredentialRequest) *Credential {
 	ac := resp.AuthData.AttestedCredential
 	if ac == nil {
 		t.Fatalf("makeCredential response has no attested credential data")
+	}
+	if req.Options[ctap.OptionRK] && req.RP != nil {
+		t.keepResident(req.RP.ID, ac.CredentialID)
 	}
 	return &Credential{ID: ac.CredentialID, PublicKey: ac.PublicKey, User: req.User, Response: resp}
 }

@@ -246,6 +246,7 @@ func init() {
 				cred := t.MakeCredential("exclrk", true)
 				req := t.MakeCredentialRequest("exclrk", true)
 				req.ExcludeList = []ctap.CredentialDescriptor{cred.Descriptor()}
+				t.verifyForRK(req)
 				_, err := t.Ctap2().MakeCredential(t.ctx, req)
 				t.ExpectStatus(err, ctap.StatusCredentialExcluded, "makeCredential excluding a discoverable credential")
 			}},

@@ -14,8 +14,15 @@
 // cases (reset, PIN changes, exhausting retries) run only with
 // --allow-destructive. When the key waits for a touch, ctaptest says so.
 //
-// It prints a line per case, a closing "N passed, N failed, N skipped" line
-// and the skip reasons, and exits 1 when a case fails.
+// The credentials the suite makes belong to RPs whose IDs end in
+// ".virtkey.test"; the cases remove their discoverable ones afterwards
+// through credentialManagement when the key allows it (built-in UV, or
+// --pin on a key with a PIN).
+//
+// It prints a line per case as it finishes ("[n/N] OUTCOME ID SECTION
+// DURATION", a failure with the case's title), a table per ID prefix, a
+// closing "N passed, N failed, N skipped" line and the skip reasons, and
+// exits 1 when a case fails. --json and --junit write reports.
 package main
 
 import (
@@ -65,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		control     = fs.String("control", "", "with --udp or --device, a virtkey daemon's control socket: lets destructive cases power-cycle and reset the key")
 		jsonFile    = fs.String("json", "", "write a JSON report (device, and per case its outcome, messages and, for failures and warnings, the bytes exchanged) to this file")
 		junitFile   = fs.String("junit", "", "write the results as JUnit XML, one test suite per ID prefix, to this file")
+		pin         = fs.String("pin", "", "the PIN of a shared key that has one: discoverable credentials need it there, and the cases remove theirs with it")
 		keyWait     = fs.Duration("key-wait", time.Minute, "with --udp or --device and no --control, how long to wait for a key that stopped answering to be plugged back in (0 stops the run)")
 		person      = fs.Bool("person", false, "with --device or --udp and no --control, a person at the key follows prompts on this terminal: touch, do not touch, unplug and plug back in")
 		canDecline  = fs.Bool("can-decline", false, "with --person, the key has a way to decline a request")
@@ -72,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ctaptest [--list | --list-devices] [--run REGEXP] [--udp ADDR [--wait DURATION] | --device /dev/hidrawN]\n"+
 			"                [--control SOCKET | --person [--can-decline]] [--allow-destructive] [--case-timeout DURATION] [--key-wait DURATION]\n"+
-			"                [--json FILE] [--junit FILE] [-v]\n"+
+			"                [--pin PIN] [--json FILE] [--junit FILE] [-v]\n"+
 			"       ctaptest prop [flags]   (the model-based check; ctaptest prop --help)\n\n"+
 			"Runs the CTAP conformance suite against a key: a fresh in-process virtkey by default.\n"+
 			"Exit status: 0 when no case failed, 1 when a case failed, the key could not be reached\n"+
@@ -199,6 +207,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		CaseTimeout:      *timeout,
 		Prompt:           prompter(stdout),
 		Report:           report,
+		PIN:              *pin,
 	}
 	dev := conformance.Device{Transport: "in-process"}
 	switch {
