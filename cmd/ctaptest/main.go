@@ -231,6 +231,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			cancel()
 		}
 		results = conformance.Run(ctx, target, opts)
+		if *destructive && *control != "" {
+			resetLeftovers(ctx, stdout, target, ctl, results)
+		}
 	} else {
 		if *jsonFile != "" || *junitFile != "" {
 			dev, _ = conformance.DescribeDevice(ctx, virtkeytest.NewTarget(inProcessKeys[0], true), dev)
@@ -268,6 +271,46 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// resetLeftovers resets a controlled key whose cases could not remove the
+// discoverable credentials they made (no PIN and no built-in UV to
+// authorize credentialManagement): with --allow-destructive and a
+// controller the run may erase the key, as its destructive cases already
+// did, so it leaves the key as factory-new as those cases do. A reset
+// must come within 10 s of power-up (CTAP 2.1 §6.6), hence the power
+// cycle first.
+func resetLeftovers(ctx context.Context, w io.Writer, target conformance.Target, ctl conformance.Controller, rs []conformance.Result) {
+	left := 0
+	for _, r := range rs {
+		for _, o := range r.Observations {
+			if strings.HasPrefix(o, "left ") {
+				left++
+			}
+		}
+	}
+	if left == 0 || ctx.Err() != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := ctl.PowerCycle(ctx)
+	var d *client.Device
+	if err == nil {
+		d, err = target.Open(ctx)
+	}
+	if err == nil {
+		defer d.Close()
+		var c *client.Ctap2
+		if c, err = client.New(ctx, d, client.WithStrictCBOR(false)); err == nil {
+			err = c.Reset(ctx)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(w, "%d cases left discoverable credentials, and resetting the key failed: %v\n", left, err)
+		return
+	}
+	fmt.Fprintf(w, "%d cases left discoverable credentials they could not remove (no PIN, no built-in UV): the key was reset at the end (--allow-destructive)\n", left)
 }
 
 // udpPreflight is how long the first INIT over UDP may go unanswered
