@@ -134,6 +134,10 @@ type Config struct {
 	// OnCredentialEvent, if set, is told of credentials added, asserted
 	// and deleted (credcontrol.go).
 	OnCredentialEvent func(CredentialEvent)
+	// Faults makes the key misbehave on purpose, each in the one way its
+	// name says (faults.go); an unknown name is an error of New. None is
+	// a correct key.
+	Faults []Fault
 }
 
 // Authenticator is a virtual FIDO2 authenticator. It implements the
@@ -152,6 +156,7 @@ type Authenticator struct {
 	touchTO  time.Duration // Config.TouchTimeout, presence.go
 	firmware uint64
 	onWink   func()
+	faults   map[Fault]bool // Config.Faults, faults.go
 	epRPIDs  []string // Config.EnterpriseRPIDs, enterprise.go
 
 	builtInUV bool
@@ -221,6 +226,11 @@ func New(cfg Config) (*Authenticator, error) {
 	if err := cfg.Backup.check(); err != nil {
 		return nil, err
 	}
+	faults, err := faultSet(cfg.Faults)
+	if err != nil {
+		return nil, err
+	}
+	a.faults = faults
 	a.verifier = AutoPresence{}
 	if v, ok := a.presence.(Verifier); ok {
 		a.verifier = v
@@ -492,6 +502,12 @@ func (a *Authenticator) randomBytes(n int) ([]byte, error) {
 // caller saves the state before the response leaves. The counter sticks
 // at its maximum rather than wrapping.
 func (a *Authenticator) nextSignCount() uint32 {
+	if a.faulty(FaultCounterZero) {
+		return 0
+	}
+	if a.faulty(FaultCounterRepeat) && a.state.SignCount > 0 {
+		return a.state.SignCount
+	}
 	if a.state.SignCount < ^uint32(0) {
 		a.state.SignCount++
 	}

@@ -271,7 +271,9 @@ func (hs *clientPINState) decryptNewPIN() (string, error) {
 // subcommand has one.
 func (hs *clientPINState) checkPINHash() error {
 	a := hs.a
-	a.state.PINRetries--
+	if !a.faulty(FaultPINRetriesNotDecremented) {
+		a.state.PINRetries--
+	}
 	if err := a.save(); err != nil {
 		return err
 	}
@@ -286,7 +288,7 @@ func (hs *clientPINState) checkPINHash() error {
 		a.rt.keyAgreement = nil // regenerated on next use
 		a.rt.mismatches++
 		switch {
-		case a.rt.mismatches >= MaxPINMismatchesPerBoot:
+		case a.rt.mismatches >= MaxPINMismatchesPerBoot && !a.faulty(FaultPINMismatchLimitIgnored):
 			return fmt.Errorf("%w: %d wrong PINs since power-up", ctap.StatusPINAuthBlocked, a.rt.mismatches)
 		case a.state.PINRetries == 0:
 			return fmt.Errorf("%w: no retries left", ctap.StatusPINBlocked)
@@ -309,7 +311,7 @@ func (hs *clientPINState) checkPINUsable() error {
 		return ctap.StatusPINNotSet
 	case a.state.PINRetries <= 0:
 		return fmt.Errorf("%w: no retries left", ctap.StatusPINBlocked)
-	case a.rt.mismatches >= MaxPINMismatchesPerBoot:
+	case a.rt.mismatches >= MaxPINMismatchesPerBoot && !a.faulty(FaultPINMismatchLimitIgnored):
 		return fmt.Errorf("%w: power cycle needed", ctap.StatusPINAuthBlocked)
 	}
 	return nil
@@ -350,7 +352,9 @@ func (hs *clientPINState) changePIN() error {
 	a.state.PINHash = hash // step 10
 	a.state.ForcePINChange = false
 	a.state.PINCodePoints = utf8.RuneCountInString(pin)
-	a.rt.token = pinToken{} // resetPinUvAuthToken
+	if !a.faulty(FaultTokenSurvivesChangePIN) {
+		a.rt.token = pinToken{} // resetPinUvAuthToken
+	}
 	return a.save()
 }
 

@@ -150,6 +150,9 @@ func (hs *configState) enableEnterpriseAttestation() error {
 // and makeCredUvNotRqd with it to the opposite (configInfo). The setting
 // is saved before the response.
 func (hs *configState) toggleAlwaysUV() error {
+	if hs.a.faulty(FaultAlwaysUVToggleNoop) {
+		return nil
+	}
 	hs.a.state.AlwaysUV = !hs.a.state.AlwaysUV
 	return hs.a.save()
 }

@@ -134,6 +134,9 @@ func (hs *credManState) getCredsMetadata() error {
 	}
 	a := hs.a // step 5
 	existing := uint64(a.creds.len())
+	if a.faulty(FaultCredManMetadataCount) {
+		existing++
+	}
 	remaining := uint64(max(a.maxCreds-a.creds.len(), 0))
 	hs.resp.ExistingResidentCredentialsCount = &existing
 	hs.resp.MaxPossibleRemainingResidentCredentialsCount = &remaining
@@ -324,7 +327,9 @@ func (hs *credManState) deleteCredential() error {
 	}
 	a := hs.a // step 9
 	gone := *c
-	a.creds.remove(c.ID)
+	if !a.faulty(FaultCredManDeleteNoop) {
+		a.creds.remove(c.ID)
+	}
 	hs.empty = true
 	if err := a.save(); err != nil {
 		return err

@@ -298,7 +298,9 @@ func (a *Authenticator) u2fAuthenticate(ctx context.Context, control byte, data 
 	var flags byte
 	switch control {
 	case ctap.U2FCheckOnly: // §5.1: "the key handle was created by this U2F token"
-		return nil, ctap.SWConditionsNotSatisfied
+		if !a.faulty(FaultU2FCheckOnlySigns) {
+			return nil, ctap.SWConditionsNotSatisfied
+		}
 	case ctap.U2FEnforceUserPresence:
 		if sw := a.u2fPresence(ctx, ReasonU2FAuthenticate); sw != ctap.SWNoError {
 			return nil, sw

@@ -77,7 +77,7 @@ func (hs *makeCredentialState) excludes(c credentialRef) bool {
 // credentials, and userVerificationOptionalWithCredentialIDList ones too
 // when there is no allowList.
 func (hs *getAssertionState) filterCredProtect() {
-	if hs.flags&ctap.FlagUV != 0 {
+	if hs.flags&ctap.FlagUV != 0 || hs.a.faulty(FaultCredProtectIgnored) {
 		return
 	}
 	withList := len(hs.req.AllowList) > 0

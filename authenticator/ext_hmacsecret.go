@@ -132,7 +132,7 @@ func (a *Authenticator) openHMACSecretInput(name string, raw ctap.RawMessage) (*
 // set and CredRandomWithoutUV when not (CTAP 2.1 §12.5). Protocol two's IV
 // comes from Config.Rand.
 func (a *Authenticator) hmacSecretOutput(r *hmacSecretRequest, credID []byte, uv bool) ([]byte, error) {
-	cr, err := credRandom(a.state.MasterSecret, credID, uv)
+	cr, err := credRandom(a.state.MasterSecret, credID, uv && !a.faulty(FaultHMACSecretSameUV))
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/virtkey/virtkey/ctap"
@@ -125,6 +126,9 @@ func (hs *getAssertionState) handle() error {
 	if err := hs.sign(); err != nil { // step 13
 		return err
 	}
+	if hs.a.faulty(FaultCounterNotPersisted) {
+		return nil
+	}
 	return hs.a.save() // the signature counter, before the response
 }
 
@@ -200,7 +204,9 @@ func (hs *getAssertionState) verifyUser() error {
 	default:
 		return nil
 	}
-	hs.flags |= ctap.FlagUV
+	if !hs.a.faulty(FaultNoUVFlag) {
+		hs.flags |= ctap.FlagUV
+	}
 	hs.uv = true
 	return nil
 }
@@ -210,7 +216,7 @@ func (hs *getAssertionState) verifyUser() error {
 // credentials for rpId. None is CTAP2_ERR_NO_CREDENTIALS (7.6).
 func (hs *getAssertionState) locateCredentials() error {
 	a := hs.a
-	if len(hs.req.AllowList) > 0 {
+	if len(hs.req.AllowList) > 0 && !a.faulty(FaultAllowListIgnored) {
 		for _, d := range hs.req.AllowList {
 			if d.Type != ctap.CredentialTypePublicKey {
 				continue
@@ -228,6 +234,9 @@ func (hs *getAssertionState) locateCredentials() error {
 			if c := rp[i]; c.RPID == hs.req.RPID {
 				hs.creds = append(hs.creds, residentRef(c))
 			}
+		}
+		if a.faulty(FaultCredentialsOldFirst) {
+			slices.Reverse(hs.creds)
 		}
 	}
 	hs.filterCredProtect() // 7.4, 7.5 (ext_credprotect.go)
@@ -250,6 +259,9 @@ func (hs *getAssertionState) collectUserPresence() error {
 		return nil
 	}
 	if !hs.up {
+		if hs.a.faulty(FaultUPFlagAlways) {
+			hs.flags |= ctap.FlagUP
+		}
 		return nil
 	}
 	if hs.req.PinUvAuthParam == nil || !hs.a.rt.token.userPresentFlag(hs.a.now()) {
@@ -336,6 +348,9 @@ func (hs *getAssertionState) sign() error {
 // only: name and displayName need user verification (§6.2.2 step 12.3).
 func (a *Authenticator) assert(resp *ctap.GetAssertionResponse, rpIDHash [32]byte, flags ctap.AuthDataFlags, uv bool, c credentialRef, clientDataHash []byte, exts []assertionExtension) error {
 	ad := ctap.AuthData{RPIDHash: rpIDHash, Flags: flags | a.cc.backupBits(c.id), SignCount: a.nextSignCount()} // BE, BS: credcontrol.go
+	if a.faulty(FaultBSWithoutBE) {
+		ad.Flags = ad.Flags&^ctap.FlagBE | ctap.FlagBS
+	}
 	if err := addAssertionExtensions(&ad, exts, c, resp); err != nil {
 		return err
 	}
@@ -350,12 +365,16 @@ func (a *Authenticator) assert(resp *ctap.GetAssertionResponse, rpIDHash [32]byt
 		return err
 	}
 	resp.Credential = &ctap.CredentialDescriptor{Type: ctap.CredentialTypePublicKey, ID: c.id}
+	if a.faulty(FaultWrongCredentialID) {
+		resp.Credential.ID = bytes.Clone(c.id)
+		resp.Credential.ID[len(c.id)-1] ^= 0x01
+	}
 	resp.AuthData = authData
 	resp.Signature = sig
 	a.cc.emitAsserted(rpIDHash, c, ad.SignCount)
 	if r := c.resident; r != nil {
 		resp.User = &ctap.UserEntity{ID: r.UserID}
-		if uv {
+		if uv || a.faulty(FaultUserPIIWithoutUV) {
 			resp.User.Name, resp.User.DisplayName = r.UserName, r.UserDisplayName
 		}
 	}

@@ -294,7 +294,7 @@ func (hs *makeCredentialState) processOptions() error {
 	if hs.uv && !hs.a.uvConfigured() { // 5.3
 		return fmt.Errorf("%w: uv (no built-in user verification)", ctap.StatusInvalidOption)
 	}
-	hs.rk = opts[ctap.OptionRK]                   // 5.4, 5.5
+	hs.rk = opts[ctap.OptionRK] && !hs.a.faulty(FaultRKIgnored) // 5.4, 5.5
 	if up, ok := opts[ctap.OptionUP]; ok && !up { // 5.6
 		return fmt.Errorf("%w: up=false", ctap.StatusInvalidOption)
 	}
@@ -309,6 +309,9 @@ func (hs *makeCredentialState) processOptions() error {
 // flag is set (userPresentFlagValue). A cancelled request is answered
 // CTAP2_ERR_KEEPALIVE_CANCEL.
 func (hs *makeCredentialState) checkExcludeList() error {
+	if hs.a.faulty(FaultExcludeListIgnored) {
+		return nil
+	}
 	found := false
 	for _, d := range hs.req.ExcludeList {
 		if d.Type != ctap.CredentialTypePublicKey {
@@ -551,6 +554,9 @@ func (hs *makeCredentialState) attest() error {
 		sig, err := a.att.sign(a.rand, hs.authData, hs.req.ClientDataHash)
 		if err != nil {
 			return err
+		}
+		if a.faulty(FaultBadAttestationSig) {
+			sig[len(sig)-1] ^= 0x01
 		}
 		alg := ctap.AlgES256
 		hs.resp.Fmt = ctap.FormatPacked

@@ -19,7 +19,7 @@ import (
 // and the signature counter (so relying parties never see it go back).
 // The new state is saved before the response.
 func (a *Authenticator) reset(ctx context.Context) error {
-	if a.resetWin >= 0 {
+	if a.resetWin >= 0 && !a.faulty(FaultResetWindowIgnored) {
 		if since := a.now().Sub(a.rt.powerOn); since > a.resetWin {
 			return fmt.Errorf("%w: %v after power-up", ctap.StatusNotAllowed, since)
 		}
@@ -46,7 +46,9 @@ func (a *Authenticator) reset(ctx context.Context) error {
 	a.state.MasterSecret = secret
 	a.creds.clear()
 	a.keys.forget()
-	a.state.PINHash, a.state.PINRetries, a.state.ForcePINChange = nil, 0, false
+	if !a.faulty(FaultResetKeepsPIN) {
+		a.state.PINHash, a.state.PINRetries, a.state.ForcePINChange = nil, 0, false
+	}
 	a.state.UVFailures = 0
 	a.resetConfig()              // §6.6: alwaysUv, ep and the minimum PIN length back to the factory settings (config.go)
 	a.state.Fingerprints = nil   // §6.6: templates go with the credentials

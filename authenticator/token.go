@@ -130,5 +130,14 @@ func (a *Authenticator) verifyToken(protocol *uint64, param, msg []byte, use tok
 	if !ok {
 		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *protocol)
 	}
+	if a.faulty(FaultTokenPermissionsIgnored) {
+		use.perm = a.rt.token.permissions | use.perm
+	}
+	if a.faulty(FaultTokenRPIDIgnored) && use.rpID != nil && a.rt.token.rpID != "" {
+		use.rpID = &a.rt.token.rpID
+	}
+	if a.faulty(FaultTokenAnyProtocol) && a.rt.token.protocol != 0 {
+		a.rt.token.protocol = p.Version()
+	}
 	return a.rt.token.authorize(a.now(), p, param, msg, use)
 }

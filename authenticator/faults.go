@@ -1,0 +1,162 @@
+package authenticator
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Fault names a deliberate defect of the key (Config.Faults): one bug a
+// real authenticator has shipped or plausibly could, switched on by name
+// so that a tester or a relying party can be checked against a key that
+// is wrong in exactly one way. A key with no faults behaves exactly as
+// one built before faults existed; each fault changes behaviour only at
+// the one place that tests a.faulty(it).
+type Fault string
+
+// FaultInfo describes one fault of the catalogue.
+type FaultInfo struct {
+	Name Fault
+	// Family groups faults by the command or layer they break.
+	Family string
+	// Description is one line: what the faulty key does.
+	Description string
+	// Section is the spec section the fault breaks.
+	Section string
+	// Report is the public report the fault comes from, when there is one.
+	Report string
+}
+
+// The faults. Each constant's line in faultCatalogue says what it does,
+// which section it breaks and, where there is one, where a real key was
+// seen doing it.
+const (
+	// Relying-party-facing.
+	FaultCounterZero         Fault = "counter-zero"
+	FaultCounterRepeat       Fault = "counter-repeat"
+	FaultCounterNotPersisted Fault = "counter-not-persisted"
+	FaultNoUVFlag            Fault = "no-uv-flag"
+	FaultUPFlagAlways        Fault = "up-flag-always"
+	FaultWrongCredentialID   Fault = "wrong-credential-id"
+	FaultBadAttestationSig   Fault = "bad-attestation-sig"
+	FaultBSWithoutBE         Fault = "bs-without-be"
+
+	// clientPIN.
+	FaultPINRetriesNotDecremented Fault = "pin-retries-not-decremented"
+	FaultPINMismatchLimitIgnored  Fault = "pin-mismatch-limit-ignored"
+	FaultTokenSurvivesChangePIN   Fault = "token-survives-changepin"
+	FaultTokenPermissionsIgnored  Fault = "token-permissions-ignored"
+	FaultTokenRPIDIgnored         Fault = "token-rpid-ignored"
+	FaultTokenAnyProtocol         Fault = "token-any-protocol"
+
+	// makeCredential and getAssertion.
+	FaultExcludeListIgnored  Fault = "exclude-list-ignored"
+	FaultRKIgnored           Fault = "rk-ignored"
+	FaultUserPIIWithoutUV    Fault = "user-pii-without-uv"
+	FaultCredentialsOldFirst Fault = "credentials-oldest-first"
+	FaultAllowListIgnored    Fault = "allow-list-ignored"
+
+	// credentialManagement, largeBlobs, authenticatorConfig.
+	FaultCredManDeleteNoop      Fault = "credman-delete-noop"
+	FaultCredManMetadataCount   Fault = "credman-metadata-count"
+	FaultLargeBlobHashUnchecked Fault = "largeblob-hash-unchecked"
+	FaultAlwaysUVToggleNoop     Fault = "alwaysuv-toggle-noop"
+
+	// Extensions.
+	FaultCredProtectIgnored Fault = "credprotect-ignored"
+	FaultHMACSecretSameUV   Fault = "hmac-secret-same-uv"
+
+	// authenticatorReset.
+	FaultResetWindowIgnored Fault = "reset-window-ignored"
+	FaultResetKeepsPIN      Fault = "reset-keeps-pin"
+
+	// U2F.
+	FaultU2FCheckOnlySigns Fault = "u2f-check-only-signs"
+)
+
+// faultCatalogue is every fault, in the order `virtkey faults` lists them.
+var faultCatalogue = []FaultInfo{
+	{FaultCounterZero, "rp", "every signature counter is 0, so a relying party cannot detect a cloned key", "CTAP 2.1 §6.1.2 step 17, §6.2.2 step 13; WebAuthn L3 §6.1.1", ""},
+	{FaultCounterRepeat, "rp", "the signature counter stops after its first increment and repeats", "WebAuthn L3 §6.1.1 (signature counter increases by some positive value)", ""},
+	{FaultCounterNotPersisted, "rp", "getAssertion does not save the signature counter, so it goes back after a power cycle", "WebAuthn L3 §6.1.1; CTAP 2.1 §6.2.2 step 13", ""},
+	{FaultNoUVFlag, "rp", "getAssertion verifies the user with a token but leaves the UV bit of authData clear", "CTAP 2.1 §6.2.2 step 6 (set the \"uv\" bit); WebAuthn L3 §6.1", ""},
+	{FaultUPFlagAlways, "rp", "getAssertion with up false still sets the UP bit without a test of user presence", "CTAP 2.1 §6.2.2 step 9 (\"up\" bit false when up is false)", ""},
+	{FaultWrongCredentialID, "rp", "the assertion's credential member is not the credential that signed", "CTAP 2.1 §6.2.2 step 13 (credential: PublicKeyCredentialDescriptor of the credential used)", ""},
+	{FaultBadAttestationSig, "rp", "the packed attestation signature does not verify with the x5c certificate", "W3C WebAuthn L3 §8.2 (packed attestation verification); CTAP 2.1 §6.1.2 step 19", ""},
+	{FaultBSWithoutBE, "rp", "assertions carry the BS (backed up) flag without BE (backup eligible)", "W3C WebAuthn L3 §6.1 (BS may be set only when BE is set)", ""},
+
+	{FaultPINRetriesNotDecremented, "clientpin", "a wrong PIN does not decrement pinRetries", "CTAP 2.1 §6.5.5.7.2 step 7, §6.5.5.6 step 6", ""},
+	{FaultPINMismatchLimitIgnored, "clientpin", "three consecutive wrong PINs do not block PIN use until a power cycle", "CTAP 2.1 §6.5.5.7.2 step 8 (CTAP2_ERR_PIN_AUTH_BLOCKED)", ""},
+	{FaultTokenSurvivesChangePIN, "clientpin", "changePIN leaves the pinUvAuthToken in use", "CTAP 2.1 §6.5.5.6 step 10 (resetPinUvAuthToken)", ""},
+	{FaultTokenPermissionsIgnored, "clientpin", "a pinUvAuthToken is accepted for commands its permissions do not include", "CTAP 2.1 §6.5.5.7, §6.1.2 step 11.4.1, §6.2.2 step 6.1", ""},
+	{FaultTokenRPIDIgnored, "clientpin", "a pinUvAuthToken bound to one RP ID is accepted for another", "CTAP 2.1 §6.1.2 step 11.4.2, §6.2.2 step 6.1.3", ""},
+	{FaultTokenAnyProtocol, "clientpin", "a pinUvAuthToken issued under one PIN/UV protocol is accepted under the other", "CTAP 2.1 §6.5.4 (each protocol's own pinUvAuthToken), §6.5.5.7", ""},
+
+	{FaultExcludeListIgnored, "mc", "makeCredential makes a new credential even when excludeList names one of the RP's", "CTAP 2.1 §6.1.2 step 12 (CTAP2_ERR_CREDENTIAL_EXCLUDED)", ""},
+	{FaultRKIgnored, "mc", "makeCredential with rk true makes a non-discoverable credential", "CTAP 2.1 §6.1.2 step 17 (store a discoverable credential)", ""},
+	{FaultUserPIIWithoutUV, "ga", "getAssertion returns the user's name and displayName without user verification", "CTAP 2.1 §6.2.2 step 12.3 (only the user id without uv)", ""},
+	{FaultCredentialsOldFirst, "ga", "discoverable credentials are returned oldest first", "CTAP 2.1 §6.2.2 step 12.2.1 (sorted by creation time, most recent first)", ""},
+	{FaultAllowListIgnored, "ga", "getAssertion with an allowList looks only at the RP's discoverable credentials", "CTAP 2.1 §6.2.2 step 7.1 (locate allowList credentials)", ""},
+
+	{FaultCredManDeleteNoop, "credman", "deleteCredential answers success and keeps the credential", "CTAP 2.1 §6.8.5 step 7 (delete the credential)", ""},
+	{FaultCredManMetadataCount, "credman", "getCredsMetadata reports one discoverable credential more than there are", "CTAP 2.1 §6.8.2 (existingResidentCredentialsCount)", ""},
+	{FaultLargeBlobHashUnchecked, "largeblobs", "a large-blob array whose trailing hash is wrong is stored", "CTAP 2.1 §6.10.2 step 5.j (CTAP2_ERR_INTEGRITY_FAILURE)", ""},
+	{FaultAlwaysUVToggleNoop, "config", "toggleAlwaysUv answers success and leaves alwaysUv as it was", "CTAP 2.1 §6.11.2", ""},
+
+	{FaultCredProtectIgnored, "ext", "userVerificationRequired credentials are used without user verification", "CTAP 2.1 §12.1, §6.2.2 step 7.4", ""},
+	{FaultHMACSecretSameUV, "ext", "hmac-secret gives the same output with and without user verification", "CTAP 2.1 §12.5 (CredRandomWithUV and CredRandomWithoutUV)", ""},
+
+	{FaultResetWindowIgnored, "reset", "authenticatorReset is allowed any time after power-up", "CTAP 2.1 §6.6 (within 10 seconds of power-up; CTAP2_ERR_NOT_ALLOWED)", ""},
+	{FaultResetKeepsPIN, "reset", "authenticatorReset leaves the PIN set", "CTAP 2.1 §6.6 (reset the PIN and its retries)", ""},
+
+	{FaultU2FCheckOnlySigns, "u2f", "U2F authenticate with control byte check-only signs instead of answering SW_CONDITIONS_NOT_SATISFIED", "FIDO U2F Raw Message Formats §5.1", ""},
+}
+
+// Faults returns the catalogue, in the order `virtkey faults` lists it.
+func Faults() []FaultInfo { return slices.Clone(faultCatalogue) }
+
+// LookupFault returns the catalogue entry of name.
+func LookupFault(name Fault) (FaultInfo, bool) {
+	for _, f := range faultCatalogue {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return FaultInfo{}, false
+}
+
+// ParseFaults splits a comma-separated list of fault names, refusing an
+// unknown one. An empty string is no faults.
+func ParseFaults(s string) ([]Fault, error) {
+	var fs []Fault
+	for _, n := range strings.Split(s, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if _, ok := LookupFault(Fault(n)); !ok {
+			return nil, fmt.Errorf("authenticator: unknown fault %q (virtkey faults lists them)", n)
+		}
+		fs = append(fs, Fault(n))
+	}
+	return fs, nil
+}
+
+// faultSet builds the key's set from Config.Faults, refusing a name that
+// is not in the catalogue.
+func faultSet(names []Fault) (map[Fault]bool, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	set := make(map[Fault]bool, len(names))
+	for _, n := range names {
+		if _, ok := LookupFault(n); !ok {
+			return nil, fmt.Errorf("authenticator: unknown fault %q", n)
+		}
+		set[n] = true
+	}
+	return set, nil
+}
+
+// faulty reports whether the key was built with fault f.
+func (a *Authenticator) faulty(f Fault) bool { return a.faults[f] }

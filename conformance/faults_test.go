@@ -1,0 +1,127 @@
+package conformance_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/virtkey/virtkey/authenticator"
+	"github.com/virtkey/virtkey/conformance"
+	"github.com/virtkey/virtkey/prop"
+	"github.com/virtkey/virtkey/virtkeytest"
+)
+
+// faultCatch is what caught one fault: the conformance cases that failed
+// against a key with it, and whether the property checker (ctaptest prop)
+// found a sequence the model refuses.
+type faultCatch struct {
+	fault authenticator.FaultInfo
+	cases []string
+	prop  string // the shrunk failure's reason, "" when prop found none
+}
+
+// TestEveryFaultCaught is the suite's score: every named fault of the
+// key (authenticator.Faults), each on its own, must be caught by at least
+// one conformance case. The property checker runs against the same key
+// as a second catcher and is reported beside the cases, but a fault only
+// prop catches still fails the test: a missing case is added to the
+// suite (faults_cases.go), the fault is never dropped. Each fault gets a
+// fresh in-process key per case; the faults run in parallel.
+func TestEveryFaultCaught(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole suite once per fault")
+	}
+	faults := authenticator.Faults()
+	var mu sync.Mutex
+	caught := make([]faultCatch, len(faults))
+	t.Run("faults", func(t *testing.T) {
+		for i, f := range faults {
+			t.Run(string(f.Name), func(t *testing.T) {
+				t.Parallel()
+				c := catchFault(t, f)
+				mu.Lock()
+				caught[i] = c
+				mu.Unlock()
+				if len(c.cases) == 0 {
+					t.Errorf("fault %s (%s) is caught by no conformance case; prop: %s", f.Name, f.Section, orNothing(c.prop))
+				}
+			})
+		}
+	})
+	var b strings.Builder
+	n := 0
+	for _, c := range caught {
+		if len(c.cases) > 0 {
+			n++
+		}
+		fmt.Fprintf(&b, "%-28s %-60s prop: %s\n", c.fault.Name, strings.Join(c.cases, ","), orNothing(firstLine(c.prop)))
+	}
+	t.Logf("fault → catching cases\n%sscore: %d of %d faults caught by the suite", b.String(), n, len(faults))
+}
+
+func catchFault(t *testing.T, f authenticator.FaultInfo) faultCatch {
+	cfg := authenticator.Config{Faults: []authenticator.Fault{f.Name}}
+	target := virtkeytest.NewTarget(cfg, true)
+	c := faultCatch{fault: f}
+	for _, r := range conformance.Run(context.Background(), target, conformance.Options{}) {
+		switch r.Outcome {
+		case conformance.Fail:
+			c.cases = append(c.cases, r.Case.ID)
+		case conformance.Warn:
+			c.cases = append(c.cases, r.Case.ID+"(warn)")
+		}
+	}
+	slices.Sort(c.cases)
+
+	pt := virtkeytest.NewTarget(cfg, true)
+	pcfg := prop.Config{
+		Open:       pt.Open,
+		Fresh:      pt.Fresh,
+		PowerCycle: pt.PowerCycle,
+		Seed:       1,
+		Checks:     20,
+		Steps:      25,
+		MaxShrinks: 40,
+	}
+	pf, _, err := prop.Check(context.Background(), pcfg)
+	if err != nil {
+		t.Errorf("prop against %s: %v", f.Name, err)
+	}
+	if pf != nil {
+		c.prop = pf.Reason
+	}
+	return c
+}
+
+func orNothing(s string) string {
+	if s == "" {
+		return "nothing"
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 70 {
+		s = s[:70] + "…"
+	}
+	return s
+}
+
+// TestFaultsNoneIsCorrect: an empty fault list is the correct key, and an
+// unknown name is refused by authenticator.New.
+func TestFaultsUnknownRefused(t *testing.T) {
+	if _, err := authenticator.New(authenticator.Config{Faults: []authenticator.Fault{"no-such-fault"}}); err == nil {
+		t.Fatal("New accepted an unknown fault")
+	}
+	if _, err := authenticator.ParseFaults("counter-zero,no-such-fault"); err == nil {
+		t.Fatal("ParseFaults accepted an unknown fault")
+	}
+	fs, err := authenticator.ParseFaults(" counter-zero , reset-keeps-pin ")
+	if err != nil || !slices.Equal(fs, []authenticator.Fault{authenticator.FaultCounterZero, authenticator.FaultResetKeepsPIN}) {
+		t.Fatalf("ParseFaults = %v, %v", fs, err)
+	}
+}
