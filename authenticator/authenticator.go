@@ -157,7 +157,7 @@ type Authenticator struct {
 	firmware uint64
 	onWink   func()
 	faults   map[Fault]bool // Config.Faults, faults.go
-	epRPIDs  []string // Config.EnterpriseRPIDs, enterprise.go
+	epRPIDs  []string       // Config.EnterpriseRPIDs, enterprise.go
 
 	builtInUV bool
 

@@ -295,7 +295,7 @@ func (hs *makeCredentialState) processOptions() error {
 		return fmt.Errorf("%w: uv (no built-in user verification)", ctap.StatusInvalidOption)
 	}
 	hs.rk = opts[ctap.OptionRK] && !hs.a.faulty(FaultRKIgnored) // 5.4, 5.5
-	if up, ok := opts[ctap.OptionUP]; ok && !up { // 5.6
+	if up, ok := opts[ctap.OptionUP]; ok && !up {               // 5.6
 		return fmt.Errorf("%w: up=false", ctap.StatusInvalidOption)
 	}
 	return nil // 5.7: "up" is true
