@@ -44,6 +44,7 @@ func main() {
 const usageText = `usage:
   virtkey serve [flags]          run the key (virtkey serve --help for the flags)
   virtkey profiles               list the device profiles for serve --profile
+  virtkey faults                 list the named faults for serve --fault
   virtkey touch [--wait]         touch the key: answer the request that waits for a touch
   virtkey deny [--wait]          decline the request that waits for a touch
   virtkey finger N | --bad       put finger N (1-10), or an unenrolled finger, on the sensor (fido21-bio)
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stderr)
 	case "profiles":
 		return listProfiles(args[1:], stdout, stderr)
+	case "faults":
+		return listFaults(args[1:], stdout, stderr) // faults.go
 	case "webauthn":
 		return webauthnCommand(ctx, args[1:], stdout, stderr) // webauthn.go
 	case opTouch, opDeny, opFinger, opPowerCycle, opStatus:

@@ -44,6 +44,7 @@ type serveFlags struct {
 	vendor, product                        uint32
 	udpAllowRemote                         bool
 	maxCreds                               int
+	faults                                 faultList // faults.go
 }
 
 const serveUsage = `usage: virtkey serve [flags]
@@ -84,6 +85,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.pid, "pid", "", fmt.Sprintf("uhid: USB product ID in hex (default %04x)", uhid.DefaultProductID))
 	fs.StringVar(&f.uhidPath, "uhid", uhid.DefaultPath, "uhid: the uhid device node")
 	fs.StringVar(&f.readyFile, "ready-file", "", "once serving, write the device address (UDP host:port or uhid path) to this file; removed at exit")
+	fs.Var(&f.faults, "fault", "make the key misbehave on purpose: fault names, comma-separated (listed by: virtkey faults)")
 	fs.TextVar(&f.level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -214,6 +216,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	if f.maxCreds > 0 {
 		cfg.MaxCredentials = f.maxCreds
+	}
+	if len(f.faults) > 0 {
+		cfg.Faults = f.faults
+		log.Warn("the key has faults on purpose", "faults", f.faults.String())
 	}
 	if f.state != "" {
 		abs, err := filepath.Abs(f.state)
