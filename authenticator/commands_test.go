@@ -204,13 +204,41 @@ func TestSelection(t *testing.T) {
 	if s := k.do(ctap.CmdSelection, nil, nil); s != ctap.StatusOperationDenied {
 		t.Errorf("DenyPresence: %v", s)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
-	defer cancel()
-	k = newTestKey(t, withPresence(NewScriptedPresence()))
+	// The request's deadline passes while the key waits for the touch
+	// (not before the command starts, which a timer could not promise on
+	// a loaded machine).
+	ctx := &expiring{Context: t.Context(), done: make(chan struct{})}
+	k = newTestKey(t, withPresence(touchFunc(func(tctx context.Context, _ TouchRequest) error {
+		close(ctx.done)
+		<-tctx.Done()
+		return tctx.Err()
+	})))
 	if s, _ := k.a.Handle(ctx, ctap.CmdSelection, nil); s != ctap.StatusUserActionTimeout {
 		t.Errorf("context deadline: %v, want USER_ACTION_TIMEOUT", s)
 	}
 }
+
+// expiring is a context whose deadline passes when done is closed.
+type expiring struct {
+	context.Context
+	done chan struct{}
+}
+
+func (e *expiring) Done() <-chan struct{} { return e.done }
+
+func (e *expiring) Err() error {
+	select {
+	case <-e.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+// touchFunc is a Presence that answers with a function.
+type touchFunc func(ctx context.Context, req TouchRequest) error
+
+func (f touchFunc) Touch(ctx context.Context, req TouchRequest) error { return f(ctx, req) }
 
 // TestConcurrentHandle runs commands from many goroutines; with -race it
 // checks the locking, and a command waiting for a touch blocks the others
