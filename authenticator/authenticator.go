@@ -429,7 +429,7 @@ func (a *Authenticator) handle(ctx context.Context, cmd ctap.Command, params []b
 
 	// §6.3: the getAssertion state is discarded when the platform sends
 	// any command other than getNextAssertion.
-	if cmd != ctap.CmdGetNextAssertion {
+	if cmd != ctap.CmdGetNextAssertion && !a.faulty(FaultGNASurvivesOtherCommand) {
 		a.rt.pending = nil
 	}
 	// §6.8.3, §6.8.4: the enumeration state goes too (credman.go).

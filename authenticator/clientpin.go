@@ -209,7 +209,7 @@ func (hs *clientPINState) setPIN() error {
 	if err := hs.checkProtocol(); err != nil { // step 2
 		return err
 	}
-	if hs.a.pinSet() { // step 3: PIN_AUTH_INVALID, as CTAP 2.0 §5.5.5 had it too
+	if hs.a.pinSet() && !hs.a.faulty(FaultSetPINTwice) { // step 3: PIN_AUTH_INVALID, as CTAP 2.0 §5.5.5 had it too
 		return fmt.Errorf("%w: a PIN is already set", ctap.StatusPINAuthInvalid)
 	}
 	if err := hs.decapsulate(); err != nil { // step 4
@@ -246,7 +246,7 @@ func (hs *clientPINState) decryptNewPIN() (string, error) {
 		return "", fmt.Errorf("%w: %w", ctap.StatusInvalidParameter, err)
 	case err != nil:
 		return "", fmt.Errorf("%w: %w", ctap.StatusPINPolicyViolation, err)
-	case utf8.RuneCountInString(pin) < hs.a.minPINLength(): // setMinPINLength may have raised it (config.go)
+	case utf8.RuneCountInString(pin) < hs.a.minPINLength() && !hs.a.faulty(FaultPINMinLengthIgnored): // setMinPINLength may have raised it (config.go)
 		return "", fmt.Errorf("%w: PIN shorter than %d code points", ctap.StatusPINPolicyViolation, hs.a.minPINLength())
 	}
 	return pin, nil
@@ -372,6 +372,9 @@ func (hs *clientPINState) getPinToken() error {
 	}
 	if err := hs.checkProtocol(); err != nil {
 		return err
+	}
+	if hs.a.faulty(FaultLegacyTokenAllPermissions) {
+		return hs.issueToken(ctap.PermissionMakeCredential|ctap.PermissionGetAssertion|ctap.PermissionCredentialManagement|ctap.PermissionLargeBlobWrite|ctap.PermissionAuthenticatorConfig, "")
 	}
 	return hs.issueToken(ctap.PermissionMakeCredential|ctap.PermissionGetAssertion, "")
 }

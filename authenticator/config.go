@@ -142,6 +142,9 @@ func (hs *configState) verifyPinUvAuthParam() error {
 // it enabled, and answers CTAP2_OK; getInfo then has ep true. The setting
 // is saved before the response.
 func (hs *configState) enableEnterpriseAttestation() error {
+	if hs.a.faulty(FaultEnableEPNoop) {
+		return nil
+	}
 	hs.a.state.EnterpriseAttestation = true
 	return hs.a.save()
 }
@@ -188,7 +191,7 @@ func (hs *configState) setMinPINLength() error {
 		newMin = *p.NewMinPINLength
 	}
 	switch { // step 3
-	case newMin < cur:
+	case newMin < cur && !hs.a.faulty(FaultMinPINLengthShrinks):
 		return fmt.Errorf("%w: newMinPINLength %d below the current %d", ctap.StatusPINPolicyViolation, newMin, cur)
 	case newMin > MaxMinPINLength:
 		return fmt.Errorf("%w: newMinPINLength %d above %d", ctap.StatusPINPolicyViolation, newMin, MaxMinPINLength)

@@ -72,6 +72,22 @@ const (
 
 	// U2F.
 	FaultU2FCheckOnlySigns Fault = "u2f-check-only-signs"
+
+	FaultMCUpFalseAccepted          Fault = "mc-up-false-accepted"
+	FaultMCDeclineIgnored           Fault = "mc-decline-ignored"
+	FaultGNANoTimer                 Fault = "gna-no-timer"
+	FaultGNASurvivesOtherCommand    Fault = "gna-survives-other-command"
+	FaultInfoAAGUIDDiffers          Fault = "getinfo-aaguid-differs"
+	FaultSetPINTwice                Fault = "setpin-twice"
+	FaultPINMinLengthIgnored        Fault = "pin-min-length-ignored"
+	FaultLegacyTokenAllPermissions  Fault = "legacy-token-all-permissions"
+	FaultSelectionDeclineIgnored    Fault = "selection-decline-ignored"
+	FaultLargeBlobOffsetUnchecked   Fault = "largeblob-offset-unchecked"
+	FaultMinPINLengthShrinks        Fault = "min-pin-length-shrinks"
+	FaultEnableEPNoop               Fault = "enable-ep-noop"
+	FaultResetKeepsCredentials      Fault = "reset-keeps-credentials"
+	FaultResetDeclineIgnored        Fault = "reset-decline-ignored"
+	FaultU2FRegisterWithoutPresence Fault = "u2f-register-without-presence"
 )
 
 // faultCatalogue is every fault, in the order `virtkey faults` lists them.
@@ -109,11 +125,36 @@ var faultCatalogue = []FaultInfo{
 	{FaultResetWindowIgnored, "reset", "authenticatorReset is allowed any time after power-up", "CTAP 2.1 §6.6 (within 10 seconds of power-up; CTAP2_ERR_NOT_ALLOWED)", ""},
 	{FaultResetKeepsPIN, "reset", "authenticatorReset leaves the PIN set", "CTAP 2.1 §6.6 (reset the PIN and its retries)", ""},
 
+	{FaultMCUpFalseAccepted, "mc", "makeCredential with the up option false makes a credential instead of refusing the option", "CTAP 2.1 §6.1.2 step 5.6 (CTAP2_ERR_INVALID_OPTION)", ""},
+	{FaultMCDeclineIgnored, "mc", "makeCredential makes the credential although the user declined the touch", "CTAP 2.1 §6.1.2 step 14 (CTAP2_ERR_OPERATION_DENIED)", ""},
+	{FaultGNANoTimer, "ga", "getNextAssertion answers after its 30-second timer ran out", "CTAP 2.1 §6.3 step 3 (CTAP2_ERR_NOT_ALLOWED)", ""},
+	{FaultGNASurvivesOtherCommand, "ga", "getNextAssertion still answers after another command came between", "CTAP 2.1 §6.3 (state discarded on any other command)", ""},
+	{FaultInfoAAGUIDDiffers, "getinfo", "getInfo's aaguid is not the AAGUID in attested credential data", "CTAP 2.1 §6.4 (aaguid); WebAuthn L3 §6.5.1", ""},
+	{FaultSetPINTwice, "clientpin", "setPIN replaces a PIN that is already set", "CTAP 2.1 §6.5.5.5 step 3 (CTAP2_ERR_PIN_AUTH_INVALID)", ""},
+	{FaultPINMinLengthIgnored, "clientpin", "a PIN shorter than the minimum PIN length is accepted", "CTAP 2.1 §6.5.5.5 step 7 (CTAP2_ERR_PIN_POLICY_VIOLATION)", ""},
+	{FaultLegacyTokenAllPermissions, "clientpin", "getPinToken's token also has the cm, lbw and acfg permissions", "CTAP 2.1 §6.5.5.7.1 (mc and ga permissions only)", ""},
+	{FaultSelectionDeclineIgnored, "selection", "authenticatorSelection answers success although the user declined", "CTAP 2.1 §6.9 (CTAP2_ERR_OPERATION_DENIED)", ""},
+	{FaultLargeBlobOffsetUnchecked, "largeblobs", "a large-blob write fragment at an unexpected offset is not refused", "CTAP 2.1 §6.10.2 step 5.d (CTAP1_ERR_INVALID_SEQ)", ""},
+	{FaultMinPINLengthShrinks, "config", "setMinPINLength lowers the minimum PIN length", "CTAP 2.1 §6.11.4 (CTAP2_ERR_PIN_POLICY_VIOLATION)", ""},
+	{FaultEnableEPNoop, "config", "enableEnterpriseAttestation answers success and leaves ep false", "CTAP 2.1 §6.11.1, §7.1", ""},
+	{FaultResetKeepsCredentials, "reset", "authenticatorReset leaves the discoverable credentials", "CTAP 2.1 §6.6", ""},
+	{FaultResetDeclineIgnored, "reset", "authenticatorReset resets although the user declined the touch", "CTAP 2.1 §6.6 (CTAP2_ERR_OPERATION_DENIED)", ""},
+	{FaultU2FRegisterWithoutPresence, "u2f", "U2F register makes a key pair without user presence", "FIDO U2F Raw Message Formats §4.3 (SW_CONDITIONS_NOT_SATISFIED)", ""},
 	{FaultU2FCheckOnlySigns, "u2f", "U2F authenticate with control byte check-only signs instead of answering SW_CONDITIONS_NOT_SATISFIED", "FIDO U2F Raw Message Formats §5.1", ""},
 }
 
-// Faults returns the catalogue, in the order `virtkey faults` lists it.
-func Faults() []FaultInfo { return slices.Clone(faultCatalogue) }
+// faultFamilies is the order of the families in Faults.
+var faultFamilies = []string{"rp", "getinfo", "mc", "ga", "clientpin", "credman", "largeblobs", "config", "ext", "selection", "reset", "u2f"}
+
+// Faults returns the catalogue, family by family, in the order `virtkey
+// faults` lists it.
+func Faults() []FaultInfo {
+	fs := slices.Clone(faultCatalogue)
+	slices.SortStableFunc(fs, func(x, y FaultInfo) int {
+		return slices.Index(faultFamilies, x.Family) - slices.Index(faultFamilies, y.Family)
+	})
+	return fs
+}
 
 // LookupFault returns the catalogue entry of name.
 func LookupFault(name Fault) (FaultInfo, bool) {
@@ -160,3 +201,13 @@ func faultSet(names []Fault) (map[Fault]bool, error) {
 
 // faulty reports whether the key was built with fault f.
 func (a *Authenticator) faulty(f Fault) bool { return a.faults[f] }
+
+// infoAAGUID is getInfo's aaguid (CTAP 2.1 §6.4): the key's AAGUID.
+func (a *Authenticator) infoAAGUID() []byte {
+	if a.faulty(FaultInfoAAGUIDDiffers) {
+		g := a.aaguid
+		g[15] ^= 0x01
+		return g[:]
+	}
+	return a.aaguid[:]
+}

@@ -26,7 +26,7 @@ func (a *Authenticator) info() *ctap.InfoResponse {
 	forcePINChange := a.state.ForcePINChange
 	info := &ctap.InfoResponse{
 		Versions: Versions,
-		AAGUID:   a.aaguid[:],
+		AAGUID:   a.infoAAGUID(),
 		Options: map[string]bool{
 			ctap.OptionRK:   true,
 			ctap.OptionUP:   true,

@@ -149,7 +149,7 @@ func (hs *largeBlobsState) set() error {
 	} else if r.Length != nil { // step 5.c
 		return fmt.Errorf("%w: length at offset %d", ctap.StatusInvalidParameter, off)
 	}
-	if off != w.expectedNextOffset { // step 5.d
+	if off != w.expectedNextOffset && !a.faulty(FaultLargeBlobOffsetUnchecked) { // step 5.d
 		return fmt.Errorf("%w: offset %d, expected %d", ctap.StatusInvalidSeq, off, w.expectedNextOffset)
 	}
 	if a.protectedByUV() || a.alwaysUV() { // step 5.e

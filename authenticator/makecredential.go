@@ -294,8 +294,8 @@ func (hs *makeCredentialState) processOptions() error {
 	if hs.uv && !hs.a.uvConfigured() { // 5.3
 		return fmt.Errorf("%w: uv (no built-in user verification)", ctap.StatusInvalidOption)
 	}
-	hs.rk = opts[ctap.OptionRK] && !hs.a.faulty(FaultRKIgnored) // 5.4, 5.5
-	if up, ok := opts[ctap.OptionUP]; ok && !up {               // 5.6
+	hs.rk = opts[ctap.OptionRK] && !hs.a.faulty(FaultRKIgnored)                           // 5.4, 5.5
+	if up, ok := opts[ctap.OptionUP]; ok && !up && !hs.a.faulty(FaultMCUpFalseAccepted) { // 5.6
 		return fmt.Errorf("%w: up=false", ctap.StatusInvalidOption)
 	}
 	return nil // 5.7: "up" is true
@@ -352,6 +352,9 @@ func (hs *makeCredentialState) collectUserPresence() error {
 	}
 	if hs.req.PinUvAuthParam == nil || !hs.a.rt.token.userPresentFlag(hs.a.now()) {
 		err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdMakeCredential, RPID: hs.req.RP.ID, Reason: ReasonMakeCredential})
+		if hs.a.faulty(FaultMCDeclineIgnored) && outcome(err) == declined {
+			err = nil
+		}
 		if err := userPresenceError(err); err != nil {
 			return err
 		}

@@ -28,6 +28,9 @@ func (a *Authenticator) reset(ctx context.Context) error {
 	switch outcome(err) {
 	case touched:
 	case declined:
+		if a.faulty(FaultResetDeclineIgnored) {
+			break
+		}
 		return fmt.Errorf("%w: user declined", ctap.StatusOperationDenied)
 	case timedOut:
 		return fmt.Errorf("%w: no touch", ctap.StatusUserActionTimeout)
@@ -44,7 +47,9 @@ func (a *Authenticator) reset(ctx context.Context) error {
 	}
 	gone := a.creds.all()
 	a.state.MasterSecret = secret
-	a.creds.clear()
+	if !a.faulty(FaultResetKeepsCredentials) {
+		a.creds.clear()
+	}
 	a.keys.forget()
 	if !a.faulty(FaultResetKeepsPIN) {
 		a.state.PINHash, a.state.PINRetries, a.state.ForcePINChange = nil, 0, false

@@ -16,6 +16,9 @@ func (a *Authenticator) selection(ctx context.Context) error {
 	case touched:
 		return nil
 	case declined:
+		if a.faulty(FaultSelectionDeclineIgnored) {
+			return nil
+		}
 		return fmt.Errorf("%w: user declined", ctap.StatusOperationDenied)
 	case timedOut:
 		return fmt.Errorf("%w: no touch", ctap.StatusUserActionTimeout)

@@ -57,6 +57,16 @@ func init() {
 				}
 			}},
 	)
+	Register(perCommandCode(
+		credManCase{Case{ID: "legacy-token-refused", Section: "CTAP 2.1 §6.5.5.7.1 (getPinToken: mc and ga permissions), §6.8.2",
+			Title: "a getPinToken (0x05) token, which has no cm permission, gives CTAP2_ERR_PIN_AUTH_INVALID"},
+			func(t *T, k cmCode) {
+				c := t.newCMCase(k, "a")
+				c.useToken(0, "") // permissions 0: getPinToken
+				_, err := c.call(ctap.CredMgmtGetCredsMetadata, nil)
+				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "getCredsMetadata with a getPinToken token")
+			}},
+	)...)
 }
 
 // checkCounters requires each counter above the one before (WebAuthn L3
