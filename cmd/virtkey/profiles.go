@@ -220,8 +220,12 @@ func (p *profile) filterInfo(in *ctap.InfoResponse) *ctap.InfoResponse {
 	}
 	if p.CTAP20Members {
 		out = ctap.InfoResponse{
-			Versions:           out.Versions,
-			Extensions:         out.Extensions,
+			Versions: out.Versions,
+			// CTAP 2.0 defines one extension, hmac-secret (§10.2 of
+			// CTAP 2.0); credBlob, for one, would need getInfo's
+			// maxCredBlobLength (0x0F), which 2.0 does not have
+			// (CTAP 2.1 §12.2).
+			Extensions:         keep(out.Extensions, []string{ctap.ExtHMACSecret}),
 			AAGUID:             out.AAGUID,
 			Options:            out.Options,
 			MaxMsgSize:         out.MaxMsgSize,
