@@ -296,7 +296,9 @@ func (hs *clientPINState) checkPINHash() error {
 		return fmt.Errorf("%w: %d retries left", ctap.StatusPINInvalid, a.state.PINRetries)
 	}
 	a.rt.mismatches = 0
-	a.state.PINRetries = MaxPINRetries
+	if !a.faulty(FaultPINRetriesNotRestored) {
+		a.state.PINRetries = MaxPINRetries
+	}
 	a.state.UVFailures = 0
 	return a.save()
 }
@@ -349,7 +351,9 @@ func (hs *clientPINState) changePIN() error {
 	if a.state.ForcePINChange && subtle.ConstantTimeCompare(hash, a.state.PINHash) == 1 {
 		return fmt.Errorf("%w: forcePINChange needs a different PIN", ctap.StatusPINPolicyViolation)
 	}
-	a.state.PINHash = hash // step 10
+	if !a.faulty(FaultChangePINNoop) {
+		a.state.PINHash = hash // step 10
+	}
 	a.state.ForcePINChange = false
 	a.state.PINCodePoints = utf8.RuneCountInString(pin)
 	if !a.faulty(FaultTokenSurvivesChangePIN) {

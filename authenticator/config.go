@@ -233,7 +233,7 @@ func (hs *configState) setMinPINLength() error {
 func (hs *makeCredentialState) checkAlwaysUV() error {
 	a := hs.a
 	switch {
-	case !a.alwaysUV():
+	case !a.alwaysUV() || a.faulty(FaultAlwaysUVNotEnforced):
 		return nil
 	case !a.protectedByUV(): // 6.2
 		return fmt.Errorf("%w: alwaysUv and no PIN or built-in UV", ctap.StatusPUATRequired)
@@ -256,7 +256,7 @@ func (hs *makeCredentialState) checkAlwaysUV() error {
 func (hs *getAssertionState) checkAlwaysUV() error {
 	a := hs.a
 	switch {
-	case !a.alwaysUV() || !hs.up:
+	case !a.alwaysUV() || !hs.up || a.faulty(FaultAlwaysUVNotEnforced):
 		return nil
 	case !a.protectedByUV(): // 5.1
 		return fmt.Errorf("%w: alwaysUv and no PIN or built-in UV", ctap.StatusPUATRequired)

@@ -366,7 +366,9 @@ func (hs *credManState) updateUserInformation() error {
 	nc := *c
 	nc.UserName = truncate(u.Name)
 	nc.UserDisplayName = truncate(u.DisplayName)
-	a.creds.put(&nc)
+	if !a.faulty(FaultCredManUpdateUserNoop) {
+		a.creds.put(&nc)
+	}
 	hs.empty = true
 	return a.save()
 }

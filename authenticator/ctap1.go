@@ -306,6 +306,10 @@ func (a *Authenticator) u2fAuthenticate(ctx context.Context, control byte, data 
 			return nil, sw
 		}
 		flags = ctap.U2FUserPresent
+	case ctap.U2FDontEnforceUserPresence:
+		if a.faulty(FaultU2FDontEnforceSetsUP) {
+			flags = ctap.U2FUserPresent
+		}
 	}
 	counter := a.nextSignCount()
 	msg := make([]byte, 0, 32+1+4+32)

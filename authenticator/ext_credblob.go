@@ -21,7 +21,7 @@ func (hs *makeCredentialState) credBlobExtension() error {
 	if err := decodeExtensionInput(ctap.ExtCredBlob, raw, &blob); err != nil {
 		return err
 	}
-	stored := hs.rk && len(blob) <= MaxCredBlobLength
+	stored := hs.rk && len(blob) <= MaxCredBlobLength && !hs.a.faulty(FaultCredBlobNotStored)
 	if stored {
 		hs.ext.credBlob = bytes.Clone(blob)
 	}

@@ -88,6 +88,22 @@ const (
 	FaultResetKeepsCredentials      Fault = "reset-keeps-credentials"
 	FaultResetDeclineIgnored        Fault = "reset-decline-ignored"
 	FaultU2FRegisterWithoutPresence Fault = "u2f-register-without-presence"
+
+	FaultCredManUpdateUserNoop   Fault = "credman-update-user-noop"
+	FaultCredBlobNotStored       Fault = "credblob-not-stored"
+	FaultTokenNotConsumed        Fault = "token-not-consumed"
+	FaultTokenNoExpiry           Fault = "token-no-expiry"
+	FaultPINRetriesNotRestored   Fault = "pin-retries-not-restored"
+	FaultChangePINNoop           Fault = "changepin-noop"
+	FaultAlwaysUVNotEnforced     Fault = "alwaysuv-not-enforced"
+	FaultGADeclineIgnored        Fault = "ga-decline-ignored"
+	FaultMCTimeoutIgnored        Fault = "mc-timeout-ignored"
+	FaultResetTimeoutIgnored     Fault = "reset-timeout-ignored"
+	FaultSelectionTimeoutIgnored Fault = "selection-timeout-ignored"
+	FaultInfoRemainingWrong      Fault = "getinfo-remaining-wrong"
+	FaultMCNoUVFlag              Fault = "mc-no-uv-flag"
+	FaultU2FDontEnforceSetsUP    Fault = "u2f-dont-enforce-sets-up"
+	FaultResetKeepsLargeBlobs    Fault = "reset-keeps-largeblobs"
 )
 
 // faultCatalogue is every fault, in the order `virtkey faults` lists them.
@@ -140,6 +156,21 @@ var faultCatalogue = []FaultInfo{
 	{FaultResetKeepsCredentials, "reset", "authenticatorReset leaves the discoverable credentials", "CTAP 2.1 §6.6", ""},
 	{FaultResetDeclineIgnored, "reset", "authenticatorReset resets although the user declined the touch", "CTAP 2.1 §6.6 (CTAP2_ERR_OPERATION_DENIED)", ""},
 	{FaultU2FRegisterWithoutPresence, "u2f", "U2F register makes a key pair without user presence", "FIDO U2F Raw Message Formats §4.3 (SW_CONDITIONS_NOT_SATISFIED)", ""},
+	{FaultCredManUpdateUserNoop, "credman", "updateUserInformation answers success and keeps the old name and displayName", "CTAP 2.1 §6.8.6 step 10", ""},
+	{FaultCredBlobNotStored, "ext", "credBlob is never stored (output false) for a discoverable credential", "CTAP 2.1 §12.2 (store a credBlob of at most maxCredBlobLength)", ""},
+	{FaultTokenNotConsumed, "clientpin", "a pinUvAuthToken used by getAssertion keeps its permissions and user verified flag", "CTAP 2.1 §6.2.2 step 9 (clearUserVerifiedFlag, clearPinUvAuthTokenPermissionsExceptLbw)", ""},
+	{FaultTokenNoExpiry, "clientpin", "a pinUvAuthToken never reaches its usage time limits", "CTAP 2.1 §6.5.2.1 (pinUvAuthTokenUsageTimerObserver)", ""},
+	{FaultPINRetriesNotRestored, "clientpin", "the right PIN does not restore pinRetries to the maximum", "CTAP 2.1 §6.5.5.7.2 step 9 (set pinRetries to maximum)", ""},
+	{FaultChangePINNoop, "clientpin", "changePIN answers success and keeps the old PIN", "CTAP 2.1 §6.5.5.6 step 10", ""},
+	{FaultAlwaysUVNotEnforced, "config", "with alwaysUv on, makeCredential and getAssertion run without user verification", "CTAP 2.1 §7.2, §6.1.2 step 6, §6.2.2 step 5", ""},
+	{FaultGADeclineIgnored, "ga", "getAssertion signs although the user declined the touch", "CTAP 2.1 §6.2.2 step 9 (CTAP2_ERR_OPERATION_DENIED)", ""},
+	{FaultMCTimeoutIgnored, "mc", "makeCredential makes the credential when the touch timed out", "CTAP 2.1 §6.1.2 step 14 (CTAP2_ERR_OPERATION_DENIED)", ""},
+	{FaultResetTimeoutIgnored, "reset", "authenticatorReset resets when the touch timed out", "CTAP 2.1 §6.6 (CTAP2_ERR_USER_ACTION_TIMEOUT)", ""},
+	{FaultSelectionTimeoutIgnored, "selection", "authenticatorSelection answers success when the touch timed out", "CTAP 2.1 §6.9 (CTAP2_ERR_USER_ACTION_TIMEOUT)", ""},
+	{FaultInfoRemainingWrong, "getinfo", "getInfo's remainingDiscoverableCredentials does not go down as credentials are made", "CTAP 2.1 §6.4 (remainingDiscoverableCredentials)", ""},
+	{FaultMCNoUVFlag, "mc", "makeCredential verifies the user with a token but leaves the UV bit clear", "CTAP 2.1 §6.1.2 step 11 (set the \"uv\" bit)", ""},
+	{FaultU2FDontEnforceSetsUP, "u2f", "U2F authenticate with dont-enforce-user-presence claims user presence it did not test", "FIDO U2F Raw Message Formats §5.1, §5.4 (user presence byte)", ""},
+	{FaultResetKeepsLargeBlobs, "reset", "authenticatorReset leaves the large-blob array", "CTAP 2.1 §6.6 (the initial serialized large-blob array)", ""},
 	{FaultU2FCheckOnlySigns, "u2f", "U2F authenticate with control byte check-only signs instead of answering SW_CONDITIONS_NOT_SATISFIED", "FIDO U2F Raw Message Formats §5.1", ""},
 }
 
@@ -210,4 +241,14 @@ func (a *Authenticator) infoAAGUID() []byte {
 		return g[:]
 	}
 	return a.aaguid[:]
+}
+
+// faultyRemaining is getInfo's remainingDiscoverableCredentials: remaining,
+// or with FaultInfoRemainingWrong the capacity of an empty key.
+func (a *Authenticator) faultyRemaining(remaining uint64) *uint64 {
+	if a.faulty(FaultInfoRemainingWrong) {
+		all := uint64(a.maxCreds)
+		return &all
+	}
+	return &remaining
 }

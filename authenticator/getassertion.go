@@ -266,12 +266,15 @@ func (hs *getAssertionState) collectUserPresence() error {
 	}
 	if hs.req.PinUvAuthParam == nil || !hs.a.rt.token.userPresentFlag(hs.a.now()) {
 		err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdGetAssertion, RPID: hs.req.RPID, Reason: ReasonGetAssertion})
+		if hs.a.faulty(FaultGADeclineIgnored) && outcome(err) == declined {
+			err = nil
+		}
 		if err := userPresenceError(err); err != nil {
 			return err
 		}
 	}
 	hs.flags |= ctap.FlagUP
-	if hs.req.PinUvAuthParam != nil {
+	if hs.req.PinUvAuthParam != nil && !hs.a.faulty(FaultTokenNotConsumed) {
 		hs.a.rt.token.consume()
 	}
 	return nil

@@ -48,7 +48,7 @@ func (a *Authenticator) info() *ctap.InfoResponse {
 		Algorithms: supportedAlgorithms(), // in order of preference, algorithms.go
 
 		FirmwareVersion:                  a.firmware,
-		RemainingDiscoverableCredentials: &remaining,
+		RemainingDiscoverableCredentials: a.faultyRemaining(remaining),
 		MaxSerializedLargeBlobArray:      MaxSerializedLargeBlobArray,
 	}
 	if a.builtInUV {

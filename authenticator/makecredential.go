@@ -256,7 +256,9 @@ func (hs *makeCredentialState) verifyUser() error {
 	default:
 		return nil
 	}
-	hs.flags |= ctap.FlagUV
+	if !hs.a.faulty(FaultMCNoUVFlag) {
+		hs.flags |= ctap.FlagUV
+	}
 	return nil
 }
 
@@ -352,7 +354,7 @@ func (hs *makeCredentialState) collectUserPresence() error {
 	}
 	if hs.req.PinUvAuthParam == nil || !hs.a.rt.token.userPresentFlag(hs.a.now()) {
 		err := hs.a.touch(hs.ctx, TouchRequest{Command: ctap.CmdMakeCredential, RPID: hs.req.RP.ID, Reason: ReasonMakeCredential})
-		if hs.a.faulty(FaultMCDeclineIgnored) && outcome(err) == declined {
+		if hs.a.faulty(FaultMCDeclineIgnored) && outcome(err) == declined || hs.a.faulty(FaultMCTimeoutIgnored) && outcome(err) == timedOut {
 			err = nil
 		}
 		if err := userPresenceError(err); err != nil {

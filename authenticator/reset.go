@@ -33,6 +33,9 @@ func (a *Authenticator) reset(ctx context.Context) error {
 		}
 		return fmt.Errorf("%w: user declined", ctap.StatusOperationDenied)
 	case timedOut:
+		if a.faulty(FaultResetTimeoutIgnored) {
+			break
+		}
 		return fmt.Errorf("%w: no touch", ctap.StatusUserActionTimeout)
 	default:
 		return err
@@ -55,9 +58,11 @@ func (a *Authenticator) reset(ctx context.Context) error {
 		a.state.PINHash, a.state.PINRetries, a.state.ForcePINChange = nil, 0, false
 	}
 	a.state.UVFailures = 0
-	a.resetConfig()              // §6.6: alwaysUv, ep and the minimum PIN length back to the factory settings (config.go)
-	a.state.Fingerprints = nil   // §6.6: templates go with the credentials
-	a.state.LargeBlobArray = nil // §6.6: the initial large-blob array
+	a.resetConfig()            // §6.6: alwaysUv, ep and the minimum PIN length back to the factory settings (config.go)
+	a.state.Fingerprints = nil // §6.6: templates go with the credentials
+	if !a.faulty(FaultResetKeepsLargeBlobs) {
+		a.state.LargeBlobArray = nil // §6.6: the initial large-blob array
+	}
 	a.sealer = sealer
 	a.rt = powerUp(a.rt.powerOn) // all volatile state, but the reset window runs on
 	if err := a.save(); err != nil {

@@ -21,6 +21,9 @@ func (a *Authenticator) selection(ctx context.Context) error {
 		}
 		return fmt.Errorf("%w: user declined", ctap.StatusOperationDenied)
 	case timedOut:
+		if a.faulty(FaultSelectionTimeoutIgnored) {
+			return nil
+		}
 		return fmt.Errorf("%w: no touch", ctap.StatusUserActionTimeout)
 	}
 	return err

@@ -130,6 +130,9 @@ func (a *Authenticator) verifyToken(protocol *uint64, param, msg []byte, use tok
 	if !ok {
 		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *protocol)
 	}
+	if a.faulty(FaultTokenNoExpiry) && a.rt.token.value != nil {
+		a.rt.token.issued = a.now()
+	}
 	if a.faulty(FaultTokenPermissionsIgnored) {
 		use.perm = a.rt.token.permissions | use.perm
 	}

@@ -57,6 +57,26 @@ func init() {
 				}
 			}},
 	)
+	Register(perProtocol("cp",
+		protocolCase{Case{ID: "token-used-up-by-ga", Section: "CTAP 2.1 §6.2.2 step 9; §6.5.2 clearUserVerifiedFlag, clearPinUvAuthTokenPermissionsExceptLbw", Versions: CTAP21,
+			Title: "after a getAssertion with a touch, the same token gives CTAP2_ERR_PIN_AUTH_INVALID"},
+			func(t *T, pc *pinCase) {
+				t.needTokenOption()
+				pc.setPIN()
+				tok := pc.token(ctap.PermissionMakeCredential|ctap.PermissionGetAssertion, t.RPID())
+				att, err := pc.mc("ga-once", false, tok)
+				if err != nil {
+					t.Fatalf("makeCredential: %v", err)
+				}
+				cred := &Credential{ID: att.AuthData.AttestedCredential.CredentialID}
+				tok = pc.token(ctap.PermissionGetAssertion, t.RPID())
+				if _, err := pc.ga("ga-once", tok, cred); err != nil {
+					t.Fatalf("first use: %v", err)
+				}
+				_, err = pc.ga("ga-twice", tok, cred)
+				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "second getAssertion with the token")
+			}},
+	)...)
 	Register(perCommandCode(
 		credManCase{Case{ID: "legacy-token-refused", Section: "CTAP 2.1 §6.5.5.7.1 (getPinToken: mc and ga permissions), §6.8.2",
 			Title: "a getPinToken (0x05) token, which has no cm permission, gives CTAP2_ERR_PIN_AUTH_INVALID"},
