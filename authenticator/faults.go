@@ -104,6 +104,9 @@ const (
 	FaultMCNoUVFlag              Fault = "mc-no-uv-flag"
 	FaultU2FDontEnforceSetsUP    Fault = "u2f-dont-enforce-sets-up"
 	FaultResetKeepsLargeBlobs    Fault = "reset-keeps-largeblobs"
+
+	FaultHMACSecretSaltAuthUnchecked Fault = "hmac-secret-saltauth-unchecked"
+	FaultMCAlwaysDiscoverable        Fault = "mc-always-discoverable"
 )
 
 // faultCatalogue is every fault, in the order `virtkey faults` lists them.
@@ -171,6 +174,8 @@ var faultCatalogue = []FaultInfo{
 	{FaultMCNoUVFlag, "mc", "makeCredential verifies the user with a token but leaves the UV bit clear", "CTAP 2.1 §6.1.2 step 11 (set the \"uv\" bit)", ""},
 	{FaultU2FDontEnforceSetsUP, "u2f", "U2F authenticate with dont-enforce-user-presence claims user presence it did not test", "FIDO U2F Raw Message Formats §5.1, §5.4 (user presence byte)", ""},
 	{FaultResetKeepsLargeBlobs, "reset", "authenticatorReset leaves the large-blob array", "CTAP 2.1 §6.6 (the initial serialized large-blob array)", ""},
+	{FaultHMACSecretSaltAuthUnchecked, "ext", "hmac-secret answers a salt whose saltAuth does not verify", "CTAP 2.1 §12.5 (verify(shared secret, saltEnc, saltAuth); CTAP2_ERR_PIN_AUTH_INVALID)", ""},
+	{FaultMCAlwaysDiscoverable, "mc", "makeCredential stores every credential as discoverable, rk false or absent", "CTAP 2.1 §6.1.2 steps 5.4, 17 (rk false: a non-discoverable credential)", ""},
 	{FaultU2FCheckOnlySigns, "u2f", "U2F authenticate with control byte check-only signs instead of answering SW_CONDITIONS_NOT_SATISFIED", "FIDO U2F Raw Message Formats §5.1", ""},
 }
 

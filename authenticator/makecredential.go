@@ -296,8 +296,8 @@ func (hs *makeCredentialState) processOptions() error {
 	if hs.uv && !hs.a.uvConfigured() { // 5.3
 		return fmt.Errorf("%w: uv (no built-in user verification)", ctap.StatusInvalidOption)
 	}
-	hs.rk = opts[ctap.OptionRK] && !hs.a.faulty(FaultRKIgnored)                           // 5.4, 5.5
-	if up, ok := opts[ctap.OptionUP]; ok && !up && !hs.a.faulty(FaultMCUpFalseAccepted) { // 5.6
+	hs.rk = (opts[ctap.OptionRK] || hs.a.faulty(FaultMCAlwaysDiscoverable)) && !hs.a.faulty(FaultRKIgnored) // 5.4, 5.5
+	if up, ok := opts[ctap.OptionUP]; ok && !up && !hs.a.faulty(FaultMCUpFalseAccepted) {                   // 5.6
 		return fmt.Errorf("%w: up=false", ctap.StatusInvalidOption)
 	}
 	return nil // 5.7: "up" is true
