@@ -129,6 +129,9 @@ func (hs *clientPINState) checkProtocol() error {
 		return fmt.Errorf("%w: pinUvAuthProtocol", ctap.StatusMissingParameter)
 	}
 	p, ok := ctap.PINProtocolByVersion(*hs.req.PinUvAuthProtocol)
+	if !ok && hs.a.faulty(FaultPINProtocolCrash) {
+		panic(fmt.Sprintf("fault %s: pinUvAuthProtocol %d indexes past the protocol table", FaultPINProtocolCrash, *hs.req.PinUvAuthProtocol))
+	}
 	if !ok {
 		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *hs.req.PinUvAuthProtocol)
 	}

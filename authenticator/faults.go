@@ -73,6 +73,9 @@ const (
 	// U2F.
 	FaultU2FCheckOnlySigns Fault = "u2f-check-only-signs"
 
+	// Crashes: the key's firmware (the daemon's process) dies.
+	FaultPINProtocolCrash Fault = "pin-protocol-crash"
+
 	FaultMCUpFalseAccepted          Fault = "mc-up-false-accepted"
 	FaultMCDeclineIgnored           Fault = "mc-decline-ignored"
 	FaultGNANoTimer                 Fault = "gna-no-timer"
@@ -177,10 +180,11 @@ var faultCatalogue = []FaultInfo{
 	{FaultHMACSecretSaltAuthUnchecked, "ext", "hmac-secret answers a salt whose saltAuth does not verify", "CTAP 2.1 §12.5 (verify(shared secret, saltEnc, saltAuth); CTAP2_ERR_PIN_AUTH_INVALID)", ""},
 	{FaultMCAlwaysDiscoverable, "mc", "makeCredential stores every credential as discoverable, rk false or absent", "CTAP 2.1 §6.1.2 steps 5.4, 17 (rk false: a non-discoverable credential)", ""},
 	{FaultU2FCheckOnlySigns, "u2f", "U2F authenticate with control byte check-only signs instead of answering SW_CONDITIONS_NOT_SATISFIED", "FIDO U2F Raw Message Formats §5.1", ""},
+	{FaultPINProtocolCrash, "crash", "clientPIN indexes its protocol table with pinUvAuthProtocol unchecked: any value but 1 or 2 crashes the key (the daemon's process exits)", "CTAP 2.1 §6.5.5.1 (an unsupported pinUvAuthProtocol is CTAP1_ERR_INVALID_PARAMETER)", ""},
 }
 
 // faultFamilies is the order of the families in Faults.
-var faultFamilies = []string{"rp", "getinfo", "mc", "ga", "clientpin", "credman", "largeblobs", "config", "ext", "selection", "reset", "u2f"}
+var faultFamilies = []string{"rp", "getinfo", "mc", "ga", "clientpin", "credman", "largeblobs", "config", "ext", "selection", "reset", "u2f", "crash"}
 
 // Faults returns the catalogue, family by family, in the order `virtkey
 // faults` lists it.

@@ -40,6 +40,12 @@ func TestEveryFaultCaught(t *testing.T) {
 	t.Run("faults", func(t *testing.T) {
 		for i, f := range faults {
 			t.Run(string(f.Name), func(t *testing.T) {
+				if f.Family == "crash" {
+					// A crash ends the process that runs the key: here,
+					// this test. ctaptest fuzz catches it against a
+					// daemon (cmd/ctaptest TestFuzzCatchesCrashOverUDP).
+					t.Skip("a crash fault ends the test process; caught by ctaptest fuzz over UDP")
+				}
 				t.Parallel()
 				c := catchFault(t, f)
 				mu.Lock()
@@ -53,13 +59,18 @@ func TestEveryFaultCaught(t *testing.T) {
 	})
 	var b strings.Builder
 	n := 0
+	crashes := 0
 	for _, c := range caught {
+		if c.fault.Name == "" { // a crash fault, skipped above
+			crashes++
+			continue
+		}
 		if len(c.cases) > 0 {
 			n++
 		}
 		fmt.Fprintf(&b, "%-28s %-60s prop: %s\n", c.fault.Name, strings.Join(c.cases, ","), orNothing(firstLine(c.prop)))
 	}
-	t.Logf("fault → catching cases\n%sscore: %d of %d faults caught by the suite", b.String(), n, len(faults))
+	t.Logf("fault → catching cases\n%sscore: %d of %d faults caught by the suite (%d crash faults left to ctaptest fuzz)", b.String(), n, len(faults)-crashes, crashes)
 }
 
 func catchFault(t *testing.T, f authenticator.FaultInfo) faultCatch {
