@@ -342,12 +342,37 @@ func (fz *fuzzer) allocate(ctx context.Context) (uint32, error) {
 	}
 }
 
+// partial is a message being reassembled from its packets (CTAP 2.1
+// §11.2.4).
+type partial struct {
+	cmd  ctaphid.Cmd
+	n    int
+	seq  byte
+	data []byte
+}
+
+// start begins a message with its initialization packet.
+func start(p ctaphid.Packet) *partial {
+	n := int(p.BCNT)
+	return &partial{cmd: p.Cmd, n: n, data: append([]byte(nil), p.Data[:min(n, len(p.Data))]...)}
+}
+
+// add appends a continuation packet; false when it is not the next one.
+func (m *partial) add(p ctaphid.Packet) bool {
+	if p.Seq != m.seq {
+		return false
+	}
+	m.seq++
+	m.data = append(m.data, p.Data[:min(m.n-len(m.data), len(p.Data))]...)
+	return true
+}
+
+func (m *partial) done() bool { return len(m.data) >= m.n }
+
 // recv reads the next whole message on cid, skipping keepalives and other
 // channels' reports.
 func (fz *fuzzer) recv(ctx context.Context, cid uint32) (ctaphid.Cmd, []byte, error) {
-	var cmd ctaphid.Cmd
-	var data []byte
-	n, seq := -1, byte(0)
+	var m *partial
 	for {
 		rep, err := fz.conn.ReadRaw(ctx)
 		if err != nil {
@@ -361,16 +386,12 @@ func (fz *fuzzer) recv(ctx context.Context, cid uint32) (ctaphid.Cmd, []byte, er
 		case p.Init && p.Cmd == ctaphid.CmdKeepalive:
 			continue
 		case p.Init:
-			cmd, n, seq = p.Cmd, int(p.BCNT), 0
-			data = append([]byte(nil), p.Data[:min(n, len(p.Data))]...)
-		case n >= 0 && p.Seq == seq:
-			seq++
-			data = append(data, p.Data[:min(n-len(data), len(p.Data))]...)
-		default:
+			m = start(p)
+		case m == nil || !m.add(p):
 			return 0, nil, fmt.Errorf("continuation packet out of place (seq %d)", p.Seq)
 		}
-		if n >= 0 && len(data) == n {
-			return cmd, data, nil
+		if m.done() {
+			return m.cmd, m.data, nil
 		}
 	}
 }
@@ -468,12 +489,6 @@ func (fz *fuzzer) drain(ctx context.Context) {
 // the key has been quiet for Quiet after an answer or Wait passed without
 // one, and checks each.
 func (fz *fuzzer) collect(ctx context.Context, ch cids, cborCmd byte, want int) string {
-	type partial struct {
-		cmd  ctaphid.Cmd
-		n    int
-		seq  byte
-		data []byte
-	}
 	open := map[uint32]*partial{}
 	deadline := time.Now().Add(fz.cfg.Wait)
 	for {
@@ -516,17 +531,15 @@ func (fz *fuzzer) collect(ctx context.Context, ch cids, cborCmd byte, want int) 
 			if int(p.BCNT) > ctaphid.MaxMessageSize {
 				return fmt.Sprintf("an answer of BCNT %d", p.BCNT)
 			}
-			open[p.CID] = &partial{cmd: p.Cmd, n: int(p.BCNT), data: append([]byte(nil), p.Data[:min(int(p.BCNT), len(p.Data))]...)}
+			open[p.CID] = start(p)
 		} else {
 			m := open[p.CID]
-			if m == nil || p.Seq != m.seq {
+			if m == nil || !m.add(p) {
 				return fmt.Sprintf("a continuation packet (seq %d) with no message in progress on %08x", p.Seq, p.CID)
 			}
-			m.seq++
-			m.data = append(m.data, p.Data[:min(m.n-len(m.data), len(p.Data))]...)
 		}
 		m := open[p.CID]
-		if len(m.data) < m.n {
+		if !m.done() {
 			continue
 		}
 		delete(open, p.CID)
