@@ -431,11 +431,7 @@ func (a *Authenticator) ClearCredentials(ctx context.Context) error {
 		return ctx.Err()
 	}
 	defer release()
-	secret, err := a.randomBytes(32)
-	if err != nil {
-		return err
-	}
-	sealer, err := newSealer(secret)
+	secret, sealer, err := a.newMasterSecret() // reset.go
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package authenticator
 
 import (
 	"context"
+	"crypto/cipher"
 	"fmt"
 
 	"github.com/virtkey/virtkey/ctap"
@@ -40,11 +41,7 @@ func (a *Authenticator) reset(ctx context.Context) error {
 	default:
 		return err
 	}
-	secret, err := a.randomBytes(32)
-	if err != nil {
-		return err
-	}
-	sealer, err := newSealer(secret)
+	secret, sealer, err := a.newMasterSecret()
 	if err != nil {
 		return err
 	}
@@ -71,4 +68,18 @@ func (a *Authenticator) reset(ctx context.Context) error {
 	a.cc.emitDeleted(gone) // credcontrol.go
 	a.cc.emit(CredentialEvent{Kind: CredentialsCleared})
 	return nil
+}
+
+// newMasterSecret makes a new master secret and the sealer for it, for
+// authenticatorReset and ClearCredentials; the caller installs both.
+func (a *Authenticator) newMasterSecret() ([]byte, cipher.AEAD, error) {
+	secret, err := a.randomBytes(32)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealer, err := newSealer(secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	return secret, sealer, nil
 }
