@@ -122,15 +122,9 @@ func newCredControl(cfg Config) *credControl {
 }
 
 // backupBits returns the BE and BS bits for the credential with id.
-func (cc *credControl) backupBits(id []byte) ctap.AuthDataFlags {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	if f, ok := cc.perCred[string(id)]; ok {
-		return f.bits()
-	}
-	return cc.backup.bits()
-}
+func (cc *credControl) backupBits(id []byte) ctap.AuthDataFlags { return cc.flags(id).bits() }
 
+// flags returns the credential's own backup flags, or the key-wide ones.
 func (cc *credControl) flags(id []byte) BackupFlags {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
