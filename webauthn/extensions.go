@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"maps"
 
 	"github.com/virtkey/virtkey/client"
 	"github.com/virtkey/virtkey/ctap"
@@ -100,14 +101,10 @@ func (e *createExtensions) apply(s *createState, req *ctap.MakeCredentialRequest
 	}
 	mc.Apply(req)
 	if in.PRF != nil && info.HasExtension(ctap.ExtHMACSecret) {
-		cp := s.planClientPin()
-		if cp == nil {
-			var err error
-			if cp, err = s.c.clientPin(); err != nil {
-				return newError(ErrNotSupported, "prf needs a PIN/UV auth protocol", err)
-			}
+		var err error
+		if e.hmac, err = s.c.prfHmacSecret(s.plan); err != nil {
+			return err
 		}
-		e.hmac = client.NewHmacSecret(cp)
 		var salt1, salt2 []byte
 		if in.PRF.Eval != nil && info.HasExtension(ctap.ExtHMACSecretMC) {
 			salt1, salt2 = prfSalts(in.PRF.Eval)
@@ -117,21 +114,33 @@ func (e *createExtensions) apply(s *createState, req *ctap.MakeCredentialRequest
 		if err != nil {
 			return err
 		}
-		if req.Extensions == nil {
-			req.Extensions = map[string]ctap.RawMessage{}
-		}
-		for k, v := range m {
-			req.Extensions[k] = v
-		}
+		req.Extensions = addInputs(req.Extensions, m)
 	}
 	return nil
 }
 
-func (s *createState) planClientPin() *client.ClientPin {
-	if s.plan != nil {
-		return s.plan.cp
+// prfHmacSecret returns the hmac-secret client that carries prf: on the
+// protocol of plan's ClientPin when there is a plan, else on the newest
+// protocol both sides know.
+func (c *Client) prfHmacSecret(plan *uvPlan) (*client.HmacSecret, error) {
+	if plan != nil {
+		return client.NewHmacSecret(plan.cp), nil
 	}
-	return nil
+	cp, err := c.clientPin()
+	if err != nil {
+		return nil, newError(ErrNotSupported, "prf needs a PIN/UV auth protocol", err)
+	}
+	return client.NewHmacSecret(cp), nil
+}
+
+// addInputs copies the extension inputs m into exts, keeping the other
+// extensions there, and returns exts.
+func addInputs(exts, m map[string]ctap.RawMessage) map[string]ctap.RawMessage {
+	if exts == nil {
+		exts = make(map[string]ctap.RawMessage, len(m))
+	}
+	maps.Copy(exts, m)
+	return exts
 }
 
 // outputs fills the client extension results of create().
@@ -321,27 +330,16 @@ func (e *getExtensions) apply(s *getState, req *ctap.GetAssertionRequest) error 
 			}
 		}
 		if eval != nil {
-			cp := (*client.ClientPin)(nil)
-			if s.plan != nil {
-				cp = s.plan.cp
-			} else {
-				var err error
-				if cp, err = s.c.clientPin(); err != nil {
-					return newError(ErrNotSupported, "prf needs a PIN/UV auth protocol", err)
-				}
+			var err error
+			if e.hmac, err = s.c.prfHmacSecret(s.plan); err != nil {
+				return err
 			}
-			e.hmac = client.NewHmacSecret(cp)
 			salt1, salt2 := prfSalts(eval)
 			m, err := e.hmac.GetAssertionExtensions(s.ctx, salt1, salt2)
 			if err != nil {
 				return err
 			}
-			if req.Extensions == nil {
-				req.Extensions = map[string]ctap.RawMessage{}
-			}
-			for k, v := range m {
-				req.Extensions[k] = v
-			}
+			req.Extensions = addInputs(req.Extensions, m)
 		}
 	}
 	return nil
