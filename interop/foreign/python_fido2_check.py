@@ -15,38 +15,15 @@ an independent host. Exits non-zero on the first mismatch.
 """
 import hashlib
 import os
-import socket
 import sys
 
 from fido2.cose import CoseKey
 from fido2.ctap2 import Ctap2
 from fido2.hid import CtapHidDevice
-from fido2.hid.base import CtapHidConnection, HidDescriptor
+from fido2.hid.base import HidDescriptor
 
-REPORT = 64
-
-
-class UdpConnection(CtapHidConnection):
-    """A CtapHidConnection over a UDP socket."""
-
-    def __init__(self, host, port):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.settimeout(10)
-        self.sock.connect((host, port))
-
-    def write_packet(self, data):
-        if len(data) != REPORT:
-            raise ValueError("report of %d bytes" % len(data))
-        self.sock.send(data)
-
-    def read_packet(self):
-        data = self.sock.recv(REPORT)
-        if len(data) != REPORT:
-            raise ValueError("datagram of %d bytes" % len(data))
-        return data
-
-    def close(self):
-        self.sock.close()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from python_fido2_udp import REPORT, UdpConnection  # noqa: E402
 
 
 def check(cond, what):
