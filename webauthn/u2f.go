@@ -38,29 +38,19 @@ func (c *Client) untilTouched(ctx context.Context, f func() error) error {
 // application parameter, as browsers do); then U2F_REGISTER.
 func (s *createState) registerU2F(cdh []byte) error {
 	app := sha256Sum([]byte(s.rpID))
-	for _, d := range descriptors(s.opts.ExcludeCredentials, nil) {
-		if len(d.ID) > 255 {
-			continue
+	known, err := s.c.knownU2F(s.ctx, cdh, app, descriptors(s.opts.ExcludeCredentials, nil))
+	if err != nil {
+		return err
+	}
+	if known != nil {
+		// Collect the touch, then refuse (§5.1.3 step 20).
+		if err := s.c.dummyTouch(s.ctx); err != nil {
+			return err
 		}
-		_, err := s.c.ctap1.Authenticate(s.ctx, cdh, app, d.ID, true)
-		if errors.Is(err, ctap.SWConditionsNotSatisfied) {
-			// Known: collect the touch, then refuse (§5.1.3 step 20).
-			dummy := make([]byte, 32)
-			_ = s.c.untilTouched(s.ctx, func() error {
-				_, err := s.c.ctap1.Register(s.ctx, dummy, dummy)
-				return err
-			})
-			if s.ctx.Err() != nil {
-				return s.ctx.Err()
-			}
-			return newError(ErrInvalidState, "the authenticator holds a credential in excludeCredentials", ctap.StatusCredentialExcluded)
-		}
-		if s.ctx.Err() != nil {
-			return s.ctx.Err()
-		}
+		return newError(ErrInvalidState, "the authenticator holds a credential in excludeCredentials", ctap.StatusCredentialExcluded)
 	}
 	var reg *client.RegistrationData
-	err := s.c.untilTouched(s.ctx, func() error {
+	err = s.c.untilTouched(s.ctx, func() error {
 		var err error
 		reg, err = s.c.ctap1.Register(s.ctx, cdh, app)
 		return err
@@ -76,20 +66,14 @@ func (s *createState) registerU2F(cdh []byte) error {
 // RP ID first and then under the AppID, with check-only authentications.
 func (s *getState) prepareAppIDU2F(appid string) error {
 	for _, id := range []string{s.rpID, appid} {
-		app := sha256Sum([]byte(id))
-		for _, d := range s.allow {
-			if len(d.ID) > 255 {
-				continue
-			}
-			_, err := s.c.ctap1.Authenticate(s.ctx, make([]byte, 32), app, d.ID, true)
-			if errors.Is(err, ctap.SWConditionsNotSatisfied) {
-				s.rpID, s.allow = id, []ctap.CredentialDescriptor{d}
-				s.exts.appidUsed = id == appid
-				return nil
-			}
-			if s.ctx.Err() != nil {
-				return s.ctx.Err()
-			}
+		d, err := s.c.knownU2F(s.ctx, make([]byte, 32), sha256Sum([]byte(id)), s.allow)
+		if err != nil {
+			return err
+		}
+		if d != nil {
+			s.rpID, s.allow = id, []ctap.CredentialDescriptor{*d}
+			s.exts.appidUsed = id == appid
+			return nil
 		}
 	}
 	return nil
@@ -101,37 +85,58 @@ func (s *getState) prepareAppIDU2F(appid string) error {
 // a touch (a register with a dummy parameter, as browsers do).
 func (s *getState) authenticateU2F(cdh []byte) error {
 	app := sha256Sum([]byte(s.rpID))
-	for _, d := range s.allow {
+	d, err := s.c.knownU2F(s.ctx, cdh, app, s.allow)
+	if err != nil {
+		return err
+	}
+	if d == nil {
+		if err := s.c.dummyTouch(s.ctx); err != nil {
+			return err
+		}
+		return newError(ErrNotAllowed, "the authenticator holds none of allowCredentials", ctap.StatusNoCredentials)
+	}
+	var sig *client.SignatureData
+	err = s.c.untilTouched(s.ctx, func() error {
+		var err error
+		sig, err = s.c.ctap1.Authenticate(s.ctx, cdh, app, d.ID, false)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.resp, err = client.AssertionResponseFromCTAP1(app, *d, sig)
+	s.credID = d.ID
+	return err
+}
+
+// knownU2F returns the first of list whose key handle the key knows under
+// the application parameter app, asking with check-only authentications
+// (U2F Raw Message Formats §5.1); nil when it knows none. Key handles
+// longer than U2F's 255 bytes are skipped. An error is only ctx's.
+func (c *Client) knownU2F(ctx context.Context, challenge, app []byte, list []ctap.CredentialDescriptor) (*ctap.CredentialDescriptor, error) {
+	for i, d := range list {
 		if len(d.ID) > 255 {
 			continue
 		}
-		_, err := s.c.ctap1.Authenticate(s.ctx, cdh, app, d.ID, true)
-		if !errors.Is(err, ctap.SWConditionsNotSatisfied) {
-			if s.ctx.Err() != nil {
-				return s.ctx.Err()
-			}
-			continue
+		_, err := c.ctap1.Authenticate(ctx, challenge, app, d.ID, true)
+		if errors.Is(err, ctap.SWConditionsNotSatisfied) {
+			return &list[i], nil
 		}
-		var sig *client.SignatureData
-		err = s.c.untilTouched(s.ctx, func() error {
-			var err error
-			sig, err = s.c.ctap1.Authenticate(s.ctx, cdh, app, d.ID, false)
-			return err
-		})
-		if err != nil {
-			return err
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
-		s.resp, err = client.AssertionResponseFromCTAP1(app, d, sig)
-		s.credID = d.ID
-		return err
 	}
+	return nil, nil
+}
+
+// dummyTouch collects a touch with a register under a dummy application
+// parameter, as browsers do before refusing a request; an error is only
+// ctx's.
+func (c *Client) dummyTouch(ctx context.Context) error {
 	dummy := make([]byte, 32)
-	_ = s.c.untilTouched(s.ctx, func() error {
-		_, err := s.c.ctap1.Register(s.ctx, dummy, dummy)
+	_ = c.untilTouched(ctx, func() error {
+		_, err := c.ctap1.Register(ctx, dummy, dummy)
 		return err
 	})
-	if s.ctx.Err() != nil {
-		return s.ctx.Err()
-	}
-	return newError(ErrNotAllowed, "the authenticator holds none of allowCredentials", ctap.StatusNoCredentials)
+	return ctx.Err()
 }
