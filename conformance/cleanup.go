@@ -79,10 +79,7 @@ func (t *T) removeResidents(ctx context.Context) {
 		left("the key has no credentialManagement")
 		return
 	}
-	version := uint64(1)
-	if slices.Contains(info.PinUvProtocols, 2) {
-		version = 2
-	}
+	version := listedProtocol(info)
 	proto, _ := client.PinProtocolByVersion(version)
 	cp, err := client.NewClientPin(c, proto)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/virtkey/virtkey/client"
 	"github.com/virtkey/virtkey/ctap"
@@ -63,10 +62,7 @@ func (t *T) verifyForRK(req *ctap.MakeCredentialRequest) {
 	case uv:
 		req.Options[ctap.OptionUV] = true
 	case pinSet && pin != "":
-		version := uint64(1)
-		if slices.Contains(info.PinUvProtocols, 2) {
-			version = 2
-		}
+		version := listedProtocol(info)
 		proto, _ := client.PinProtocolByVersion(version)
 		cp, err := client.NewClientPin(t.Ctap2(), proto)
 		if err != nil {

@@ -106,9 +106,12 @@ func (t *T) hmacSecretListed() *hsCase {
 	return t.hmacSecret(t.listedPinProtocol())
 }
 
-// listedPinProtocol is 2 when the key lists PIN/UV auth protocol 2, else 1.
-func (t *T) listedPinProtocol() uint64 {
-	if slices.Contains(t.Ctap2().Info().PinUvProtocols, 2) {
+// listedPinProtocol is listedProtocol of the key under test.
+func (t *T) listedPinProtocol() uint64 { return listedProtocol(t.Ctap2().Info()) }
+
+// listedProtocol is 2 when info lists PIN/UV auth protocol 2, else 1.
+func listedProtocol(info *client.Info) uint64 {
+	if slices.Contains(info.PinUvProtocols, 2) {
 		return 2
 	}
 	return 1
