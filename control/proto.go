@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -186,7 +187,7 @@ func (r *Request) check() error {
 // that a misspelt field is not silently ignored.
 func decodeRequest(line []byte) (*Request, error) {
 	var r Request
-	dec := json.NewDecoder(bytesReader(line))
+	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("bad request: %w", err)
