@@ -31,7 +31,7 @@ func UnmarshalRequest(data []byte, v any) error {
 		return fmt.Errorf("ctap: UnmarshalRequest into %T", v)
 	}
 	w := strictWalker{data: data}
-	if err := w.item(t.Elem(), "", 0); err != nil {
+	if err := w.item(t.Elem(), 0); err != nil {
 		return err
 	}
 	if w.off != len(data) {
@@ -76,9 +76,25 @@ var (
 type strictWalker struct {
 	data []byte
 	off  int
+	path []strictMember // the members around the item being checked
 }
 
-func (w *strictWalker) fail(s Status, path, format string, args ...any) error {
+// strictMember is one step of an error path: a map member, by its encoded
+// key, or an array element (key nil). It is spelt out only by fail.
+type strictMember struct {
+	key   []byte
+	index uint64
+}
+
+func (w *strictWalker) fail(s Status, format string, args ...any) error {
+	path := ""
+	for _, m := range w.path {
+		if m.key != nil {
+			path = joinPath(path, keyName(m.key))
+		} else {
+			path = joinPath(path, strconv.FormatUint(m.index, 10))
+		}
+	}
 	return &StrictError{status: s, Path: path, Reason: fmt.Sprintf(format, args...)}
 }
 
@@ -86,9 +102,9 @@ func (w *strictWalker) fail(s Status, path, format string, args ...any) error {
 // argument. It enforces the shortest form of the argument (§8.1: "integers
 // must be encoded as small as possible", and the same for lengths);
 // floats (major 7, ai 25 to 27) are refused by item.
-func (w *strictWalker) head(path string) (major, ai byte, arg uint64, err error) {
+func (w *strictWalker) head() (major, ai byte, arg uint64, err error) {
 	if w.off >= len(w.data) {
-		return 0, 0, 0, w.fail(StatusInvalidCBOR, path, "truncated")
+		return 0, 0, 0, w.fail(StatusInvalidCBOR, "truncated")
 	}
 	b := w.data[w.off]
 	w.off++
@@ -106,10 +122,10 @@ func (w *strictWalker) head(path string) (major, ai byte, arg uint64, err error)
 	case ai == 27:
 		n = 8
 	default: // 28-30 reserved, 31 indefinite length: both forbidden
-		return 0, 0, 0, w.fail(StatusInvalidCBOR, path, "additional information %d (indefinite length or reserved)", ai)
+		return 0, 0, 0, w.fail(StatusInvalidCBOR, "additional information %d (indefinite length or reserved)", ai)
 	}
 	if len(w.data)-w.off < n {
-		return 0, 0, 0, w.fail(StatusInvalidCBOR, path, "truncated")
+		return 0, 0, 0, w.fail(StatusInvalidCBOR, "truncated")
 	}
 	for _, c := range w.data[w.off : w.off+n] {
 		arg = arg<<8 | uint64(c)
@@ -130,15 +146,15 @@ func (w *strictWalker) head(path string) (major, ai byte, arg uint64, err error)
 		min = 1 << 32
 	}
 	if arg < min {
-		return 0, 0, 0, w.fail(StatusInvalidCBOR, path, "%d encoded in %d bytes, not the shortest form", arg, n)
+		return 0, 0, 0, w.fail(StatusInvalidCBOR, "%d encoded in %d bytes, not the shortest form", arg, n)
 	}
 	return major, ai, arg, nil
 }
 
 // item checks one item whose Go destination is t (nil: any).
-func (w *strictWalker) item(t reflect.Type, path string, depth int) error {
+func (w *strictWalker) item(t reflect.Type, depth int) error {
 	if depth > maxStrictDepth {
-		return w.fail(StatusInvalidCBOR, path, "nested more than %d levels", maxStrictDepth)
+		return w.fail(StatusInvalidCBOR, "nested more than %d levels", maxStrictDepth)
 	}
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -147,23 +163,23 @@ func (w *strictWalker) item(t reflect.Type, path string, depth int) error {
 		t = nil // any CBOR item: only the encoding rules apply
 	}
 	start := w.off
-	major, ai, arg, err := w.head(path)
+	major, ai, arg, err := w.head()
 	if err != nil {
 		return err
 	}
 	if t == byteSliceType && major != 2 {
 		w.off = start
-		return w.fail(StatusCBORUnexpectedType, path, "%s where a byte string is required", majorName(major, ai))
+		return w.fail(StatusCBORUnexpectedType, "%s where a byte string is required", majorName(major, ai))
 	}
 	switch major {
 	case 0, 1:
 		return nil
 	case 2, 3:
 		if arg > uint64(len(w.data)-w.off) {
-			return w.fail(StatusInvalidCBOR, path, "truncated")
+			return w.fail(StatusInvalidCBOR, "truncated")
 		}
 		if major == 3 && !utf8.Valid(w.data[w.off:w.off+int(arg)]) {
-			return w.fail(StatusInvalidCBOR, path, "text string is not UTF-8")
+			return w.fail(StatusInvalidCBOR, "text string is not UTF-8")
 		}
 		w.off += int(arg)
 		return nil
@@ -173,49 +189,52 @@ func (w *strictWalker) item(t reflect.Type, path string, depth int) error {
 			elem = t.Elem()
 		}
 		for i := uint64(0); i < arg; i++ {
-			if err := w.item(elem, joinPath(path, strconv.FormatUint(i, 10)), depth+1); err != nil {
+			w.path = append(w.path, strictMember{index: i})
+			if err := w.item(elem, depth+1); err != nil {
 				return err
 			}
+			w.path = w.path[:len(w.path)-1]
 		}
 		return nil
 	case 5:
-		return w.mapItems(t, arg, path, depth)
+		return w.mapItems(t, arg, depth)
 	case 6:
-		return w.fail(StatusInvalidCBOR, path, "tag %d", arg)
+		return w.fail(StatusInvalidCBOR, "tag %d", arg)
 	}
 	// Major type 7.
 	switch {
 	case ai == 20 || ai == 21: // false, true
 		return nil
 	case ai == 22 || ai == 23:
-		return w.fail(StatusCBORUnexpectedType, path, "%s: an optional member is omitted, never null", majorName(major, ai))
+		return w.fail(StatusCBORUnexpectedType, "%s: an optional member is omitted, never null", majorName(major, ai))
 	case ai >= 25 && ai <= 27:
-		return w.fail(StatusCBORUnexpectedType, path, "a float: no CTAP request member is one")
+		return w.fail(StatusCBORUnexpectedType, "a float: no CTAP request member is one")
 	}
-	return w.fail(StatusCBORUnexpectedType, path, "simple value %d", arg)
+	return w.fail(StatusCBORUnexpectedType, "simple value %d", arg)
 }
 
 // mapItems checks n key/value pairs: keys in CTAP2 canonical order
 // (canonicalLess), each value against the member type the key selects.
-func (w *strictWalker) mapItems(t reflect.Type, n uint64, path string, depth int) error {
+func (w *strictWalker) mapItems(t reflect.Type, n uint64, depth int) error {
 	var prev []byte
 	for i := uint64(0); i < n; i++ {
 		kstart := w.off
-		if err := w.item(nil, path, depth+1); err != nil {
+		if err := w.item(nil, depth+1); err != nil {
 			return err
 		}
 		key := w.data[kstart:w.off]
 		if m := key[0] >> 5; m != 0 && m != 1 && m != 3 {
-			return w.fail(StatusCBORUnexpectedType, path, "map key %x: CTAP maps are keyed by integers or text strings", key)
+			return w.fail(StatusCBORUnexpectedType, "map key %x: CTAP maps are keyed by integers or text strings", key)
 		}
 		if prev != nil && !canonicalLess(prev, key) {
-			return w.fail(StatusInvalidCBOR, path, "map key %x after %x: not in canonical order", key, prev)
+			return w.fail(StatusInvalidCBOR, "map key %x after %x: not in canonical order", key, prev)
 		}
 		prev = key
-		name, vt := memberType(t, key)
-		if err := w.item(vt, joinPath(path, name), depth+1); err != nil {
+		w.path = append(w.path, strictMember{key: key})
+		if err := w.item(memberType(t, key), depth+1); err != nil {
 			return err
 		}
+		w.path = w.path[:len(w.path)-1]
 	}
 	return nil
 }
@@ -233,30 +252,38 @@ func canonicalLess(a, b []byte) bool {
 	return bytes.Compare(a, b) < 0
 }
 
-// memberType finds the Go type of the member that encoded key selects in
-// t (a struct with keyasint or name tags, or a map), with a name for
-// error paths.
-func memberType(t reflect.Type, key []byte) (string, reflect.Type) {
+// keyName is an encoded map key as error paths spell it.
+func keyName(key []byte) string {
 	var k any
 	if err := decMode.Unmarshal(key, &k); err != nil {
-		return "?", nil
+		return "?"
+	}
+	return fmt.Sprint(k)
+}
+
+// memberType finds the Go type of the member that encoded key selects in
+// t (a struct with keyasint or name tags, or a map).
+func memberType(t reflect.Type, key []byte) reflect.Type {
+	if t == nil {
+		return nil
+	}
+	var k any
+	if err := decMode.Unmarshal(key, &k); err != nil {
+		return nil
 	}
 	name := fmt.Sprint(k)
-	if t == nil {
-		return name, nil
-	}
 	if t == coseKeyType {
 		// COSE_Key labels -2 and -3 are byte strings for every key type
 		// (RFC 9053 §7.1.1 x and y, §7.1.2 (OKP) x, RFC 8230 §4 e; -1 is
 		// crv for EC2 and OKP but n for RSA).
 		if name == "-2" || name == "-3" {
-			return name, byteSliceType
+			return byteSliceType
 		}
-		return name, nil
+		return nil
 	}
 	switch t.Kind() {
 	case reflect.Map:
-		return name, t.Elem()
+		return t.Elem()
 	case reflect.Struct:
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
@@ -266,11 +293,11 @@ func memberType(t reflect.Type, key []byte) (string, reflect.Type) {
 			}
 			fname, opts, _ := strings.Cut(tag, ",")
 			if fname == name && (strings.Contains(opts, "keyasint") == isInt(k)) {
-				return name, f.Type
+				return f.Type
 			}
 		}
 	}
-	return name, nil
+	return nil
 }
 
 func isInt(k any) bool {
