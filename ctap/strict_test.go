@@ -57,13 +57,7 @@ func TestUnmarshalRequestStrict(t *testing.T) {
 // statuses; what it accepts Unmarshal accepts too, is canonical, and
 // re-encodes to the same bytes when the type keeps every member.
 func FuzzUnmarshalRequest(f *testing.F) {
-	for _, v := range loadRequestVectors(f) {
-		body, err := v.Hex()
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(byte(vectorCommand(f, v)), body)
-	}
+	addRequestVectors(f)
 	f.Fuzz(func(t *testing.T, cmd byte, data []byte) {
 		req := NewRequest(Command(cmd))
 		if req == nil {

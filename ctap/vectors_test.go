@@ -29,6 +29,18 @@ func loadRequestVectors(t testing.TB) []testvectors.Vector {
 	return vs
 }
 
+// addRequestVectors seeds a fuzz target that takes a command byte and its
+// parameters with every request vector.
+func addRequestVectors(f *testing.F) {
+	for _, v := range loadRequestVectors(f) {
+		body, err := v.Hex()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(byte(vectorCommand(f, v)), body)
+	}
+}
+
 func vectorCommand(t testing.TB, v testvectors.Vector) Command {
 	n, err := strconv.ParseUint(strings.TrimPrefix(v.Header["command"], "0x"), 16, 8)
 	if err != nil {
@@ -126,13 +138,7 @@ func checkFields(t *testing.T, v testvectors.Vector, req any) {
 // never panic, an error must leave a status that is one of the two CBOR
 // statuses, and a canonical input must re-encode to the same bytes.
 func FuzzDecodeRequest(f *testing.F) {
-	for _, v := range loadRequestVectors(f) {
-		body, err := v.Hex()
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(byte(vectorCommand(f, v)), body)
-	}
+	addRequestVectors(f)
 	f.Fuzz(func(t *testing.T, cmd byte, data []byte) {
 		req := NewRequest(Command(cmd))
 		if req == nil {
