@@ -183,7 +183,7 @@ func (cm *CredentialManagement) EnumerateRPs(ctx context.Context) ([]*ctap.Crede
 	if err != nil {
 		return nil, err
 	}
-	if err := cm.checkTotal("enumerateRPsBegin", "totalRPs", *first.TotalRPs); err != nil {
+	if err := cm.c.checkTotal("enumerateRPsBegin", "totalRPs", *first.TotalRPs); err != nil {
 		return nil, err
 	}
 	rps := []*ctap.CredentialManagementResponse{first}
@@ -195,17 +195,6 @@ func (cm *CredentialManagement) EnumerateRPs(ctx context.Context) ([]*ctap.Crede
 		rps = append(rps, r)
 	}
 	return rps, nil
-}
-
-// checkTotal refuses a count the device announced in sub's response that is
-// more than the Ctap2's ceiling (WithMaxCredentials), before any follow-up
-// command is sent: the spec bounds these counts only by what the key holds.
-func (cm *CredentialManagement) checkTotal(sub, member string, n uint64) error {
-	if n > cm.c.maxItems() {
-		return fmt.Errorf("%w: %s: %s %d, more than the %d this client collects (WithMaxCredentials)",
-			ErrTooMany, sub, member, n, cm.c.maxItems())
-	}
-	return nil
 }
 
 // EnumerateCredsBegin sends enumerateCredentialsBegin for the RP whose
@@ -255,7 +244,7 @@ func (cm *CredentialManagement) EnumerateCreds(ctx context.Context, rpIDHash []b
 	if err != nil {
 		return nil, err
 	}
-	if err := cm.checkTotal("enumerateCredentialsBegin", "totalCredentials", *first.TotalCredentials); err != nil {
+	if err := cm.c.checkTotal("enumerateCredentialsBegin", "totalCredentials", *first.TotalCredentials); err != nil {
 		return nil, err
 	}
 	creds := []*ctap.CredentialManagementResponse{first}

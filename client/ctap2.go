@@ -51,6 +51,17 @@ func (c *Ctap2) maxItems() uint64 {
 	return c.maxCredentials
 }
 
+// checkTotal refuses a count the device announced in command's response
+// that is more than the ceiling (WithMaxCredentials), before any follow-up
+// command is sent: the spec bounds these counts only by what the key holds.
+func (c *Ctap2) checkTotal(command, member string, n uint64) error {
+	if n > c.maxItems() {
+		return fmt.Errorf("%w: %s: %s %d, more than the %d this client collects (WithMaxCredentials)",
+			ErrTooMany, command, member, n, c.maxItems())
+	}
+	return nil
+}
+
 // Option configures a Ctap2.
 type Option func(*Ctap2)
 
@@ -296,9 +307,8 @@ func (c *Ctap2) GetAssertions(ctx context.Context, req *ctap.GetAssertionRequest
 		return nil, fmt.Errorf("%w: getAssertion: numberOfCredentials %d, but the allowList has %d credentials (CTAP 2.1 §6.2.2)",
 			ErrTooMany, n, len(req.AllowList))
 	}
-	if n > c.maxItems() {
-		return nil, fmt.Errorf("%w: getAssertion: numberOfCredentials %d, more than the %d this client collects (WithMaxCredentials)",
-			ErrTooMany, n, c.maxItems())
+	if err := c.checkTotal("getAssertion", "numberOfCredentials", n); err != nil {
+		return nil, err
 	}
 	for i := uint64(1); i < n; i++ {
 		next, err := c.GetNextAssertion(ctx, opts...)
