@@ -134,6 +134,10 @@ type Config struct {
 	// OnCredentialEvent, if set, is told of credentials added, asserted
 	// and deleted (credcontrol.go).
 	OnCredentialEvent func(CredentialEvent)
+	// Versions are the protocol versions the key implements and lists in
+	// getInfo (CTAP 2.1 §6.4 member 0x01), in getInfo's order. Nil means
+	// Versions (this package's default: U2F_V2 up to FIDO_2_1).
+	Versions []string
 	// Faults makes the key misbehave on purpose, each in the one way its
 	// name says (faults.go); an unknown name is an error of New. None is
 	// a correct key.
@@ -158,6 +162,7 @@ type Authenticator struct {
 	onWink   func()
 	faults   map[Fault]bool // Config.Faults, faults.go
 	epRPIDs  []string       // Config.EnterpriseRPIDs, enterprise.go
+	versions []string       // Config.Versions
 
 	builtInUV bool
 
@@ -206,6 +211,7 @@ func New(cfg Config) (*Authenticator, error) {
 		firmware: cfg.FirmwareVersion,
 		onWink:   cfg.OnWink,
 		epRPIDs:  enterpriseRPIDs(cfg.EnterpriseRPIDs),
+		versions: cfg.Versions,
 		sem:      make(chan struct{}, 1),
 		cc:       newCredControl(cfg),
 
@@ -213,6 +219,9 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	if a.rand == nil {
 		a.rand = rand.Reader
+	}
+	if a.versions == nil {
+		a.versions = Versions
 	}
 	if a.now == nil {
 		a.now = time.Now

@@ -1,6 +1,10 @@
 package authenticator
 
-import "github.com/virtkey/virtkey/ctap"
+import (
+	"slices"
+
+	"github.com/virtkey/virtkey/ctap"
+)
 
 // Versions lists the protocol versions in getInfo. FIDO_2_1_PRE stays for
 // platforms that look for the 2.1 prototype commands (libfido2 1.12).
@@ -25,7 +29,7 @@ func (a *Authenticator) info() *ctap.InfoResponse {
 	remaining := uint64(max(a.maxCreds-a.creds.len(), 0))
 	forcePINChange := a.state.ForcePINChange
 	info := &ctap.InfoResponse{
-		Versions: Versions,
+		Versions: a.versions,
 		AAGUID:   a.infoAAGUID(),
 		Options: map[string]bool{
 			ctap.OptionRK:   true,
@@ -70,3 +74,7 @@ func (a *Authenticator) info() *ctap.InfoResponse {
 func (a *Authenticator) getInfo() ([]byte, error) {
 	return ctap.Marshal(a.info())
 }
+
+// implements reports whether the key implements protocol version v
+// (Config.Versions).
+func (a *Authenticator) implements(v string) bool { return slices.Contains(a.versions, v) }

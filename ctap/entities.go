@@ -70,6 +70,9 @@ const (
 	OptionSetMinPINLength                = "setMinPINLength"
 	OptionMakeCredUvNotRqd               = "makeCredUvNotRqd"
 	OptionAlwaysUv                       = "alwaysUv"
+	// OptionPerCredMgmtRO says the key accepts the pcmr permission
+	// (CTAP 2.2 §6.4).
+	OptionPerCredMgmtRO = "perCredMgmtRO"
 )
 
 // Version strings in getInfo (CTAP 2.1 §6.4).

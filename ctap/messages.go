@@ -17,6 +17,9 @@ type MakeCredentialRequest struct {
 	PinUvAuthParam        []byte                 `cbor:"8,keyasint,omitempty"`
 	PinUvAuthProtocol     *uint64                `cbor:"9,keyasint,omitempty"`
 	EnterpriseAttestation *uint64                `cbor:"10,keyasint,omitempty"`
+	// AttestationFormatsPreference is the platform's attestation
+	// statement formats in order of preference (CTAP 2.2 §6.1).
+	AttestationFormatsPreference []string `cbor:"11,keyasint,omitempty"`
 }
 
 // AttestationStatement is the attStmt of the packed (WebAuthn §8.2),
@@ -95,6 +98,14 @@ type InfoResponse struct {
 	AttestationFormats               []string              `cbor:"22,keyasint,omitempty"`
 	UVCountSinceLastPinEntry         *uint64               `cbor:"23,keyasint,omitempty"`
 	LongTouchForReset                *bool                 `cbor:"24,keyasint,omitempty"`
+	// The members CTAP 2.2 adds after longTouchForReset (CTAP 2.2 §6.4).
+	EncIdentifier               []byte   `cbor:"25,keyasint,omitempty"`
+	TransportsForReset          []string `cbor:"26,keyasint,omitempty"`
+	PinComplexityPolicy         *bool    `cbor:"27,keyasint,omitempty"`
+	PinComplexityPolicyURL      []byte   `cbor:"28,keyasint,omitempty"`
+	MaxPINLength                uint64   `cbor:"29,keyasint,omitempty"`
+	EncCredStoreState           []byte   `cbor:"30,keyasint,omitempty"`
+	AuthenticatorConfigCommands []uint64 `cbor:"31,keyasint,omitempty"`
 }
 
 // ClientPIN subcommands (CTAP 2.1 §6.5.5).
@@ -117,6 +128,10 @@ const (
 	PermissionBioEnrollment        uint64 = 0x08
 	PermissionLargeBlobWrite       uint64 = 0x10
 	PermissionAuthenticatorConfig  uint64 = 0x20
+	// PermissionPersistentCredMgmtRO is pcmr, the read-only credential
+	// management permission of a persistent pinUvAuthToken (CTAP 2.2
+	// §6.5.5.7).
+	PermissionPersistentCredMgmtRO uint64 = 0x40
 )
 
 // ClientPINRequest is the authenticatorClientPIN input (CTAP 2.1 §6.5.5).
@@ -280,4 +295,7 @@ type SetMinPINLengthParams struct {
 	NewMinPINLength   *uint64  `cbor:"1,keyasint,omitempty"`
 	MinPinLengthRPIDs []string `cbor:"2,keyasint,omitempty"`
 	ForceChangePin    *bool    `cbor:"3,keyasint,omitempty"`
+	// PinComplexityPolicy asks the key to enforce its PIN complexity
+	// policy (CTAP 2.2 §6.11.4).
+	PinComplexityPolicy *bool `cbor:"4,keyasint,omitempty"`
 }
