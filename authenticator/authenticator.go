@@ -138,6 +138,65 @@ type Config struct {
 	// getInfo (CTAP 2.1 §6.4 member 0x01), in getInfo's order. Nil means
 	// Versions (this package's default: U2F_V2 up to FIDO_2_1).
 	Versions []string
+	// PinUvAuthProtocols are the PIN/UV auth protocols the key supports,
+	// in getInfo's order of preference (CTAP 2.1 §6.4 member 0x06, §6.5):
+	// a request naming another protocol is refused as its command says
+	// (features.go). Nil means 2 then 1; a CTAP 2.0 key (Versions without
+	// FIDO_2_1 and FIDO_2_1_PRE) may list only 1, which is also its
+	// default (CTAP 2.0 §5.5.2 defines no other).
+	PinUvAuthProtocols []uint64
+	// NoResidentKeys takes away discoverable credentials: getInfo's "rk"
+	// is false and makeCredential with rk true answers
+	// CTAP2_ERR_UNSUPPORTED_OPTION (CTAP 2.1 §6.1.2 step 5.4).
+	NoResidentKeys bool
+	// NoClientPIN takes away the PIN: getInfo has no "clientPin" option,
+	// the PIN subcommands of authenticatorClientPIN answer
+	// CTAP2_ERR_INVALID_SUBCOMMAND, and on a key without BuiltInUV either
+	// the whole command (and pinUvAuthProtocols) goes: it answers
+	// CTAP1_ERR_INVALID_COMMAND (CTAP 2.1 §6.4 clientPin, §6.5).
+	NoClientPIN bool
+	// NoLargeBlobs takes away authenticatorLargeBlobs (0x0C) and the
+	// largeBlobs option (CTAP 2.1 §6.10).
+	NoLargeBlobs bool
+	// NoCredentialManagement takes away authenticatorCredentialManagement
+	// (0x0A and its 2.1-PRE code 0x41) and the credMgmt options (§6.8).
+	NoCredentialManagement bool
+	// NoAuthenticatorConfig takes away authenticatorConfig (0x0D) and its
+	// options authnrCfg, alwaysUv, setMinPINLength and ep: enterprise
+	// attestation is enabled through it (§6.11, §7).
+	NoAuthenticatorConfig bool
+	// NoEnterpriseAttestation takes away enterprise attestation: no "ep"
+	// option, makeCredential's enterpriseAttestation is
+	// CTAP1_ERR_INVALID_PARAMETER and enableEnterpriseAttestation
+	// CTAP2_ERR_INVALID_SUBCOMMAND (§6.1.2 step 9, §7.1).
+	NoEnterpriseAttestation bool
+	// Extensions are the extensions the key supports and lists in
+	// getInfo (member 0x02); the others are ignored, as by a key without
+	// them (§6.1.1, §6.2.1: an authenticator ignores extensions it does
+	// not support). Nil means all of this package's (Extensions); an
+	// empty, non-nil list means none. A CTAP 2.0 key may list only
+	// hmac-secret, the one extension CTAP 2.0 defines (CTAP 2.0 §10),
+	// which is also its default.
+	Extensions []string
+	// Algorithms are the COSE algorithms the key generates, in getInfo's
+	// order of preference (member 0x0A; §6.1.2 step 3). Nil means ES256,
+	// EdDSA, ES384, RS256 (algorithms.go).
+	Algorithms []int64
+	// Transports are getInfo's transports (member 0x09). Nil means "usb".
+	Transports []string
+	// MaxMsgSize is the longest request the key accepts and getInfo's
+	// maxMsgSize (member 0x05). Zero means MaxMsgSize; otherwise at least
+	// 1024, the size every platform may assume (§6.4), and at most
+	// MaxMsgSize.
+	MaxMsgSize int
+	// MaxLargeBlobArray is getInfo's maxSerializedLargeBlobArray (member
+	// 0x0B), the large-blob array's capacity. Zero means
+	// MaxSerializedLargeBlobArray; otherwise at least 1024 (§6.10).
+	MaxLargeBlobArray int
+	// MaxCredBlobLength is getInfo's maxCredBlobLength (member 0x0F), the
+	// longest credBlob kept. Zero means MaxCredBlobLength (32); otherwise
+	// at least 32 (§12.2).
+	MaxCredBlobLength int
 	// Faults makes the key misbehave on purpose, each in the one way its
 	// name says (faults.go); an unknown name is an error of New. None is
 	// a correct key.
@@ -163,6 +222,7 @@ type Authenticator struct {
 	faults   map[Fault]bool // Config.Faults, faults.go
 	epRPIDs  []string       // Config.EnterpriseRPIDs, enterprise.go
 	versions []string       // Config.Versions
+	feat     features       // what Config enables, precomputed (features.go)
 
 	builtInUV bool
 
@@ -231,6 +291,9 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	if a.presence == nil {
 		a.presence = AutoPresence{}
+	}
+	if err := a.feat.init(cfg, a.versions); err != nil {
+		return nil, err
 	}
 	if err := cfg.Backup.check(); err != nil {
 		return nil, err
@@ -446,15 +509,19 @@ func (a *Authenticator) handle(ctx context.Context, cmd ctap.Command, params []b
 		a.rt.credMan = nil
 	}
 
-	if len(params) >= MaxMsgSize {
+	if len(params) >= a.feat.maxMsgSize {
 		return nil, fmt.Errorf("%v: %w: %d bytes, more than maxMsgSize", cmd, ctap.StatusInvalidLength, len(params)+1)
 	}
 
 	// One case per command; the 2.1-PRE codes of bioEnrollment and
-	// credentialManagement share their 2.1 handlers. An unknown code falls
-	// to the default: CTAP1_ERR_INVALID_COMMAND.
+	// credentialManagement share their 2.1 handlers. An unknown code, and
+	// a command this key does not implement (features.go: its version or
+	// Config leaves it out), is CTAP1_ERR_INVALID_COMMAND.
 	var body []byte
 	var err error
+	if !a.feat.commands[cmd] {
+		return nil, fmt.Errorf("%v: %w: not a command of this key", cmd, ctap.StatusInvalidCommand)
+	}
 	switch cmd {
 	case ctap.CmdMakeCredential:
 		body, err = a.makeCredential(ctx, params)

@@ -92,30 +92,45 @@ func (a *Authenticator) clientPIN(ctx context.Context, params []byte) ([]byte, e
 // getPinUvAuthTokenUsingUvWithPermissions and getUVRetries apply only to
 // a key with built-in user verification (§6.5.5.3, §6.5.5.7.3; uv.go);
 // without Config.BuiltInUV (the "uv" option absent) they are
-// CTAP2_ERR_INVALID_SUBCOMMAND too.
+// CTAP2_ERR_INVALID_SUBCOMMAND too. So are the PIN subcommands on a key
+// without a PIN (Config.NoClientPIN), and on a CTAP 2.0 key the three
+// subcommands CTAP 2.1 added (0x06, 0x07, 0x09): CTAP 2.0 §5.5.3 lists
+// subCommands 0x01 to 0x05 alone.
 func (hs *clientPINState) handle() error {
 	if hs.req.SubCommand == nil {
 		return fmt.Errorf("%w: subCommand", ctap.StatusMissingParameter)
 	}
+	a := hs.a
+	pin, ctap21 := a.feat.clientPIN, a.feat.ctap21
 	switch *hs.req.SubCommand {
 	case ctap.PINGetPINRetries:
-		return hs.getPINRetries()
+		if pin {
+			return hs.getPINRetries()
+		}
 	case ctap.PINGetKeyAgreement:
 		return hs.getKeyAgreement()
 	case ctap.PINSetPIN:
-		return hs.setPIN()
+		if pin {
+			return hs.setPIN()
+		}
 	case ctap.PINChangePIN:
-		return hs.changePIN()
+		if pin {
+			return hs.changePIN()
+		}
 	case ctap.PINGetPinToken:
-		return hs.getPinToken()
+		if pin {
+			return hs.getPinToken()
+		}
 	case ctap.PINGetPinUvAuthTokenUsingPinWithPermissions:
-		return hs.getPinUvAuthTokenUsingPin()
+		if pin && ctap21 {
+			return hs.getPinUvAuthTokenUsingPin()
+		}
 	case ctap.PINGetUVRetries:
-		if hs.a.builtInUV {
+		if a.builtInUV && ctap21 {
 			return hs.getUVRetries()
 		}
 	case ctap.PINGetPinUvAuthTokenUsingUvWithPermissions:
-		if hs.a.builtInUV {
+		if a.builtInUV && ctap21 {
 			return hs.getPinUvAuthTokenUsingUV()
 		}
 	}
@@ -132,7 +147,7 @@ func (hs *clientPINState) checkProtocol() error {
 	if !ok && hs.a.faulty(FaultPINProtocolCrash) {
 		panic(fmt.Sprintf("fault %s: pinUvAuthProtocol %d indexes past the protocol table", FaultPINProtocolCrash, *hs.req.PinUvAuthProtocol))
 	}
-	if !ok {
+	if !ok || !hs.a.supportsProtocol(*hs.req.PinUvAuthProtocol) { // Config.PinUvAuthProtocols
 		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *hs.req.PinUvAuthProtocol)
 	}
 	hs.proto = p

@@ -107,7 +107,11 @@ func (hs *configState) checkSubCommand() error {
 		return fmt.Errorf("%w: subCommand", ctap.StatusMissingParameter)
 	}
 	switch *sub {
-	case ctap.ConfigEnableEnterpriseAttestation, ctap.ConfigToggleAlwaysUv, ctap.ConfigSetMinPINLength:
+	case ctap.ConfigEnableEnterpriseAttestation:
+		if hs.a.feat.ep { // Config.NoEnterpriseAttestation (features.go)
+			return nil
+		}
+	case ctap.ConfigToggleAlwaysUv, ctap.ConfigSetMinPINLength:
 		return nil
 	}
 	return fmt.Errorf("%w: subCommand %#x", ctap.StatusInvalidSubcommand, *sub)

@@ -73,10 +73,10 @@ func enterpriseRPIDs(list []string) []string {
 //     the ordinary attestation (§7.1.1).
 func (hs *makeCredentialState) processEnterpriseAttestation() error {
 	ep := hs.req.EnterpriseAttestation
-	if ep == nil {
+	if ep == nil || hs.a.ctap20() { // CTAP 2.0 §5.1 has no enterpriseAttestation member
 		return nil
 	}
-	if !hs.a.state.EnterpriseAttestation { // 9.1
+	if !hs.a.feat.ep || !hs.a.state.EnterpriseAttestation { // 9.1: not capable (Config.NoEnterpriseAttestation), or disabled
 		return fmt.Errorf("%w: enterpriseAttestation while enterprise attestation is disabled", ctap.StatusInvalidParameter)
 	}
 	switch *ep { // 9.2, 9.3

@@ -8,11 +8,14 @@ import (
 
 // credBlobExtension is step 15 for credBlob (CTAP 2.1 §12.2). The input
 // is a byte string (another type is CTAP2_ERR_CBOR_UNEXPECTED_TYPE). A
-// discoverable credential keeps a blob of at most MaxCredBlobLength bytes
+// discoverable credential keeps a blob of at most maxCredBlobLength bytes
 // and the output is true; a longer blob is not stored and the output is
 // false. This key keeps credBlob with discoverable credentials only, so
 // for a non-discoverable one the output is false.
 func (hs *makeCredentialState) credBlobExtension() error {
+	if !hs.a.hasExtension(extCredBlob) { // not this key's: ignored (features.go)
+		return nil
+	}
 	raw, ok := hs.req.Extensions[ctap.ExtCredBlob]
 	if !ok {
 		return nil
@@ -21,7 +24,7 @@ func (hs *makeCredentialState) credBlobExtension() error {
 	if err := decodeExtensionInput(ctap.ExtCredBlob, raw, &blob); err != nil {
 		return err
 	}
-	stored := hs.rk && len(blob) <= MaxCredBlobLength && !hs.a.faulty(FaultCredBlobNotStored)
+	stored := hs.rk && len(blob) <= hs.a.feat.maxCredBlob && !hs.a.faulty(FaultCredBlobNotStored)
 	if stored {
 		hs.ext.credBlob = bytes.Clone(blob)
 	}
@@ -34,6 +37,9 @@ func (hs *makeCredentialState) credBlobExtension() error {
 // output is each credential's stored blob, an empty byte string when it
 // has none. False asks for nothing.
 func (hs *getAssertionState) credBlobAssertion() error {
+	if !hs.a.hasExtension(extCredBlob) { // not this key's: ignored (features.go)
+		return nil
+	}
 	want, _, err := extensionFlag(hs.req.Extensions, ctap.ExtCredBlob)
 	if err != nil || !want {
 		return err

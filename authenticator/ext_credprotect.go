@@ -48,6 +48,9 @@ func (c credentialRef) credProtect() uint64 {
 // with less protection than the relying party asked for. The level is
 // kept with the credential, for either kind, and is the output.
 func (hs *makeCredentialState) credProtectExtension() error {
+	if !hs.a.hasExtension(extCredProtect) { // not this key's: ignored (features.go)
+		return nil
+	}
 	raw, ok := hs.req.Extensions[ctap.ExtCredProtect]
 	if !ok {
 		return nil

@@ -103,7 +103,7 @@ func (a *Authenticator) openHMACSecretInput(name string, raw ctap.RawMessage) (*
 		version = *in.PinUvAuthProtocol
 	}
 	proto, ok := ctap.PINProtocolByVersion(version)
-	if !ok {
+	if !ok || !a.supportsProtocol(version) { // Config.PinUvAuthProtocols
 		return nil, fmt.Errorf("%w: %s pinUvAuthProtocol %d", ctap.StatusInvalidParameter, name, version)
 	}
 	k, err := a.keyAgreementKey()
@@ -165,6 +165,9 @@ func hmacSecretEnabled(c credentialRef) bool {
 // (hmacSecretMCOutput), is what getAssertion's hmac-secret would give for
 // this credential, the same salts and the response's "uv" bit.
 func (hs *makeCredentialState) hmacSecretExtension() error {
+	if !hs.a.hasExtension(extHMACSecret) { // not this key's: ignored (features.go)
+		return nil
+	}
 	on, _, err := extensionFlag(hs.req.Extensions, ctap.ExtHMACSecret)
 	if err != nil {
 		return err
@@ -174,7 +177,7 @@ func (hs *makeCredentialState) hmacSecretExtension() error {
 		hs.extensionOutput(ctap.ExtHMACSecret, true)
 	}
 	raw, ok := hs.req.Extensions[ctap.ExtHMACSecretMC]
-	if !ok {
+	if !ok || !hs.a.hasExtension(extHMACSecretMC) {
 		return nil
 	}
 	if !on {
@@ -210,6 +213,9 @@ func (hs *makeCredentialState) hmacSecretMCOutput() error {
 // bit is set (step 6 has run), CredRandomWithoutUV when not. A credential
 // made without hmac-secret has no CredRandom and gets no output.
 func (hs *getAssertionState) hmacSecretAssertion() error {
+	if !hs.a.hasExtension(extHMACSecret) { // not this key's: ignored (features.go)
+		return nil
+	}
 	raw, ok := hs.req.Extensions[ctap.ExtHMACSecret]
 	if !ok {
 		return nil

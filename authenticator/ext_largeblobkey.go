@@ -19,6 +19,9 @@ const largeBlobKeyLength = 32
 // credential and returned in the response's largeBlobKey member (0x05),
 // not in the authenticator data.
 func (hs *makeCredentialState) largeBlobKeyExtension() error {
+	if !hs.a.hasExtension(extLargeBlobKey) { // not this key's: ignored (features.go)
+		return nil
+	}
 	want, present, err := extensionFlag(hs.req.Extensions, ctap.ExtLargeBlobKey)
 	switch {
 	case err != nil || !present:
@@ -42,6 +45,9 @@ func (hs *makeCredentialState) largeBlobKeyExtension() error {
 // largeBlobKey in the response member 0x07, left out for a credential
 // without one.
 func (hs *getAssertionState) largeBlobKeyAssertion() error {
+	if !hs.a.hasExtension(extLargeBlobKey) { // not this key's: ignored (features.go)
+		return nil
+	}
 	want, present, err := extensionFlag(hs.req.Extensions, ctap.ExtLargeBlobKey)
 	switch {
 	case err != nil || !present:

@@ -13,6 +13,9 @@ import (
 // pre-configured list), the output is the current minimum PIN length in
 // code points; otherwise there is no output.
 func (hs *makeCredentialState) minPinLengthExtension() error {
+	if !hs.a.hasExtension(extMinPinLength) { // not this key's: ignored (features.go)
+		return nil
+	}
 	want, _, err := extensionFlag(hs.req.Extensions, ctap.ExtMinPinLength)
 	if err != nil || !want {
 		return err

@@ -17,6 +17,9 @@ func (c credentialRef) thirdPartyPayment() bool {
 // either kind, as usable for third-party payment; the output is whether
 // it is.
 func (hs *makeCredentialState) thirdPartyPaymentExtension() error {
+	if !hs.a.hasExtension(extThirdPartyPayment) { // not this key's: ignored (features.go)
+		return nil
+	}
 	want, present, err := extensionFlag(hs.req.Extensions, ctap.ExtThirdPartyPayment)
 	if err != nil || !present {
 		return err
@@ -29,6 +32,9 @@ func (hs *makeCredentialState) thirdPartyPaymentExtension() error {
 // thirdPartyPaymentAssertion is step 10 for thirdPartyPayment: a boolean
 // input; when true the output is each credential's flag.
 func (hs *getAssertionState) thirdPartyPaymentAssertion() error {
+	if !hs.a.hasExtension(extThirdPartyPayment) { // not this key's: ignored (features.go)
+		return nil
+	}
 	want, _, err := extensionFlag(hs.req.Extensions, ctap.ExtThirdPartyPayment)
 	if err != nil || !want {
 		return err

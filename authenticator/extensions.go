@@ -23,22 +23,14 @@ import (
 // allows.
 const MaxCredBlobLength = 32
 
-// supportedExtensions are the extensions of ext_*.go that getInfo lists
-// (§6.4 member 0x02).
-var supportedExtensions = []string{
-	ctap.ExtCredProtect,
-	ctap.ExtCredBlob,
-	ctap.ExtLargeBlobKey,
-	ctap.ExtMinPinLength,
-	ctap.ExtThirdPartyPayment,
-	ctap.ExtHMACSecret,   // ext_hmacsecret.go
-	ctap.ExtHMACSecretMC, // CTAP 2.2, ext_hmacsecret.go
-}
-
-// extensionsInfo adds the extensions' getInfo members.
+// extensionsInfo adds the extensions' getInfo members: the key's
+// extensions (Config.Extensions, features.go) and, with credBlob, its
+// maxCredBlobLength.
 func (a *Authenticator) extensionsInfo(info *ctap.InfoResponse) {
-	info.Extensions = append(info.Extensions, supportedExtensions...)
-	info.MaxCredBlobLength = MaxCredBlobLength
+	info.Extensions = a.feat.extensions
+	if a.hasExtension(extCredBlob) {
+		info.MaxCredBlobLength = uint64(a.feat.maxCredBlob)
+	}
 }
 
 // credentialExtensions is what makeCredential's extensions keep with the

@@ -118,7 +118,7 @@ func show(m map[string]ctap.RawMessage) map[string]any {
 func TestGetInfoExtensions(t *testing.T) {
 	t.Parallel()
 	info := newTestKey(t).info()
-	for _, e := range supportedExtensions {
+	for _, e := range Extensions {
 		if !bytes.Contains(ctap.MustMarshal(info.Extensions), ctap.MustMarshal(e)) {
 			t.Errorf("getInfo extensions %v lack %s", info.Extensions, e)
 		}

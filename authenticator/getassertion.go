@@ -100,7 +100,7 @@ func (hs *getAssertionState) handle() error {
 	if err := hs.pinUvAuthParamProbe(); err != nil { // step 1
 		return err
 	}
-	if err := checkPinUvAuthProtocol(hs.req.PinUvAuthParam, hs.req.PinUvAuthProtocol); err != nil { // step 2
+	if err := hs.a.checkPinUvAuthProtocol(hs.req.PinUvAuthParam, hs.req.PinUvAuthProtocol); err != nil { // step 2
 		return err
 	}
 	hs.flags = 0                                // step 3

@@ -18,7 +18,8 @@ const (
 	// have, its 16-byte hash included. The spec requires at least 1024
 	// (§6.10.2 step 5.b.ii).
 	MaxSerializedLargeBlobArray = 4096
-	// MaxFragmentLength is maxFragmentLength, maxMsgSize − 64 (§6.10.1):
+	// MaxFragmentLength is maxFragmentLength, maxMsgSize − 64 (§6.10.1),
+	// of a key whose Config.MaxMsgSize is zero:
 	// the most bytes one get may ask for and one set may carry.
 	MaxFragmentLength = MaxMsgSize - 64
 	// minSerializedLargeBlobArray is the shortest valid serialized
@@ -111,8 +112,8 @@ func (hs *largeBlobsState) get() ([]byte, error) {
 	if r.PinUvAuthParam != nil || r.PinUvAuthProtocol != nil { // step 4.b
 		return nil, fmt.Errorf("%w: pinUvAuthParam or pinUvAuthProtocol with get", ctap.StatusInvalidParameter)
 	}
-	if *r.Get > MaxFragmentLength { // step 4.c
-		return nil, fmt.Errorf("%w: get %d, more than maxFragmentLength %d", ctap.StatusInvalidLength, *r.Get, MaxFragmentLength)
+	if maxFrag := uint64(hs.a.feat.maxMsgSize - 64); *r.Get > maxFrag { // step 4.c
+		return nil, fmt.Errorf("%w: get %d, more than maxFragmentLength %d", ctap.StatusInvalidLength, *r.Get, maxFrag)
 	}
 	stored := hs.a.largeBlobArray()
 	size := uint64(len(stored))
@@ -131,15 +132,15 @@ func (hs *largeBlobsState) set() error {
 	a, r := hs.a, &hs.req
 	w := &a.rt.largeBlobWrite
 	off := *r.Offset
-	if len(r.Set) > MaxFragmentLength { // step 5.a
-		return fmt.Errorf("%w: a %d-byte fragment, more than maxFragmentLength %d", ctap.StatusInvalidLength, len(r.Set), MaxFragmentLength)
+	if maxFrag := a.feat.maxMsgSize - 64; len(r.Set) > maxFrag { // step 5.a
+		return fmt.Errorf("%w: a %d-byte fragment, more than maxFragmentLength %d", ctap.StatusInvalidLength, len(r.Set), maxFrag)
 	}
 	if off == 0 { // step 5.b
 		if r.Length == nil { // 5.b.i
 			return fmt.Errorf("%w: no length at offset 0", ctap.StatusInvalidParameter)
 		}
-		if *r.Length > MaxSerializedLargeBlobArray { // 5.b.ii
-			return fmt.Errorf("%w: length %d, more than %d", ctap.StatusLargeBlobStorageFull, *r.Length, MaxSerializedLargeBlobArray)
+		if *r.Length > uint64(hs.a.feat.maxLargeBlob) { // 5.b.ii
+			return fmt.Errorf("%w: length %d, more than %d", ctap.StatusLargeBlobStorageFull, *r.Length, hs.a.feat.maxLargeBlob)
 		}
 		if *r.Length < minSerializedLargeBlobArray { // 5.b.iii
 			return fmt.Errorf("%w: length %d, less than %d", ctap.StatusInvalidParameter, *r.Length, minSerializedLargeBlobArray)

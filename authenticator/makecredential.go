@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/virtkey/virtkey/ctap"
@@ -189,30 +190,32 @@ func (a *Authenticator) pinUvAuthProbe(ctx context.Context, cmd ctap.Command, rp
 }
 
 // checkPinUvAuthProtocol is step 2: with a pinUvAuthParam, the protocol
-// must be present (CTAP2_ERR_MISSING_PARAMETER) and supported
-// (CTAP1_ERR_INVALID_PARAMETER; this key supports protocols 1 and 2).
+// must be present (CTAP2_ERR_MISSING_PARAMETER) and one the key lists
+// (Config.PinUvAuthProtocols).
 func (hs *makeCredentialState) checkPinUvAuthProtocol() error {
-	return checkPinUvAuthProtocol(hs.req.PinUvAuthParam, hs.req.PinUvAuthProtocol)
+	return hs.a.checkPinUvAuthProtocol(hs.req.PinUvAuthParam, hs.req.PinUvAuthProtocol)
 }
 
-func checkPinUvAuthProtocol(param []byte, protocol *uint64) error {
+// checkPinUvAuthProtocol is step 2 of makeCredential and getAssertion. A
+// protocol the key does not list is CTAP1_ERR_INVALID_PARAMETER (CTAP 2.1
+// §6.1.2 step 2, §6.2.2 step 2); a CTAP 2.0 key answers
+// CTAP2_ERR_PIN_AUTH_INVALID ("If pinAuth parameter is present and the
+// pinProtocol is not supported, return CTAP2_ERR_PIN_AUTH_INVALID",
+// CTAP 2.0 §5.1 step 7, §5.2 step 7).
+func (a *Authenticator) checkPinUvAuthProtocol(param []byte, protocol *uint64) error {
 	if param == nil {
 		return nil
 	}
 	if protocol == nil {
 		return fmt.Errorf("%w: pinUvAuthProtocol", ctap.StatusMissingParameter)
 	}
-	if !pinUvAuthProtocolSupported(*protocol) {
+	if !a.supportsProtocol(*protocol) {
+		if a.ctap20() {
+			return fmt.Errorf("%w: pinProtocol %d", ctap.StatusPINAuthInvalid, *protocol)
+		}
 		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *protocol)
 	}
 	return nil
-}
-
-// pinUvAuthProtocolSupported reports whether the key implements a PIN/UV
-// auth protocol (CTAP 2.1 §6.5.6, §6.5.7).
-func pinUvAuthProtocolSupported(p uint64) bool {
-	_, ok := ctap.PINProtocolByVersion(p)
-	return ok
 }
 
 // checkUvRequired is step 7. The key advertises makeCredUvNotRqd, so when
@@ -272,7 +275,7 @@ func (hs *makeCredentialState) chooseAlgorithm() error {
 		if p.Type == "" {
 			return fmt.Errorf("%w: pubKeyCredParams[%d].type", ctap.StatusMissingParameter, i)
 		}
-		if hs.alg == 0 && p.Type == ctap.CredentialTypePublicKey && supportedAlgorithm(p.Alg) {
+		if hs.alg == 0 && p.Type == ctap.CredentialTypePublicKey && slices.Contains(hs.a.feat.algorithms, p.Alg) {
 			hs.alg = p.Alg
 		}
 	}
@@ -295,6 +298,9 @@ func (hs *makeCredentialState) processOptions() error {
 	}
 	if hs.uv && !hs.a.uvConfigured() { // 5.3
 		return fmt.Errorf("%w: uv (no built-in user verification)", ctap.StatusInvalidOption)
+	}
+	if opts[ctap.OptionRK] && !hs.a.feat.rk { // 5.4: Config.NoResidentKeys
+		return fmt.Errorf("%w: rk (no discoverable credentials)", ctap.StatusUnsupportedOption)
 	}
 	hs.rk = (opts[ctap.OptionRK] || hs.a.faulty(FaultMCAlwaysDiscoverable)) && !hs.a.faulty(FaultRKIgnored) // 5.4, 5.5
 	if up, ok := opts[ctap.OptionUP]; ok && !up && !hs.a.faulty(FaultMCUpFalseAccepted) {                   // 5.6

@@ -127,7 +127,7 @@ func (a *Authenticator) verifyToken(protocol *uint64, param, msg []byte, use tok
 		return fmt.Errorf("%w: pinUvAuthProtocol", ctap.StatusMissingParameter)
 	}
 	p, ok := ctap.PINProtocolByVersion(*protocol)
-	if !ok {
+	if !ok || !a.supportsProtocol(*protocol) {
 		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *protocol)
 	}
 	if a.faulty(FaultTokenNoExpiry) && a.rt.token.value != nil {

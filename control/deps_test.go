@@ -30,6 +30,8 @@ var depRules = []struct {
 	{"client", []string{"authenticator", "control", "webauthn", "conformance", "virtkeytest", "cmd/*"}, true,
 		"the key and the host side never import each other"},
 	{"uhid", []string{"authenticator", "client", "control", "conformance", "virtkeytest"}, true, "uhid moves reports"},
+	{"profile", []string{"client", "control", "webauthn", "conformance", "virtkeytest", "cmd/*"}, true,
+		"a profile is an authenticator Config, below everything that runs one"},
 	{"control", []string{"conformance", "virtkeytest", "cmd/*"}, true, "control is below the suite and the binaries"},
 	{"virtkeytest", []string{"conformance"}, true, "the in-process key is not part of the suite"},
 	{"conformance", []string{"authenticator", "virtkeytest"}, false,
