@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -89,6 +90,18 @@ func NewFPBioEnrollment(ctx context.Context, c *Ctap2, protocol *PinProtocol, to
 	b.Modality = m
 	return b, nil
 }
+
+// Ctap returns the Ctap2 b sends through (python-fido2's
+// BioEnrollment.ctap).
+func (b *FPBioEnrollment) Ctap() *Ctap2 { return b.ctap }
+
+// Protocol returns the PIN/UV auth protocol b authenticates with
+// (python-fido2's FPBioEnrollment.pin_uv_protocol), nil without one.
+func (b *FPBioEnrollment) Protocol() *PinProtocol { return b.protocol }
+
+// Token returns a copy of b's pinUvAuthToken (python-fido2's
+// FPBioEnrollment.pin_uv_token), nil without one.
+func (b *FPBioEnrollment) Token() []byte { return bytes.Clone(b.token) }
 
 // Command returns the command code the client sends (0x09 or 0x40).
 func (b *FPBioEnrollment) Command() ctap.Command { return b.cmd }

@@ -147,6 +147,9 @@ func NewClientPin(c *Ctap2, protocol *PinProtocol) (*ClientPin, error) {
 		ErrNotSupported, info.PinUvProtocols)
 }
 
+// Ctap returns the Ctap2 cp sends through (python-fido2's ClientPin.ctap).
+func (cp *ClientPin) Ctap() *Ctap2 { return cp.c }
+
 // Protocol returns the PIN/UV auth protocol cp uses.
 func (cp *ClientPin) Protocol() *PinProtocol { return cp.protocol }
 

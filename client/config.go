@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -40,6 +41,16 @@ func NewConfig(c *Ctap2, protocol *PinProtocol, token []byte) (*Config, error) {
 	}
 	return &Config{c: c, protocol: protocol, token: token}, nil
 }
+
+// Ctap returns the Ctap2 cf sends through (python-fido2's Config.ctap).
+func (cf *Config) Ctap() *Ctap2 { return cf.c }
+
+// Protocol returns the PIN/UV auth protocol cf authenticates with (nil
+// without a token); with Token it is python-fido2's Config.pin_uv.
+func (cf *Config) Protocol() *PinProtocol { return cf.protocol }
+
+// Token returns a copy of cf's pinUvAuthToken, nil without one.
+func (cf *Config) Token() []byte { return bytes.Clone(cf.token) }
 
 // Request returns the authenticatorConfig request for subCommand with
 // params (nil for none) encoded by ctap.Marshal as subCommandParams and,

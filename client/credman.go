@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,10 +29,27 @@ func IsCredentialManagementUpdateSupported(info *Info) bool {
 	return v
 }
 
+// IsCredentialManagementReadOnlySupported reports whether the authenticator
+// accepts a persistent pinUvAuthToken with the pcmr permission
+// (ctap.PermissionPersistentCredMgmtRO, 0x40) for the read-only
+// subcommands of authenticatorCredentialManagement: its getInfo options
+// list perCredMgmtRO true (CTAP 2.2 §6.4). This is python-fido2's
+// CredentialManagement.is_readonly_supported.
+func IsCredentialManagementReadOnlySupported(info *Info) bool {
+	v, _ := info.Option(ctap.OptionPerCredMgmtRO)
+	return v
+}
+
 // CredentialManagement runs the platform's side of
 // authenticatorCredentialManagement (CTAP 2.1 §6.8) with a
 // pinUvAuthToken that has the cm permission, like python-fido2's
-// CredentialManagement. It sends command 0x0A when getInfo lists the
+// CredentialManagement. On a key with IsCredentialManagementReadOnlySupported
+// the token may instead be a persistent pinUvAuthToken with the pcmr
+// permission (CTAP 2.2 §6.5.5.7), which serves getCredsMetadata and the
+// enumerations only; the requests are authenticated the same way. (The
+// 2.2 text could not be read here: the permission's reach is as Yubico's
+// .NET SDK documents PinUvAuthTokenPermissions.PersistentCredentialManagementReadOnly
+// and as python-fido2's test_read_only_management uses it.) It sends command 0x0A when getInfo lists the
 // credMgmt option and the 2.1-PRE command 0x41 when it lists only
 // credentialMgmtPreview, as python-fido2 does.
 //
@@ -62,6 +80,18 @@ func NewCredentialManagement(c *Ctap2, protocol *PinProtocol, token []byte) (*Cr
 // Command returns the command code cm sends: ctap.CmdCredentialManagement
 // or ctap.CmdCredentialManagementPre.
 func (cm *CredentialManagement) Command() ctap.Command { return cm.cmd }
+
+// Ctap returns the Ctap2 cm sends through (python-fido2's
+// CredentialManagement.ctap).
+func (cm *CredentialManagement) Ctap() *Ctap2 { return cm.c }
+
+// Protocol returns the PIN/UV auth protocol cm authenticates with, and
+// Token a copy of its pinUvAuthToken: together python-fido2's
+// CredentialManagement.pin_uv.
+func (cm *CredentialManagement) Protocol() *PinProtocol { return cm.protocol }
+
+// Token returns a copy of the pinUvAuthToken cm authenticates with.
+func (cm *CredentialManagement) Token() []byte { return bytes.Clone(cm.token) }
 
 // Request returns a request for subCommand with params (nil for none)
 // encoded as subCommandParams. With auth it carries pinUvAuthProtocol and

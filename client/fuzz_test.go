@@ -23,7 +23,14 @@ func FuzzParseResponses(f *testing.F) {
 	f.Add(attestationBody(f, ctap.FormatPacked, authData, map[string]any{"alg": ctap.AlgES256, "sig": []byte{0x30, 0x00}}))
 	f.Add(attestationBody(f, ctap.FormatPacked, authData, map[string]any{"alg": ctap.AlgES256, "sig": []byte{1}, "x5c": [][]byte{{0x30, 0x03, 0x02, 0x01, 0x01}}}))
 	f.Add(attestationBody(f, ctap.FormatFIDOU2F, authData, map[string]any{"sig": []byte{1}, "x5c": [][]byte{{0x30}}}))
+	// CTAP 2.2 getInfo bodies (members 0x16-0x1F) from python-fido2's encoder.
+	for _, v := range getinfo22Vectors(f) {
+		if b, err := v.Hex(); err == nil && len(b) > 0 {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		h := sha256.Sum256(b)
 		info, err := ParseInfo(b)
 		if (err == nil) == (info == nil) {
 			t.Fatalf("ParseInfo = %v, %v", info, err)
@@ -31,12 +38,17 @@ func FuzzParseResponses(f *testing.F) {
 		if info != nil {
 			_ = info.Supports(ctap.VersionFIDO21)
 			_, _ = info.Option(ctap.OptionRK)
+			_, _ = info.SupportsConfigCommand(ctap.ConfigSetMinPINLength)
+			for _, f := range []func([]byte) ([]byte, error){info.DecryptIdentifier, info.DecryptCredStoreState} {
+				if v, err := f(h[:]); (err == nil) == (v == nil) {
+					t.Fatalf("decrypting a getInfo member = %x, %v", v, err)
+				}
+			}
 		}
 		att, err := ParseAttestationResponse(b)
 		if (err == nil) == (att == nil) {
 			t.Fatalf("ParseAttestationResponse = %v, %v", att, err)
 		}
-		h := sha256.Sum256(b)
 		if att != nil {
 			if att.AuthData == nil || att.AuthData.AttestedCredential == nil {
 				t.Fatal("parsed attestation without attested credential data")

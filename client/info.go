@@ -33,6 +33,13 @@ const (
 	InfoAttestationFormats            uint64 = 0x16
 	InfoUVCountSinceLastPinEntry      uint64 = 0x17
 	InfoLongTouchForReset             uint64 = 0x18
+	InfoEncIdentifier                 uint64 = 0x19
+	InfoTransportsForReset            uint64 = 0x1A
+	InfoPinComplexityPolicy           uint64 = 0x1B
+	InfoPinComplexityPolicyURL        uint64 = 0x1C
+	InfoMaxPINLength                  uint64 = 0x1D
+	InfoEncCredStoreState             uint64 = 0x1E
+	InfoAuthenticatorConfigCommands   uint64 = 0x1F
 )
 
 // Defaults for absent getInfo members (CTAP 2.1 §6.4).
@@ -43,12 +50,19 @@ const (
 	// DefaultMinPINLength is the minimum PIN length when minPINLength is
 	// absent (CTAP 2.1 §6.5.1).
 	DefaultMinPINLength = 4
+	// DefaultMaxPINLength is the maximum PIN length in Unicode code points
+	// when maxPINLength (0x1D) is absent: 63, the most a paddedNewPin of
+	// 64 bytes holds (CTAP 2.2 §6.4; python-fido2's Info.max_pin_length
+	// default).
+	DefaultMaxPINLength = 63
 )
 
 // Info is the authenticatorGetInfo response (CTAP 2.1 §6.4), the Go
 // counterpart of python-fido2's Info. Absent optional members are zero
-// values, except MaxMsgSize (DefaultMaxMsgSize) and MinPINLength
-// (DefaultMinPINLength); HasMember tells absent from zero.
+// values, except MaxMsgSize (DefaultMaxMsgSize), MinPINLength
+// (DefaultMinPINLength) and MaxPINLength (DefaultMaxPINLength); HasMember
+// tells absent from zero. The members from 0x16 on are CTAP 2.2's (§6.4); a
+// key that does not know them leaves them out.
 type Info struct {
 	Versions                      []string                   // 0x01
 	Extensions                    []string                   // 0x02
@@ -74,6 +88,31 @@ type Info struct {
 	AttestationFormats            []string                   // 0x16 (CTAP 2.2)
 	UVCountSinceLastPINEntry      *uint64                    // 0x17 (CTAP 2.2)
 	LongTouchForReset             bool                       // 0x18 (CTAP 2.2)
+	// EncIdentifier (0x19, CTAP 2.2) is the key's identifier encrypted
+	// for the holder of a persistent pinUvAuthToken; DecryptIdentifier
+	// opens it.
+	EncIdentifier []byte
+	// TransportsForReset (0x1A, CTAP 2.2) lists the transports over which
+	// authenticatorReset is accepted; empty when absent.
+	TransportsForReset []string
+	// PinComplexityPolicy (0x1B, CTAP 2.2) is nil when absent, which
+	// means the key cannot enforce a PIN complexity policy; false or true
+	// say whether it does now (setMinPINLength pinComplexityPolicy,
+	// §6.11.4).
+	PinComplexityPolicy *bool
+	// PinComplexityPolicyURL (0x1C, CTAP 2.2) is a URL, as bytes, that
+	// describes the policy.
+	PinComplexityPolicyURL []byte
+	// MaxPINLength (0x1D, CTAP 2.2) is the longest PIN the key accepts, in
+	// Unicode code points; DefaultMaxPINLength when absent.
+	MaxPINLength uint64
+	// EncCredStoreState (0x1E, CTAP 2.2) is the state of the credential
+	// store encrypted for the holder of a persistent pinUvAuthToken;
+	// DecryptCredStoreState opens it.
+	EncCredStoreState []byte
+	// AuthenticatorConfigCommands (0x1F, CTAP 2.2) lists the
+	// authenticatorConfig subcommands the key supports; nil when absent.
+	AuthenticatorConfigCommands []uint64
 
 	// Raw is the decoded message as it came.
 	Raw ctap.InfoResponse
@@ -131,6 +170,13 @@ func ParseInfo(body []byte) (*Info, error) {
 		VendorPrototypeConfigCommands: raw.VendorPrototypeConfigCommands,
 		AttestationFormats:            raw.AttestationFormats,
 		UVCountSinceLastPINEntry:      raw.UVCountSinceLastPinEntry,
+		EncIdentifier:                 raw.EncIdentifier,
+		TransportsForReset:            raw.TransportsForReset,
+		PinComplexityPolicy:           raw.PinComplexityPolicy,
+		PinComplexityPolicyURL:        raw.PinComplexityPolicyURL,
+		MaxPINLength:                  raw.MaxPINLength,
+		EncCredStoreState:             raw.EncCredStoreState,
+		AuthenticatorConfigCommands:   raw.AuthenticatorConfigCommands,
 		Raw:                           raw,
 		Encoded:                       append([]byte(nil), body...),
 		members:                       members,
@@ -140,6 +186,9 @@ func ParseInfo(body []byte) (*Info, error) {
 	}
 	if !members[InfoMinPINLength] {
 		info.MinPINLength = DefaultMinPINLength
+	}
+	if !members[InfoMaxPINLength] {
+		info.MaxPINLength = DefaultMaxPINLength
 	}
 	if raw.ForcePINChange != nil {
 		info.ForcePINChange = *raw.ForcePINChange

@@ -36,6 +36,13 @@ func TestParseInfoEveryMember(t *testing.T) {
 		AttestationFormats:               []string{ctap.FormatPacked, ctap.FormatNone},
 		UVCountSinceLastPinEntry:         u64(5),
 		LongTouchForReset:                boolp(true),
+		EncIdentifier:                    make([]byte, 32),
+		TransportsForReset:               []string{"usb", "nfc"},
+		PinComplexityPolicy:              boolp(false),
+		PinComplexityPolicyURL:           []byte("https://example.com/policy"),
+		MaxPINLength:                     32,
+		EncCredStoreState:                make([]byte, 32),
+		AuthenticatorConfigCommands:      []uint64{ctap.ConfigToggleAlwaysUv, ctap.ConfigSetMinPINLength},
 	}
 	body := mustMarshal(t, raw)
 	got, err := ParseInfo(body)
@@ -67,19 +74,26 @@ func TestParseInfoEveryMember(t *testing.T) {
 		AttestationFormats:            []string{"packed", "none"},
 		UVCountSinceLastPINEntry:      u64(5),
 		LongTouchForReset:             true,
+		EncIdentifier:                 make([]byte, 32),
+		TransportsForReset:            []string{"usb", "nfc"},
+		PinComplexityPolicy:           boolp(false),
+		PinComplexityPolicyURL:        []byte("https://example.com/policy"),
+		MaxPINLength:                  32,
+		EncCredStoreState:             make([]byte, 32),
+		AuthenticatorConfigCommands:   []uint64{2, 3},
 		Raw:                           raw,
 		Encoded:                       body,
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Info{})); diff != "" {
 		t.Errorf("ParseInfo (-want +got):\n%s", diff)
 	}
-	for k := InfoVersions; k <= InfoLongTouchForReset; k++ {
+	for k := InfoVersions; k <= InfoAuthenticatorConfigCommands; k++ {
 		if !got.HasMember(k) {
 			t.Errorf("HasMember(0x%02x) = false", k)
 		}
 	}
-	if got.HasMember(0x19) {
-		t.Error("HasMember(0x19) = true")
+	if got.HasMember(0x20) {
+		t.Error("HasMember(0x20) = true")
 	}
 	if !got.Supports(ctap.VersionU2FV2) || got.Supports(ctap.VersionFIDO22) {
 		t.Error("Supports is wrong")
@@ -110,6 +124,7 @@ func TestParseInfoDefaults(t *testing.T) {
 		AAGUID:       testAAGUID,
 		MaxMsgSize:   DefaultMaxMsgSize,
 		MinPINLength: DefaultMinPINLength,
+		MaxPINLength: DefaultMaxPINLength,
 		Raw:          ctap.InfoResponse{Versions: []string{ctap.VersionFIDO20, ctap.VersionFIDO21}, AAGUID: testAAGUID[:]},
 		Encoded:      body,
 	}

@@ -122,6 +122,17 @@ func NewLargeBlobs(c *Ctap2, protocol *PinProtocol, token []byte) (*LargeBlobs, 
 		maxFragment: maxMsg - 64, maxArray: info.MaxLargeBlob}, nil
 }
 
+// Ctap returns the Ctap2 lb sends through (python-fido2's
+// LargeBlobs.ctap).
+func (lb *LargeBlobs) Ctap() *Ctap2 { return lb.c }
+
+// Protocol returns the PIN/UV auth protocol lb authenticates writes with
+// (nil without a token); with Token it is python-fido2's LargeBlobs.pin_uv.
+func (lb *LargeBlobs) Protocol() *PinProtocol { return lb.protocol }
+
+// Token returns a copy of lb's pinUvAuthToken, nil without one.
+func (lb *LargeBlobs) Token() []byte { return bytes.Clone(lb.token) }
+
 // MaxFragmentLength returns maxFragmentLength, the size of the fragments
 // lb reads and writes (§6.10.1).
 func (lb *LargeBlobs) MaxFragmentLength() int { return int(lb.maxFragment) }
