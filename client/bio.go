@@ -30,6 +30,47 @@ const (
 	FeedbackNoUPTransition uint64 = 0x0E
 )
 
+// feedbackNames are the FEEDBACK member names of python-fido2's
+// FPBioEnrollment, indexed by lastEnrollSampleStatus.
+var feedbackNames = [...]string{
+	FeedbackFPGood:         "FP_GOOD",
+	FeedbackFPTooHigh:      "FP_TOO_HIGH",
+	FeedbackFPTooLow:       "FP_TOO_LOW",
+	FeedbackFPTooLeft:      "FP_TOO_LEFT",
+	FeedbackFPTooRight:     "FP_TOO_RIGHT",
+	FeedbackFPTooFast:      "FP_TOO_FAST",
+	FeedbackFPTooSlow:      "FP_TOO_SLOW",
+	FeedbackFPPoorQuality:  "FP_POOR_QUALITY",
+	FeedbackFPTooSkewed:    "FP_TOO_SKEWED",
+	FeedbackFPTooShort:     "FP_TOO_SHORT",
+	FeedbackFPMergeFailure: "FP_MERGE_FAILURE",
+	FeedbackFPExists:       "FP_EXISTS",
+	FeedbackFPDatabaseFull: "FP_DATABASE_FULL",
+	FeedbackNoUserActivity: "NO_USER_ACTIVITY",
+	FeedbackNoUPTransition: "NO_UP_TRANSITION",
+}
+
+// FeedbackName returns the name python-fido2 gives lastEnrollSampleStatus
+// code ("FP_GOOD", "FP_TOO_FAST", ...; CTAP 2.1 §6.7.4), or "" for a code
+// CTAP 2.1 does not define.
+func FeedbackName(code uint64) string {
+	if code < uint64(len(feedbackNames)) {
+		return feedbackNames[code]
+	}
+	return ""
+}
+
+// FeedbackString returns code as python-fido2's FEEDBACK.__str__ prints it,
+// "0x05 - FP_TOO_FAST"; a code CTAP 2.1 does not define prints as
+// "0x42 - UNKNOWN".
+func FeedbackString(code uint64) string {
+	name := FeedbackName(code)
+	if name == "" {
+		name = "UNKNOWN"
+	}
+	return fmt.Sprintf("0x%02X - %s", code, name)
+}
+
 // CaptureError is a fingerprint sample the sensor did not accept: Code is
 // its lastEnrollSampleStatus. It is python-fido2's CaptureError.
 type CaptureError struct {
@@ -37,7 +78,7 @@ type CaptureError struct {
 }
 
 func (e *CaptureError) Error() string {
-	return fmt.Sprintf("client: fingerprint capture error: %#02x", e.Code)
+	return "client: fingerprint capture error: " + FeedbackString(e.Code)
 }
 
 // IsBioEnrollmentSupported reports whether getInfo lists bio enrollment:
@@ -230,6 +271,11 @@ func (b *FPBioEnrollment) EnrollCancel(ctx context.Context) error {
 type Feedback struct {
 	Status    uint64 // lastEnrollSampleStatus
 	Remaining int    // remainingSamples
+}
+
+// String prints the sample as "0x00 - FP_GOOD, 3 remaining".
+func (f Feedback) String() string {
+	return fmt.Sprintf("%s, %d remaining", FeedbackString(f.Status), f.Remaining)
 }
 
 // Enroll runs an enrollment to completion: enrollBegin, then

@@ -111,3 +111,40 @@ func TestFPBioEnrollmentPreviewCode(t *testing.T) {
 		t.Errorf("0x40 getFingerprintSensorInfo: %v", err)
 	}
 }
+
+// TestFeedbackStrings checks the names and strings of lastEnrollSampleStatus
+// (CTAP 2.1 §6.7.4) against python-fido2's FEEDBACK enum and its __str__.
+func TestFeedbackStrings(t *testing.T) {
+	t.Parallel()
+	want := []string{"FP_GOOD", "FP_TOO_HIGH", "FP_TOO_LOW", "FP_TOO_LEFT", "FP_TOO_RIGHT", "FP_TOO_FAST",
+		"FP_TOO_SLOW", "FP_POOR_QUALITY", "FP_TOO_SKEWED", "FP_TOO_SHORT", "FP_MERGE_FAILURE", "FP_EXISTS",
+		"FP_DATABASE_FULL", "NO_USER_ACTIVITY", "NO_UP_TRANSITION"}
+	for code, name := range want {
+		if got := client.FeedbackName(uint64(code)); got != name {
+			t.Errorf("client.FeedbackName(%d) = %q, want %q", code, got, name)
+		}
+	}
+	for _, tt := range []struct {
+		code uint64
+		want string
+	}{
+		{client.FeedbackFPGood, "0x00 - FP_GOOD"},
+		{client.FeedbackFPMergeFailure, "0x0A - FP_MERGE_FAILURE"},
+		{client.FeedbackNoUPTransition, "0x0E - NO_UP_TRANSITION"},
+		{0x0F, "0x0F - UNKNOWN"},
+		{0x1234, "0x1234 - UNKNOWN"},
+	} {
+		if got := client.FeedbackString(tt.code); got != tt.want {
+			t.Errorf("client.FeedbackString(%#x) = %q, want %q", tt.code, got, tt.want)
+		}
+	}
+	if client.FeedbackName(0x0F) != "" {
+		t.Error("client.FeedbackName of an undefined code is not empty")
+	}
+	if got, want := (&client.CaptureError{Code: client.FeedbackFPTooFast}).Error(), "client: fingerprint capture error: 0x05 - FP_TOO_FAST"; got != want {
+		t.Errorf("client.CaptureError = %q, want %q", got, want)
+	}
+	if got, want := (client.Feedback{Status: client.FeedbackFPPoorQuality, Remaining: 2}).String(), "0x07 - FP_POOR_QUALITY, 2 remaining"; got != want {
+		t.Errorf("Feedback.String = %q, want %q", got, want)
+	}
+}

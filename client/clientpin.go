@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/virtkey/virtkey/ctap"
@@ -18,10 +19,38 @@ var (
 	ErrNotSupported = errors.New("client: not supported by the authenticator")
 	// ErrPINPolicy is a new PIN the platform refuses to send: shorter than
 	// four Unicode code points or than the authenticator's minPINLength
-	// (CTAP 2.1 §6.5.1), or one ctap.PadPIN rejects (empty, over 63 bytes,
+	// (CTAP 2.1 §6.5.1), longer than its maxPINLength (CTAP 2.2 §6.4), or
+	// one ctap.PadPIN rejects (empty, over 63 bytes,
 	// not UTF-8, holding a zero byte; the ctap error is wrapped too).
 	ErrPINPolicy = errors.New("client: PIN does not meet the PIN policy")
 )
+
+// The fixed inputs of the PIN/UV auth protocols, named as python-fido2's
+// PinProtocolV1.IV and PinProtocolV2.HKDF_SALT, HKDF_INFO_HMAC and
+// HKDF_INFO_AES name them. ctap's protocols use the same values; these are
+// for a caller that builds or checks a message by hand.
+var (
+	// PinProtocolV1IV is protocol one's all-zero IV of AES-256-CBC (CTAP
+	// 2.1 §6.5.6, encrypt and decrypt).
+	PinProtocolV1IV = [16]byte{}
+	// PinProtocolV2HKDFSalt is protocol two's HKDF-SHA-256 salt, 32 zero
+	// bytes (CTAP 2.1 §6.5.7, kdf). CTAP 2.2 derives the keys of
+	// encIdentifier and encCredStoreState with the same salt.
+	PinProtocolV2HKDFSalt = [32]byte{}
+)
+
+// Protocol two's HKDF info strings (CTAP 2.1 §6.5.7, kdf): the HMAC key is
+// HKDF-SHA-256(salt, Z, 32, PinProtocolV2HKDFInfoHMAC), the AES key the
+// same with PinProtocolV2HKDFInfoAES.
+const (
+	PinProtocolV2HKDFInfoHMAC = "CTAP2 HMAC key"
+	PinProtocolV2HKDFInfoAES  = "CTAP2 AES key"
+)
+
+// PinProtocols returns the PIN/UV auth protocols this package implements,
+// newest first: the order NewClientPin tries them in (python-fido2's
+// ClientPin.PROTOCOLS).
+func PinProtocols() []*PinProtocol { return []*PinProtocol{PinProtocolV2(), PinProtocolV1()} }
 
 // PinProtocol is a PIN/UV auth protocol from the platform's side (CTAP 2.1
 // §6.5.4), the counterpart of python-fido2's PinProtocolV1 and
@@ -135,12 +164,9 @@ func NewClientPin(c *Ctap2, protocol *PinProtocol) (*ClientPin, error) {
 	if info == nil {
 		return nil, errors.New("client: NewClientPin: no getInfo response")
 	}
-	for _, v := range []uint64{2, 1} {
-		for _, listed := range info.PinUvProtocols {
-			if listed == v {
-				p, _ := PinProtocolByVersion(v)
-				return &ClientPin{c: c, protocol: p}, nil
-			}
+	for _, p := range PinProtocols() {
+		if slices.Contains(info.PinUvProtocols, p.Version()) {
+			return &ClientPin{c: c, protocol: p}, nil
 		}
 	}
 	return nil, fmt.Errorf("%w: no PIN/UV auth protocol in common (authenticator lists %v)",
@@ -241,7 +267,8 @@ func (cp *ClientPin) KeyAgreement(ctx context.Context) (platformKey ctap.COSEKey
 
 // padNewPIN is the platform's check of a new PIN (CTAP 2.1 §6.5.1: at
 // least four Unicode code points and at least minPINLength, at most 63
-// bytes) and its padding to paddedNewPin (§6.5.5.5). The caller is to pass
+// bytes; at most maxPINLength code points when getInfo has that CTAP 2.2
+// member, §6.4) and its padding to paddedNewPin (§6.5.5.5). The caller is to pass
 // the PIN in Unicode Normalization Form C; it is not normalized here.
 func (cp *ClientPin) padNewPIN(pin string) ([]byte, error) {
 	padded, err := ctap.PadPIN(pin)
@@ -252,8 +279,12 @@ func (cp *ClientPin) padNewPIN(pin string) ([]byte, error) {
 	if info := cp.c.Info(); info != nil && info.MinPINLength > minLen {
 		minLen = info.MinPINLength
 	}
-	if n := uint64(utf8.RuneCountInString(pin)); n < minLen {
+	n := uint64(utf8.RuneCountInString(pin))
+	if n < minLen {
 		return nil, fmt.Errorf("%w: %d code points, the minimum is %d", ErrPINPolicy, n, minLen)
+	}
+	if info := cp.c.Info(); info != nil && info.HasMember(InfoMaxPINLength) && n > info.MaxPINLength {
+		return nil, fmt.Errorf("%w: %d code points, the key's maxPINLength is %d", ErrPINPolicy, n, info.MaxPINLength)
 	}
 	return padded, nil
 }

@@ -3,9 +3,14 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -454,27 +459,32 @@ func TestClientPinNewPINPolicy(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		minLen uint64 // 0: minPINLength absent
+		maxLen uint64 // 0: maxPINLength absent (CTAP 2.2 §6.4)
 		pin    string
 		ok     bool
 		also   error
 	}{
-		{"four digits", 0, "1234", true, nil},
-		{"three digits", 0, "123", false, nil},
-		{"empty", 0, "", false, ctap.ErrPINLength},
-		{"three code points in six bytes", 0, "ééé", false, nil},
-		{"four code points", 0, "éééé", true, nil},
-		{"below minPINLength", 6, "12345", false, nil},
-		{"at minPINLength", 6, "123456", true, nil},
-		{"minPINLength under four", 2, "123", false, nil},
-		{"63 bytes", 0, strings.Repeat("1", 63), true, nil},
-		{"64 bytes", 0, strings.Repeat("1", 64), false, ctap.ErrPINLength},
-		{"not UTF-8", 0, "1234\xff", false, ctap.ErrPINEncoding},
-		{"zero byte", 0, "1234\x00", false, ctap.ErrPINEncoding},
+		{"four digits", 0, 0, "1234", true, nil},
+		{"three digits", 0, 0, "123", false, nil},
+		{"empty", 0, 0, "", false, ctap.ErrPINLength},
+		{"three code points in six bytes", 0, 0, "ééé", false, nil},
+		{"four code points", 0, 0, "éééé", true, nil},
+		{"below minPINLength", 6, 0, "12345", false, nil},
+		{"at minPINLength", 6, 0, "123456", true, nil},
+		{"minPINLength under four", 2, 0, "123", false, nil},
+		{"63 bytes", 0, 0, strings.Repeat("1", 63), true, nil},
+		{"64 bytes", 0, 0, strings.Repeat("1", 64), false, ctap.ErrPINLength},
+		{"not UTF-8", 0, 0, "1234\xff", false, ctap.ErrPINEncoding},
+		{"zero byte", 0, 0, "1234\x00", false, ctap.ErrPINEncoding},
+		{"at maxPINLength", 0, 8, "12345678", true, nil},
+		{"over maxPINLength", 0, 8, "123456789", false, nil},
+		{"maxPINLength counts code points, not bytes", 0, 5, "ééééé", true, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			key := newPinKey(t, []uint64{2}, tokenOptions)
 			key.info.MinPINLength = tc.minLen
+			key.info.MaxPINLength = tc.maxLen
 			cp := newPinClient(t, key, nil)
 			err := cp.SetPIN(context.Background(), tc.pin)
 			if tc.ok {
@@ -671,5 +681,52 @@ func TestIsSupported(t *testing.T) {
 		if got := IsTokenSupported(info); got != tc.token {
 			t.Errorf("IsTokenSupported(%v) = %v", tc.options, got)
 		}
+	}
+}
+
+// TestPinProtocolConstants checks the named fixed inputs against the
+// protocols that use them (CTAP 2.1 §6.5.6 and §6.5.7): protocol one's
+// Encrypt is AES-256-CBC with PinProtocolV1IV, protocol two's KDF is
+// HKDF-SHA-256 with PinProtocolV2HKDFSalt and the two info strings.
+func TestPinProtocolConstants(t *testing.T) {
+	t.Parallel()
+	if PinProtocolV1IV != [16]byte{} || PinProtocolV2HKDFSalt != [32]byte{} {
+		t.Fatal("the IV or the salt is not all zero")
+	}
+	key := bytes.Repeat([]byte{0x42}, 32)
+	pt := bytes.Repeat([]byte{0x17}, 32)
+	got, err := PinProtocolV1().Encrypt(nil, key, pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, len(pt))
+	cipher.NewCBCEncrypter(block, PinProtocolV1IV[:]).CryptBlocks(want, pt)
+	if !bytes.Equal(got, want) {
+		t.Errorf("protocol one Encrypt = %x, CBC with PinProtocolV1IV = %x", got, want)
+	}
+
+	z := bytes.Repeat([]byte{0x99}, 32)
+	hmacKey, err := hkdf.Key(sha256.New, z, PinProtocolV2HKDFSalt[:], PinProtocolV2HKDFInfoHMAC, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aesKey, err := hkdf.Key(sha256.New, z, PinProtocolV2HKDFSalt[:], PinProtocolV2HKDFInfoAES, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := PinProtocolV2().KDF(z), append(hmacKey, aesKey...); !bytes.Equal(got, want) {
+		t.Errorf("protocol two KDF = %x, HKDF with the named inputs = %x", got, want)
+	}
+
+	var versions []uint64
+	for _, p := range PinProtocols() {
+		versions = append(versions, p.Version())
+	}
+	if !slices.Equal(versions, []uint64{2, 1}) {
+		t.Errorf("PinProtocols = %v, want [2 1]", versions)
 	}
 }

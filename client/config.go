@@ -105,15 +105,52 @@ func (cf *Config) ToggleAlwaysUV(ctx context.Context) error {
 // (nil leaves it out) and forceChangePin (sent only when true). A
 // minimum below the current one comes back as an error wrapping
 // ctap.StatusPINPolicyViolation. The cached Info still has the old
-// minPINLength: call GetInfo to see the new one.
+// minPINLength: call GetInfo to see the new one. SetMinPINLengthParams
+// also sends CTAP 2.2's pinComplexityPolicy.
 func (cf *Config) SetMinPINLength(ctx context.Context, minPINLength uint64, rpIDs []string, forceChangePin bool) error {
-	var p ctap.SetMinPINLengthParams
-	if minPINLength != 0 {
-		p.NewMinPINLength = &minPINLength
+	return cf.SetMinPINLengthParams(ctx, MinPINLengthParams{MinPINLength: minPINLength, RPIDs: rpIDs, ForceChangePIN: forceChangePin})
+}
+
+// MinPINLengthParams are the inputs of setMinPINLength (CTAP 2.1 §6.11.4,
+// pinComplexityPolicy from CTAP 2.2 §6.11.4), as python-fido2's
+// Config.set_min_pin_length takes them. Zero values are left out of the
+// request.
+type MinPINLengthParams struct {
+	// MinPINLength is newMinPINLength (0x01); 0 leaves the minimum as it is.
+	MinPINLength uint64
+	// RPIDs is minPinLengthRPIDs (0x02), the RP IDs allowed to read the
+	// minimum through the minPinLength extension.
+	RPIDs []string
+	// ForceChangePIN is forceChangePin (0x03): the PIN must be changed
+	// before the next use.
+	ForceChangePIN bool
+	// PINComplexityPolicy is pinComplexityPolicy (0x04, CTAP 2.2): the key
+	// is to enforce its PIN complexity policy from now on. The key must
+	// list pinComplexityPolicy (0x1B) in getInfo.
+	PINComplexityPolicy bool
+}
+
+// SetMinPINLengthParams sends setMinPINLength (CTAP 2.1 §6.11.4) with p.
+// PINComplexityPolicy on a key whose getInfo has no pinComplexityPolicy
+// member (0x1B, CTAP 2.2 §6.4) is refused before anything is sent, with an
+// error wrapping ErrNotSupported, as python-fido2 refuses it; a key that
+// has the member but no policy to apply answers for itself. The cached
+// Info keeps the old pinComplexityPolicy and minPINLength: call GetInfo to
+// see the new ones.
+func (cf *Config) SetMinPINLengthParams(ctx context.Context, p MinPINLengthParams) error {
+	var req ctap.SetMinPINLengthParams
+	if p.MinPINLength != 0 {
+		req.NewMinPINLength = &p.MinPINLength
 	}
-	p.MinPinLengthRPIDs = rpIDs
-	if forceChangePin {
-		p.ForceChangePin = &forceChangePin
+	req.MinPinLengthRPIDs = p.RPIDs
+	if p.ForceChangePIN {
+		req.ForceChangePin = &p.ForceChangePIN
 	}
-	return cf.call(ctx, ctap.ConfigSetMinPINLength, &p)
+	if p.PINComplexityPolicy {
+		if info := cf.c.Info(); info == nil || !info.HasMember(InfoPinComplexityPolicy) {
+			return fmt.Errorf("%w: setMinPINLength pinComplexityPolicy (getInfo has no pinComplexityPolicy, 0x1B)", ErrNotSupported)
+		}
+		req.PinComplexityPolicy = &p.PINComplexityPolicy
+	}
+	return cf.call(ctx, ctap.ConfigSetMinPINLength, &req)
 }

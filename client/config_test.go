@@ -183,3 +183,66 @@ func TestConfigInProcess(t *testing.T) {
 		t.Errorf("without a token: %v", err)
 	}
 }
+
+// TestConfigPinComplexityPolicy checks setMinPINLength's pinComplexityPolicy
+// (CTAP 2.2 §6.11.4): sent as {4: true} with the other members when the
+// key's getInfo has pinComplexityPolicy (0x1B), refused before sending when
+// it has not.
+func TestConfigPinComplexityPolicy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	token := bytes.Repeat([]byte{0x55}, 32)
+	p := PinProtocolV2()
+
+	// A 2.1 key: no pinComplexityPolicy member, nothing sent.
+	c, ft := newConfigCtap2(t)
+	cf, err := NewConfig(c, p, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cf.SetMinPINLengthParams(ctx, MinPINLengthParams{MinPINLength: 8, PINComplexityPolicy: true}); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("pinComplexityPolicy on a key without the member: %v, want ErrNotSupported", err)
+	}
+	if len(ft.sent) != 1 {
+		t.Errorf("%d commands sent, want only getInfo", len(ft.sent))
+	}
+
+	// A 2.2 key listing pinComplexityPolicy false.
+	info := mustMarshal(t, ctap.InfoResponse{
+		Versions: []string{ctap.VersionFIDO21, ctap.VersionFIDO22}, AAGUID: testAAGUID[:],
+		Options:             map[string]bool{ctap.OptionAuthnrCfg: true, ctap.OptionClientPIN: true},
+		PinComplexityPolicy: boolp(false),
+	})
+	ft = &fakeTransport{steps: []step{{resp: ok(info)}, {resp: ok(nil)}, {resp: ok(nil)}}}
+	if c, err = New(ctx, ft); err != nil {
+		t.Fatal(err)
+	}
+	if cf, err = NewConfig(c, p, token); err != nil {
+		t.Fatal(err)
+	}
+	if err := cf.SetMinPINLengthParams(ctx, MinPINLengthParams{MinPINLength: 8, ForceChangePIN: true, PINComplexityPolicy: true}); err != nil {
+		t.Fatal(err)
+	}
+	// false is the zero value and stays out of the request.
+	if err := cf.SetMinPINLengthParams(ctx, MinPINLengthParams{RPIDs: []string{"example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, params := range [][]byte{
+		{0xa3, 0x01, 0x08, 0x03, 0xf5, 0x04, 0xf5}, // {1: 8, 3: true, 4: true}
+		append([]byte{0xa1, 0x02, 0x81, 0x6b}, "example.com"...),
+	} {
+		var req ctap.ConfigRequest
+		if err := ctap.Unmarshal(ft.sent[i+1][1:], &req); err != nil {
+			t.Fatal(err)
+		}
+		msg := append(append(bytes.Repeat([]byte{0xff}, 32), 0x0d, byte(ctap.ConfigSetMinPINLength)), params...)
+		want := ctap.ConfigRequest{SubCommand: u64(ctap.ConfigSetMinPINLength), SubCommandParams: params,
+			PinUvAuthProtocol: u64(2), PinUvAuthParam: p.Authenticate(token, msg)}
+		if d := cmp.Diff(want, req); d != "" {
+			t.Errorf("request %d (-want +got):\n%s", i, d)
+		}
+	}
+	if c := cf.Ctap(); c == nil || cf.Protocol() != p || !bytes.Equal(cf.Token(), token) {
+		t.Error("Ctap, Protocol or Token do not return what NewConfig was given")
+	}
+}
