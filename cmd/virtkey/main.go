@@ -3,7 +3,7 @@
 //	virtkey serve [--udp ADDR] [--state PATH] [--profile NAME] [--presence auto|deny|prompt|control]
 //	              [--control PATH|off] [--name NAME] [--vid HEX] [--pid HEX] [--uhid PATH]
 //	              [--ready-file PATH] [--touch-timeout D] [--log-level LEVEL]
-//	virtkey profiles
+//	virtkey profiles [--names]
 //	virtkey touch|deny [--wait] [--timeout D] [--control PATH]
 //	virtkey finger N | --bad [--control PATH]
 //	virtkey power-cycle [--control PATH]
@@ -44,6 +44,7 @@ func main() {
 const usageText = `usage:
   virtkey serve [flags]          run the key (virtkey serve --help for the flags)
   virtkey profiles               list the device profiles for serve --profile
+  virtkey profiles --names       only their names, one a line
   virtkey faults                 list the named faults for serve --fault
   virtkey touch [--wait]         touch the key: answer the request that waits for a touch
   virtkey deny [--wait]          decline the request that waits for a touch

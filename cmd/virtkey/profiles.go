@@ -308,6 +308,14 @@ func (p *profile) authenticatorInfo() (*ctap.InfoResponse, error) {
 
 // listProfiles is `virtkey profiles`.
 func listProfiles(args []string, stdout, stderr io.Writer) int {
+	// --names prints the profile names alone, one a line, for scripts
+	// that serve every profile (interop/profiles.sh).
+	if len(args) == 1 && args[0] == "--names" {
+		for _, p := range profiles {
+			fmt.Fprintln(stdout, p.Name)
+		}
+		return 0
+	}
 	if len(args) > 0 {
 		fmt.Fprintln(stderr, "virtkey: profiles takes no arguments")
 		return 2
