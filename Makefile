@@ -57,8 +57,10 @@ prop:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./authenticator/ ./ctaphid/ ./virtkeytest/ | tee bench.txt
 
+# The suite and python-fido2 against every profile over UDP; the table
+# profile x outcome goes to PROFILES_OUT/profiles-table.md.
 interop:
-	bash interop/udp.sh
+	bash interop/profiles.sh
 	bash interop/webauthn.sh
 
 # Boot Debian's 6.1 kernel in QEMU and test the key over /dev/uhid with

@@ -17,6 +17,7 @@ import sys
 import time
 
 from fido2.cose import ES256
+from fido2.ctap import CtapError
 from fido2.ctap1 import APDU, ApduError, Ctap1
 from fido2.ctap2 import AssertionResponse, Ctap2
 from fido2.hid import CAPABILITY
@@ -37,6 +38,19 @@ def _poll(f):
 
 def run(dev, check):
     ctap1 = Ctap1(dev)
+    if dev.capabilities & CAPABILITY.CBOR and "U2F_V2" not in Ctap2(dev).info.versions:
+        # A CTAP2 key that does not list U2F_V2 (CTAP 2.1 §6.4 versions;
+        # with alwaysUv on, §7.2.1 and peers) refuses U2F registration.
+        client_param = hashlib.sha256(b"u2f-register-unlisted").digest()
+        try:
+            ctap1.register(client_param, hashlib.sha256(b"ctap1.python-fido2.example").digest())
+            check(False, "getInfo lists no U2F_V2: U2F_REGISTER is refused")
+        except ApduError as e:
+            # 0x6985 asks for a touch: the key would register.
+            check(e.code != APDU.USE_NOT_SATISFIED, "getInfo lists no U2F_V2: U2F_REGISTER: SW 0x%04X" % e.code)
+        except CtapError as e:
+            check(True, "getInfo lists no U2F_V2: U2F_REGISTER is refused: %s" % e)
+        return
     check(ctap1.get_version() == "U2F_V2", "U2F_VERSION is U2F_V2")
 
     rp_id = "ctap1.python-fido2.example"

@@ -42,7 +42,8 @@ def _secret(ctap, protocol, cred_id, salts, token=None):
 def run(ctap, pin, check):
     check(HmacSecretExtension.NAME in ctap.info.extensions,
           "getInfo extensions %s list hmac-secret" % ctap.info.extensions)
-    for protocol in (PinProtocolV1(), PinProtocolV2()):
+    # Each PIN/UV auth protocol the key lists (a CTAP 2.0 key: 1 alone).
+    for protocol in (p() for p in (PinProtocolV1, PinProtocolV2) if p.VERSION in ctap.info.pin_uv_protocols):
         v = protocol.VERSION
         create = HmacSecretExtension(ctap, protocol)
         ext_input = create.process_create_input({"hmacCreateSecret": True})
