@@ -598,7 +598,13 @@ func (a *Authenticator) nextSignCount() uint32 {
 func (a *Authenticator) save() error {
 	ch := Change{State: a.state}
 	a.creds.change(&ch)
-	err := a.store.Commit(&ch)
+	var err error
+	if ch.Clear || len(ch.Put)+len(ch.Delete) > 0 {
+		err = a.newCredStoreState() // CTAP 2.2 encCredStoreState (ctap22.go)
+	}
+	if err == nil {
+		err = a.store.Commit(&ch)
+	}
 	if err == nil {
 		a.creds.committed()
 		return nil

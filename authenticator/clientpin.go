@@ -318,6 +318,7 @@ func (hs *clientPINState) checkPINHash() error {
 		a.state.PINRetries = MaxPINRetries
 	}
 	a.state.UVFailures = 0
+	a.state.UVCountSincePIN = 0 // CTAP 2.2 §6.4 uvCountSinceLastPinEntry (ctap22.go)
 	return a.save()
 }
 
@@ -377,6 +378,7 @@ func (hs *clientPINState) changePIN() error {
 	if !a.faulty(FaultTokenSurvivesChangePIN) {
 		a.rt.token = pinToken{} // resetPinUvAuthToken
 	}
+	a.dropPersistentToken(false) // CTAP 2.2 §6.5.5.6: resetPersistentPinUvAuthToken (ctap22.go)
 	return a.save()
 }
 
@@ -417,6 +419,9 @@ func (hs *clientPINState) getPinUvAuthTokenUsingPin() error {
 	perms := *r.Permissions
 	if perms == 0 { // step 3
 		return fmt.Errorf("%w: permissions 0", ctap.StatusInvalidParameter)
+	}
+	if perms&ctap.PermissionPersistentCredMgmtRO != 0 && hs.a.pcmrSupported() {
+		return hs.grantPersistentToken(perms) // CTAP 2.2: pcmr (ctap22.go)
 	}
 	if bad := perms &^ (supportedPermissions | hs.a.bioPermissions()); bad != 0 { // step 4 (be: bio.go)
 		return fmt.Errorf("%w: permissions %#x", ctap.StatusUnauthorizedPermission, bad)

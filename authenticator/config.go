@@ -59,6 +59,7 @@ func (a *Authenticator) resetConfig() {
 	a.state.MinPINLength = 0
 	a.state.MinPINLengthRPIDs = nil
 	a.state.PINCodePoints = 0
+	a.state.PINComplexityPolicy = false
 }
 
 // configState is one authenticatorConfig (CTAP 2.1 §6.11). handle runs

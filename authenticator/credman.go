@@ -36,6 +36,10 @@ type credManState struct {
 	prev   *credManEnumeration // the enumeration before this command
 	resp   ctap.CredentialManagementResponse
 	empty  bool // the subcommand answers CTAP2_OK without a body
+	// pcmr is set when a read-only subcommand was authorized by the
+	// persistentPinUvAuthToken (verifyReadOnly): it has no permissions
+	// RP ID, whatever the pinUvAuthToken in use is bound to.
+	pcmr bool
 }
 
 func (a *Authenticator) credentialManagement(params []byte) ([]byte, error) {
@@ -103,11 +107,39 @@ func (hs *credManState) verifyToken() error {
 	return hs.a.verifyToken(r.PinUvAuthProtocol, r.PinUvAuthParam, msg, tokenUse{perm: ctap.PermissionCredentialManagement})
 }
 
+// verifyReadOnly is verifyToken for the read-only subcommands
+// (getCredsMetadata, enumerateRPsBegin, enumerateCredentialsBegin; their
+// GetNext subcommands take no pinUvAuthParam). On a CTAP 2.2 key a
+// pinUvAuthParam made with the persistentPinUvAuthToken, whose only
+// permission is pcmr, authorizes them too (CTAP 2.2 §6.5.5.7, §6.8; the
+// subcommands pcmr allows as pico-fido's cbor_cred_mgmt.c and libfido2's
+// FIDO_PUAT_CREDMAN_RO have them). deleteCredential and
+// updateUserInformation take the pinUvAuthToken only, so a pcmr token
+// there is CTAP2_ERR_PIN_AUTH_INVALID.
+func (hs *credManState) verifyReadOnly() error {
+	r := &hs.req
+	msg := append([]byte{byte(*r.SubCommand)}, r.SubCommandParams...)
+	if hs.a.persistentTokenVerifies(r.PinUvAuthProtocol, r.PinUvAuthParam, msg) {
+		hs.pcmr = true
+		return nil
+	}
+	return hs.verifyToken()
+}
+
+// boundRPID is the permissions RP ID of the token that authorized the
+// subcommand: none for the persistent token.
+func (hs *credManState) boundRPID() string {
+	if hs.pcmr {
+		return ""
+	}
+	return hs.a.rt.token.boundRPID()
+}
+
 // requireNoRPID is §6.8.2 step 4 and the same step of §6.8.3: a token
 // with a permissions RP ID cannot read the whole key
 // (CTAP2_ERR_PIN_AUTH_INVALID).
 func (hs *credManState) requireNoRPID() error {
-	if rp := hs.a.rt.token.boundRPID(); rp != "" {
+	if rp := hs.boundRPID(); rp != "" {
 		return fmt.Errorf("%w: token bound to RP %q", ctap.StatusPINAuthInvalid, rp)
 	}
 	return nil
@@ -126,7 +158,7 @@ func (hs *credManState) requireRPID(rpID string) error {
 // getCredsMetadata is §6.8.2: the number of discoverable credentials and
 // how many more fit.
 func (hs *credManState) getCredsMetadata() error {
-	if err := hs.verifyToken(); err != nil { // steps 1 to 3
+	if err := hs.verifyReadOnly(); err != nil { // steps 1 to 3
 		return err
 	}
 	if err := hs.requireNoRPID(); err != nil { // step 4
@@ -149,7 +181,7 @@ func (hs *credManState) getCredsMetadata() error {
 // credential. No discoverable credential at all is
 // CTAP2_ERR_NO_CREDENTIALS.
 func (hs *credManState) enumerateRPsBegin() error {
-	if err := hs.verifyToken(); err != nil { // steps 1 to 3
+	if err := hs.verifyReadOnly(); err != nil { // steps 1 to 3
 		return err
 	}
 	if err := hs.requireNoRPID(); err != nil { // step 4
@@ -195,10 +227,10 @@ func (hs *credManState) enumerateCredentialsBegin() error {
 	if hs.params.RPIDHash == nil { // step 2
 		return fmt.Errorf("%w: rpIDHash", ctap.StatusMissingParameter)
 	}
-	if err := hs.verifyToken(); err != nil { // steps 3 to 6
+	if err := hs.verifyReadOnly(); err != nil { // steps 3 to 6
 		return err
 	}
-	if rp := hs.a.rt.token.boundRPID(); rp != "" { // step 6
+	if rp := hs.boundRPID(); rp != "" { // step 6
 		if h := sha256.Sum256([]byte(rp)); !bytes.Equal(h[:], hs.params.RPIDHash) {
 			return fmt.Errorf("%w: token bound to another RP", ctap.StatusPINAuthInvalid)
 		}

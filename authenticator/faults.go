@@ -110,6 +110,12 @@ const (
 
 	FaultHMACSecretSaltAuthUnchecked Fault = "hmac-secret-saltauth-unchecked"
 	FaultMCAlwaysDiscoverable        Fault = "mc-always-discoverable"
+
+	// CTAP 2.2 (ctap22.go).
+	FaultEncIdentifierFixedIV             Fault = "encidentifier-fixed-iv"
+	FaultCredStoreStateFixed              Fault = "credstorestate-fixed"
+	FaultPersistentTokenSurvivesChangePIN Fault = "pcmr-survives-changepin"
+	FaultPCMRWithOtherPermissions         Fault = "pcmr-with-other-permissions"
 )
 
 // faultCatalogue is every fault, in the order `virtkey faults` lists them.
@@ -180,11 +186,15 @@ var faultCatalogue = []FaultInfo{
 	{FaultHMACSecretSaltAuthUnchecked, "ext", "hmac-secret answers a salt whose saltAuth does not verify", "CTAP 2.1 §12.5 (verify(shared secret, saltEnc, saltAuth); CTAP2_ERR_PIN_AUTH_INVALID)", ""},
 	{FaultMCAlwaysDiscoverable, "mc", "makeCredential stores every credential as discoverable, rk false or absent", "CTAP 2.1 §6.1.2 steps 5.4, 17 (rk false: a non-discoverable credential)", ""},
 	{FaultU2FCheckOnlySigns, "u2f", "U2F authenticate with control byte check-only signs instead of answering SW_CONDITIONS_NOT_SATISFIED", "FIDO U2F Raw Message Formats §5.1", ""},
+	{FaultEncIdentifierFixedIV, "ctap22", "encIdentifier and encCredStoreState are encrypted under an all-zero IV, the same bytes at every getInfo", "CTAP 2.2 §6.4 (encIdentifier: a fresh IV at every getInfo)", ""},
+	{FaultCredStoreStateFixed, "ctap22", "encCredStoreState stays the same when discoverable credentials are made or deleted", "CTAP 2.2 §6.4 (encCredStoreState), §6.1.2 step 17", ""},
+	{FaultPersistentTokenSurvivesChangePIN, "ctap22", "changePIN leaves the persistentPinUvAuthToken (pcmr) valid", "CTAP 2.2 §6.5.5.6 (resetPersistentPinUvAuthToken)", ""},
+	{FaultPCMRWithOtherPermissions, "ctap22", "the pcmr permission is granted together with other permissions", "CTAP 2.2 §6.5.5.7 (pcmr alone; CTAP2_ERR_UNAUTHORIZED_PERMISSION)", ""},
 	{FaultPINProtocolCrash, "crash", "clientPIN indexes its protocol table with pinUvAuthProtocol unchecked: any value but 1 or 2 crashes the key (the daemon's process exits)", "CTAP 2.1 §6.5.5.1 (an unsupported pinUvAuthProtocol is CTAP1_ERR_INVALID_PARAMETER)", ""},
 }
 
 // faultFamilies is the order of the families in Faults.
-var faultFamilies = []string{"rp", "getinfo", "mc", "ga", "clientpin", "credman", "largeblobs", "config", "ext", "selection", "reset", "u2f", "crash"}
+var faultFamilies = []string{"rp", "getinfo", "mc", "ga", "clientpin", "credman", "largeblobs", "config", "ext", "selection", "reset", "u2f", "ctap22", "crash"}
 
 // Faults returns the catalogue, family by family, in the order `virtkey
 // faults` lists it.

@@ -87,6 +87,7 @@ func (a *Authenticator) info() *ctap.InfoResponse {
 		info.Options[ctap.OptionCredMgmt] = true
 		info.Options[ctap.OptionCredentialMgmtPreview] = true
 	}
+	a.ctap22Info(info) // versions, and a 2.2 key's members 0x16 to 0x1F (ctap22.go)
 	return info
 }
 

@@ -60,6 +60,10 @@ func (a *Authenticator) reset(ctx context.Context) error {
 	if !a.faulty(FaultResetKeepsLargeBlobs) {
 		a.state.LargeBlobArray = nil // §6.6: the initial large-blob array
 	}
+	// CTAP 2.2: the persistent token goes, the key gets a new device
+	// identifier, and no UV is counted since a PIN entry (ctap22.go).
+	a.dropPersistentToken(true)
+	a.state.UVCountSincePIN = 0
 	a.sealer = sealer
 	a.rt = powerUp(a.rt.powerOn) // all volatile state, but the reset window runs on
 	if err := a.save(); err != nil {

@@ -93,6 +93,22 @@ type State struct {
 	// §6.7, bio.go); none means built-in UV with bio enrollment is not
 	// configured.
 	Fingerprints []FingerprintTemplate `json:"fingerprints,omitempty"`
+
+	// The CTAP 2.2 state (ctap22.go). PersistentToken is the
+	// persistentPinUvAuthToken that a pcmr grant hands out, 32 bytes or
+	// nil before the first grant; changePIN and authenticatorReset drop
+	// it. DeviceID is the 16-byte identifier that getInfo's encIdentifier
+	// carries, made with the first persistent token and replaced by
+	// authenticatorReset. CredStoreState is the 16-byte value that
+	// encCredStoreState carries, new whenever the discoverable
+	// credentials change. UVCountSincePIN counts the built-in user
+	// verifications since the last correct PIN (uvCountSinceLastPinEntry).
+	// PINComplexityPolicy is setMinPINLength's pinComplexityPolicy.
+	PersistentToken     []byte `json:"persistentToken,omitempty"`
+	DeviceID            []byte `json:"deviceId,omitempty"`
+	CredStoreState      []byte `json:"credStoreState,omitempty"`
+	UVCountSincePIN     uint64 `json:"uvCountSincePin,omitempty"`
+	PINComplexityPolicy bool   `json:"pinComplexityPolicy,omitempty"`
 }
 
 // AttestationState is the attestation key material: a self-signed P-256
@@ -218,6 +234,10 @@ func (s *State) Validate() error {
 		return bad("minPINLength %d out of range %d to 63", s.MinPINLength, MinPINLength)
 	case s.PINCodePoints < 0 || s.PINCodePoints > 63:
 		return bad("PIN length %d out of range", s.PINCodePoints)
+	case len(s.PersistentToken) != 0 && len(s.PersistentToken) != 32:
+		return bad("persistent pinUvAuthToken of %d bytes, want 32", len(s.PersistentToken))
+	case len(s.DeviceID) != 0 && len(s.DeviceID) != 16, len(s.CredStoreState) != 0 && len(s.CredStoreState) != 16:
+		return bad("device identifier or credential store state not 16 bytes")
 	}
 	seen := make(map[string]struct{}, len(s.Credentials))
 	for i := range s.Credentials {

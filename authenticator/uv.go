@@ -134,6 +134,7 @@ func (a *Authenticator) performBuiltInUV(ctx context.Context, req UVRequest, int
 		switch {
 		case err == nil:
 			a.state.UVFailures = 0
+			a.state.UVCountSincePIN++ // CTAP 2.2 §6.4 uvCountSinceLastPinEntry (ctap22.go)
 			if err := a.save(); err != nil {
 				return 0, err
 			}

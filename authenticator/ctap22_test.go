@@ -1,0 +1,158 @@
+package authenticator
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"slices"
+	"testing"
+
+	"github.com/virtkey/virtkey/ctap"
+)
+
+// versions22 is the versions of a CTAP 2.2 key.
+var versions22 = append(slices.Clone(Versions), ctap.VersionFIDO22)
+
+func withVersions(vs []string) keyOption { return func(c *Config) { c.Versions = vs } }
+
+// openMember decrypts encIdentifier or encCredStoreState with the
+// persistent token as a platform does (python-fido2's get_identifier).
+func openMember(t *testing.T, tok, enc []byte, label string) []byte {
+	t.Helper()
+	if len(enc) != 32 {
+		t.Fatalf("%s of %d bytes, want 32", label, len(enc))
+	}
+	key, err := hkdf.Key(sha256.New, tok, make([]byte, 32), label, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := aes.NewCipher(key)
+	out := make([]byte, 16)
+	cipher.NewCBCDecrypter(b, enc[:16]).CryptBlocks(out, enc[16:])
+	return out
+}
+
+// pcmrToken gets the persistent token with the pcmr permission.
+func (p *platform) pcmrToken(t *testing.T) []byte {
+	t.Helper()
+	tok, s := p.token("1234", ptr(ctap.PermissionPersistentCredMgmtRO), nil)
+	if s != ctap.StatusOK {
+		t.Fatalf("pcmr token: %v", s)
+	}
+	return tok
+}
+
+func TestInfoCTAP22Members(t *testing.T) {
+	k21 := newTestKey(t)
+	info := k21.info()
+	if info.AttestationFormats != nil || info.MaxPINLength != 0 || info.PinComplexityPolicy != nil || info.TransportsForReset != nil {
+		t.Errorf("a 2.1 key lists CTAP 2.2 members: %+v", info)
+	}
+	if _, ok := info.Options[ctap.OptionPerCredMgmtRO]; ok {
+		t.Errorf("a 2.1 key lists perCredMgmtRO")
+	}
+	k := newTestKey(t, withVersions(versions22))
+	info = k.info()
+	if !slices.Contains(info.Versions, ctap.VersionFIDO22) {
+		t.Errorf("versions %v", info.Versions)
+	}
+	if !slices.Equal(info.AttestationFormats, []string{"packed", "none"}) || info.MaxPINLength != 63 ||
+		info.PinComplexityPolicy == nil || *info.PinComplexityPolicy || !info.Options[ctap.OptionPerCredMgmtRO] ||
+		!slices.Equal(info.TransportsForReset, []string{"usb"}) || info.LongTouchForReset == nil || *info.LongTouchForReset ||
+		!slices.Equal(info.AuthenticatorConfigCommands, []uint64{1, 2, 3}) || string(info.PinComplexityPolicyURL) != PINComplexityPolicyURL {
+		t.Errorf("2.2 members: %+v", info)
+	}
+	if info.UVCountSinceLastPinEntry != nil {
+		t.Errorf("uvCountSinceLastPinEntry on a key without built-in UV")
+	}
+	if info.EncIdentifier != nil || info.EncCredStoreState != nil {
+		t.Errorf("encIdentifier before any persistent token")
+	}
+	kn := newTestKey(t, withVersions(versions22), withAttestation(AttestationNone))
+	if got := kn.info().AttestationFormats; !slices.Equal(got, []string{"none"}) {
+		t.Errorf("attestationFormats of a key without attestation: %v", got)
+	}
+}
+
+func TestPersistentToken(t *testing.T) {
+	forProtocols(t, func(t *testing.T, v uint64) {
+		k := newTestKey(t, withVersions(versions22))
+		k.mustRegister(mcReq("a.example", []byte("alice"), true))
+		p := newPlatform(k, v)
+		if s := p.setPIN("1234"); s != ctap.StatusOK {
+			t.Fatalf("setPIN: %v", s)
+		}
+		if _, s := p.token("1234", ptr(ctap.PermissionPersistentCredMgmtRO|ctap.PermissionCredentialManagement), nil); s != ctap.StatusUnauthorizedPermission {
+			t.Errorf("pcmr|cm: %v, want CTAP2_ERR_UNAUTHORIZED_PERMISSION", s)
+		}
+		tok := p.pcmrToken(t)
+		if again := p.pcmrToken(t); !bytes.Equal(again, tok) {
+			t.Errorf("a second pcmr grant gave another token")
+		}
+		cm := &cmPlatform{platform: p, cmd: ctap.CmdCredentialManagement, tok: tok}
+		check := func(when string) {
+			t.Helper()
+			if r, s := cm.call(ctap.CredMgmtGetCredsMetadata, nil); s != ctap.StatusOK || *r.ExistingResidentCredentialsCount != 1 {
+				t.Errorf("%s: getCredsMetadata with pcmr: %v", when, s)
+			}
+			if _, s := cm.call(ctap.CredMgmtEnumerateRPsBegin, nil); s != ctap.StatusOK {
+				t.Errorf("%s: enumerateRPsBegin with pcmr: %v", when, s)
+			}
+			r, s := cm.call(ctap.CredMgmtEnumerateCredentialsBegin, rpParams("a.example"))
+			if s != ctap.StatusOK {
+				t.Fatalf("%s: enumerateCredentialsBegin with pcmr: %v", when, s)
+			}
+			if _, s := cm.call(ctap.CredMgmtDeleteCredential, credParams(r.CredentialID.ID)); s != ctap.StatusPINAuthInvalid {
+				t.Errorf("%s: deleteCredential with pcmr: %v, want CTAP2_ERR_PIN_AUTH_INVALID", when, s)
+			}
+		}
+		check("after the grant")
+		// A token with other permissions leaves it alone.
+		p.mustToken("1234", ctap.PermissionGetAssertion, "a.example")
+		check("after a ga token")
+		k.a.PowerCycle()
+		check("after a power cycle")
+
+		info := k.info()
+		id := openMember(t, tok, info.EncIdentifier, "encIdentifier")
+		st := openMember(t, tok, info.EncCredStoreState, "encCredStoreState")
+		info2 := k.info()
+		if bytes.Equal(info.EncIdentifier, info2.EncIdentifier) {
+			t.Errorf("encIdentifier the same at two getInfos")
+		}
+		if got := openMember(t, tok, info2.EncIdentifier, "encIdentifier"); !bytes.Equal(got, id) {
+			t.Errorf("the device identifier changed between getInfos")
+		}
+		full := &cmPlatform{platform: p, cmd: ctap.CmdCredentialManagement, tok: p.mustToken("1234", ctap.PermissionCredentialManagement, "")}
+		r, s := full.call(ctap.CredMgmtEnumerateCredentialsBegin, rpParams("a.example"))
+		if s != ctap.StatusOK {
+			t.Fatalf("enumerateCredentialsBegin: %v", s)
+		}
+		if _, s := full.call(ctap.CredMgmtDeleteCredential, credParams(r.CredentialID.ID)); s != ctap.StatusOK {
+			t.Fatalf("deleteCredential: %v", s)
+		}
+		if got := openMember(t, tok, k.info().EncCredStoreState, "encCredStoreState"); bytes.Equal(got, st) {
+			t.Errorf("encCredStoreState unchanged by a deleted discoverable credential")
+		}
+
+		if s := p.changePIN("1234", "5678"); s != ctap.StatusOK {
+			t.Fatalf("changePIN: %v", s)
+		}
+		if _, s := cm.call(ctap.CredMgmtGetCredsMetadata, nil); s != ctap.StatusPINAuthInvalid {
+			t.Errorf("the old pcmr token after changePIN: %v, want CTAP2_ERR_PIN_AUTH_INVALID", s)
+		}
+	})
+}
+
+func TestPCMROnCTAP21Key(t *testing.T) {
+	k := newTestKey(t)
+	p := newPlatform(k, 2)
+	if s := p.setPIN("1234"); s != ctap.StatusOK {
+		t.Fatalf("setPIN: %v", s)
+	}
+	if _, s := p.token("1234", ptr(ctap.PermissionPersistentCredMgmtRO), nil); s != ctap.StatusUnauthorizedPermission {
+		t.Errorf("pcmr on a 2.1 key: %v, want CTAP2_ERR_UNAUTHORIZED_PERMISSION", s)
+	}
+}

@@ -1,0 +1,201 @@
+package conformance
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+
+	"github.com/virtkey/virtkey/client"
+	"github.com/virtkey/virtkey/ctap"
+)
+
+// CTAP 2.2 cases: the persistentPinUvAuthToken with the pcmr permission
+// and read-only credential management (CTAP 2.2 §6.5.5.7, §6.8), and the
+// getInfo members encrypted with it, encIdentifier and encCredStoreState
+// (CTAP 2.2 §6.4). They run on a key that lists FIDO_2_2 and the
+// perCredMgmtRO option, from a factory-new key with testPIN set.
+//
+// The CTAP 2.2 text could not be read where these were written: the
+// rules are CTAP 2.2's as python-fido2 (Info.get_identifier), libfido2
+// (fido_dev_get_puat, FIDO_PUAT_CREDMAN_RO) and pico-fido implement
+// them, and where those leave a choice the cases accept each reading.
+
+// pcmrCase starts a pcmr case: a factory-new key that lists the
+// perCredMgmtRO option, with testPIN set, the PIN made known to the run
+// (so that discoverable credentials can be made and removed).
+func (t *T) pcmrCase() *pinCase {
+	if v, _ := t.Ctap2().Info().Option(ctap.OptionPerCredMgmtRO); !v {
+		t.skipFeature("the key does not list perCredMgmtRO true")
+	}
+	pc := t.preferredPIN()
+	t.needFreshKey()
+	pc.refresh()
+	pc.setPIN()
+	t.UsePIN(testPIN)
+	t.info() // getInfo afresh: clientPin is true now
+	return pc
+}
+
+// pcmrToken gets the persistentPinUvAuthToken: permissions pcmr alone.
+func (pc *pinCase) pcmrToken() []byte {
+	tok, err := pc.cp.GetPinToken(pc.t.ctx, testPIN, ctap.PermissionPersistentCredMgmtRO, "")
+	if err != nil {
+		pc.t.Fatalf("getPinUvAuthTokenUsingPinWithPermissions with pcmr (0x40) on a key listing perCredMgmtRO: %v", err)
+	}
+	return tok
+}
+
+// credMan returns a CredentialManagement client authorized by tok.
+func (pc *pinCase) credMan(tok []byte) *client.CredentialManagement {
+	cm, err := client.NewCredentialManagement(pc.t.Ctap2(), pc.p, tok)
+	if err != nil {
+		pc.t.Fatalf("CredentialManagement: %v", err)
+	}
+	return cm
+}
+
+// openInfoMember decrypts encIdentifier or encCredStoreState (CTAP 2.2
+// §6.4) with the persistent token: the IV is the first 16 bytes, the key
+// the first 16 bytes of HKDF-SHA-256(token, 32 zero bytes of salt, info
+// label), the cipher AES-128-CBC.
+func openInfoMember(t *T, tok, enc []byte, label string) []byte {
+	if len(enc) < 2*aes.BlockSize || len(enc)%aes.BlockSize != 0 {
+		t.Fatalf("%s of %d bytes: want an IV and at least one AES block", label, len(enc))
+	}
+	key, err := hkdf.Key(sha256.New, tok, make([]byte, 32), label, 16)
+	if err != nil {
+		t.Fatalf("HKDF: %v", err)
+	}
+	b, _ := aes.NewCipher(key)
+	out := make([]byte, len(enc)-aes.BlockSize)
+	cipher.NewCBCDecrypter(b, enc[:aes.BlockSize]).CryptBlocks(out, enc[aes.BlockSize:])
+	return out
+}
+
+// encMembers reads getInfo afresh and returns encIdentifier and
+// encCredStoreState, failing the case when the key lists neither once a
+// persistent token exists.
+func (t *T) encMembers(what string) (id, state []byte) {
+	info := t.info()
+	if info.Raw.EncIdentifier == nil {
+		t.Fatalf("%s: getInfo has no encIdentifier (0x19) although a pcmr token was granted", what)
+	}
+	return info.Raw.EncIdentifier, info.Raw.EncCredStoreState
+}
+
+func init() {
+	Register(
+		Case{ID: "ctap22-pcmr-read", Section: "CTAP 2.2 §6.5.5.7.2, §6.8.2, §6.8.3, §6.8.4", Versions: CTAP22, Destructive: true,
+			Title: "a key listing perCredMgmtRO grants pcmr alone, and the persistent token runs getCredsMetadata, enumerateRPsBegin and enumerateCredentialsBegin",
+			Run: func(t *T) {
+				pc := t.pcmrCase()
+				cred := t.MakeCredential("pcmr-read", true)
+				cm := pc.credMan(pc.pcmrToken())
+				md, err := cm.GetMetadata(t.ctx)
+				t.ExpectStatus(err, ctap.StatusOK, "getCredsMetadata with the pcmr token")
+				if md.ExistingResidentCredentialsCount == nil || *md.ExistingResidentCredentialsCount != 1 {
+					t.Errorf("existingResidentCredentialsCount %v, want 1", md.ExistingResidentCredentialsCount)
+				}
+				_, err = cm.EnumerateRPsBegin(t.ctx)
+				t.ExpectStatus(err, ctap.StatusOK, "enumerateRPsBegin with the pcmr token")
+				h := t.RPIDHash()
+				r, err := cm.EnumerateCredsBegin(t.ctx, h[:])
+				t.ExpectStatus(err, ctap.StatusOK, "enumerateCredentialsBegin with the pcmr token")
+				if r.CredentialID == nil || !bytes.Equal(r.CredentialID.ID, cred.ID) {
+					t.Fatalf("enumerateCredentialsBegin returned another credential")
+				}
+			}},
+		Case{ID: "ctap22-pcmr-alone", Section: "CTAP 2.2 §6.5.5.7.2", Versions: CTAP22, Destructive: true,
+			Title: "pcmr requested together with cm is refused (CTAP2_ERR_UNAUTHORIZED_PERMISSION, or CTAP1_ERR_INVALID_PARAMETER) and gives no token",
+			Run: func(t *T) {
+				pc := t.pcmrCase()
+				_, err := pc.send(pc.tokenRequest(ctap.PINGetPinUvAuthTokenUsingPinWithPermissions, testPIN,
+					u64(ctap.PermissionPersistentCredMgmtRO|ctap.PermissionCredentialManagement), nil))
+				t.ExpectOneOf(err, "getPinUvAuthTokenUsingPinWithPermissions with pcmr|cm",
+					ctap.StatusUnauthorizedPermission, ctap.StatusInvalidParameter)
+			}},
+		Case{ID: "ctap22-pcmr-read-only", Section: "CTAP 2.2 §6.5.5.7, §6.8.5, §6.8.6", Versions: CTAP22, Destructive: true,
+			Title: "the pcmr token cannot delete a credential or update its user (CTAP2_ERR_PIN_AUTH_INVALID) and the credential stays",
+			Run: func(t *T) {
+				pc := t.pcmrCase()
+				cred := t.MakeCredential("pcmr-ro", true)
+				cm := pc.credMan(pc.pcmrToken())
+				t.ExpectStatus(cm.DeleteCred(t.ctx, cred.Descriptor()), ctap.StatusPINAuthInvalid, "deleteCredential with the pcmr token")
+				t.ExpectStatus(cm.UpdateUserInfo(t.ctx, cred.Descriptor(), ctap.UserEntity{ID: cred.User.ID, Name: "renamed"}),
+					ctap.StatusPINAuthInvalid, "updateUserInformation with the pcmr token")
+				h := t.RPIDHash()
+				creds, err := pc.credMan(pc.token(ctap.PermissionCredentialManagement, "")).EnumerateCreds(t.ctx, h[:])
+				t.ExpectStatus(err, ctap.StatusOK, "enumerateCredentials with a cm token")
+				if len(creds) != 1 || creds[0].User == nil || creds[0].User.Name == "renamed" {
+					t.Fatalf("the credential was changed by a request with the pcmr token")
+				}
+			}},
+		Case{ID: "ctap22-pcmr-persists", Section: "CTAP 2.2 §6.5.5.7 (persistentPinUvAuthToken)", Versions: CTAP22, Destructive: true,
+			Needs: []Capability{CapPowerCycle},
+			Title: "the pcmr token still reads the credentials after a power cycle and after a pinUvAuthToken with other permissions was issued",
+			Run: func(t *T) {
+				pc := t.pcmrCase()
+				t.MakeCredential("pcmr-persist", true)
+				tok := pc.pcmrToken()
+				pc.token(ctap.PermissionGetAssertion, t.RPID())
+				_, err := pc.credMan(tok).GetMetadata(t.ctx)
+				t.ExpectStatus(err, ctap.StatusOK, "getCredsMetadata with the pcmr token after a ga token")
+				t.PowerCycle()
+				pc.refresh()
+				_, err = pc.credMan(tok).GetMetadata(t.ctx)
+				t.ExpectStatus(err, ctap.StatusOK, "getCredsMetadata with the pcmr token after a power cycle")
+			}},
+		Case{ID: "ctap22-pcmr-changepin", Section: "CTAP 2.2 §6.5.5.6 (resetPersistentPinUvAuthToken)", Versions: CTAP22, Destructive: true,
+			Title: "after changePIN the old pcmr token is refused (CTAP2_ERR_PIN_AUTH_INVALID)",
+			Run: func(t *T) {
+				pc := t.pcmrCase()
+				t.MakeCredential("pcmr-changepin", true)
+				tok := pc.pcmrToken()
+				if err := pc.cp.ChangePIN(t.ctx, testPIN, "56785678"); err != nil {
+					t.Fatalf("changePIN: %v", err)
+				}
+				t.UsePIN("56785678")
+				_, err := pc.credMan(tok).GetMetadata(t.ctx)
+				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "getCredsMetadata with the pcmr token from before changePIN")
+			}},
+		Case{ID: "ctap22-encidentifier", Section: "CTAP 2.2 §6.4 (encIdentifier, 0x19)", Versions: CTAP22, Destructive: true,
+			Title: "encIdentifier decrypts with the pcmr token to the same identifier at every getInfo, under a fresh IV each time",
+			Run: func(t *T) {
+				pc := t.pcmrCase()
+				if t.info().Raw.EncIdentifier != nil {
+					t.Observef("encIdentifier is listed before any pcmr token was granted")
+				}
+				tok := pc.pcmrToken()
+				enc1, _ := t.encMembers("first getInfo")
+				enc2, _ := t.encMembers("second getInfo")
+				if bytes.Equal(enc1, enc2) {
+					t.Errorf("encIdentifier is the same bytes at two getInfos: no fresh IV")
+				}
+				if id1, id2 := openInfoMember(t, tok, enc1, "encIdentifier"), openInfoMember(t, tok, enc2, "encIdentifier"); !bytes.Equal(id1, id2) {
+					t.Fatalf("encIdentifier decrypts to %x, then to %x", id1, id2)
+				}
+			}},
+		Case{ID: "ctap22-enccredstorestate", Section: "CTAP 2.2 §6.4 (encCredStoreState, 0x1E)", Versions: CTAP22, Destructive: true,
+			Title: "encCredStoreState decrypts with the pcmr token to a value that stays while nothing changes and changes with a new discoverable credential",
+			Run: func(t *T) {
+				pc := t.pcmrCase()
+				tok := pc.pcmrToken()
+				_, enc1 := t.encMembers("first getInfo")
+				_, enc2 := t.encMembers("second getInfo")
+				if enc1 == nil {
+					t.skipFeature("the key does not list encCredStoreState")
+				}
+				s1, s2 := openInfoMember(t, tok, enc1, "encCredStoreState"), openInfoMember(t, tok, enc2, "encCredStoreState")
+				if !bytes.Equal(s1, s2) {
+					t.Fatalf("encCredStoreState changed with no change to the credentials: %x, then %x", s1, s2)
+				}
+				t.MakeCredential("credstore", true)
+				_, enc3 := t.encMembers("getInfo after makeCredential")
+				if s3 := openInfoMember(t, tok, enc3, "encCredStoreState"); bytes.Equal(s1, s3) {
+					t.Fatalf("encCredStoreState is %x before and after a new discoverable credential", s1)
+				}
+			}},
+	)
+}
