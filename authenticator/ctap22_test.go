@@ -15,7 +15,6 @@ import (
 // versions22 is the versions of a CTAP 2.2 key.
 var versions22 = append(slices.Clone(Versions), ctap.VersionFIDO22)
 
-func withVersions(vs []string) keyOption { return func(c *Config) { c.Versions = vs } }
 
 // openMember decrypts encIdentifier or encCredStoreState with the
 // persistent token as a platform does (python-fido2's get_identifier).
@@ -53,7 +52,7 @@ func TestInfoCTAP22Members(t *testing.T) {
 	if _, ok := info.Options[ctap.OptionPerCredMgmtRO]; ok {
 		t.Errorf("a 2.1 key lists perCredMgmtRO")
 	}
-	k := newTestKey(t, withVersions(versions22))
+	k := newTestKey(t, withVersions(versions22...))
 	info = k.info()
 	if !slices.Contains(info.Versions, ctap.VersionFIDO22) {
 		t.Errorf("versions %v", info.Versions)
@@ -70,7 +69,7 @@ func TestInfoCTAP22Members(t *testing.T) {
 	if info.EncIdentifier != nil || info.EncCredStoreState != nil {
 		t.Errorf("encIdentifier before any persistent token")
 	}
-	kn := newTestKey(t, withVersions(versions22), withAttestation(AttestationNone))
+	kn := newTestKey(t, withVersions(versions22...), withAttestation(AttestationNone))
 	if got := kn.info().AttestationFormats; !slices.Equal(got, []string{"none"}) {
 		t.Errorf("attestationFormats of a key without attestation: %v", got)
 	}
@@ -78,7 +77,7 @@ func TestInfoCTAP22Members(t *testing.T) {
 
 func TestPersistentToken(t *testing.T) {
 	forProtocols(t, func(t *testing.T, v uint64) {
-		k := newTestKey(t, withVersions(versions22))
+		k := newTestKey(t, withVersions(versions22...))
 		k.mustRegister(mcReq("a.example", []byte("alice"), true))
 		p := newPlatform(k, v)
 		if s := p.setPIN("1234"); s != ctap.StatusOK {
