@@ -15,7 +15,6 @@ import (
 // versions22 is the versions of a CTAP 2.2 key.
 var versions22 = append(slices.Clone(Versions), ctap.VersionFIDO22)
 
-
 // openMember decrypts encIdentifier or encCredStoreState with the
 // persistent token as a platform does (python-fido2's get_identifier).
 func openMember(t *testing.T, tok, enc []byte, label string) []byte {
