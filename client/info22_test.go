@@ -123,6 +123,11 @@ func TestInfo22Vectors(t *testing.T) {
 		if err != nil {
 			t.Fatalf("New over %s: %v", name, err)
 		}
+		// The typed message re-encodes to python-fido2's bytes: every
+		// member, 0x19-0x1F included, has its key and CBOR type.
+		if again := mustMarshal(t, c.Info().Raw); !bytes.Equal(again, body) {
+			t.Errorf("%s: ctap.Marshal(Raw) = %x, python-fido2 encoded %x", name, again, body)
+		}
 		return c.Info()
 	}
 
