@@ -211,3 +211,42 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCTAP20PIN: on a CTAP 2.0 key with a PIN, makeCredential needs a
+// pinAuth even for a non-discoverable credential (CTAP 2.0 §5.1 step 6),
+// and getPinToken's token serves several requests for several RPs.
+func TestCTAP20PIN(t *testing.T) {
+	k := newTestKey(t, withVersions(ctap20Versions...))
+	p := newPlatform(k, 1)
+	if s := p.setPIN("1234"); s != ctap.StatusOK {
+		t.Fatalf("setPIN: %v", s)
+	}
+	if _, s := k.makeCredential(mcReq("example.com", []byte("u"), false)); s != ctap.StatusPUATRequired {
+		t.Errorf("makeCredential without pinAuth: %v, want CTAP2_ERR_PIN_REQUIRED (0x36)", s)
+	}
+	tok, s := p.token("1234", nil, nil)
+	if s != ctap.StatusOK {
+		t.Fatalf("getPinToken: %v", s)
+	}
+	var id []byte
+	for _, rp := range []string{"a.example", "b.example", "a.example"} {
+		mc := mcReq(rp, []byte("u"), false)
+		p.authorize(tok, &mc.PinUvAuthParam, &mc.PinUvAuthProtocol)
+		resp, s := k.makeCredential(mc)
+		if s != ctap.StatusOK {
+			t.Fatalf("makeCredential for %s with the same pinToken: %v", rp, s)
+		}
+		ad, err := ctap.ParseAuthData(resp.AuthData)
+		if err != nil || !ad.Flags.Has(ctap.FlagUV) {
+			t.Fatalf("authData %+v %v: want the uv bit", ad, err)
+		}
+		id = ad.AttestedCredential.CredentialID
+	}
+	for range 2 {
+		ga := gaReq("a.example", id)
+		p.authorize(tok, &ga.PinUvAuthParam, &ga.PinUvAuthProtocol)
+		if _, s := k.getAssertion(ga); s != ctap.StatusOK {
+			t.Fatalf("getAssertion with the same pinToken: %v", s)
+		}
+	}
+}

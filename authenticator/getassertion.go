@@ -274,7 +274,7 @@ func (hs *getAssertionState) collectUserPresence() error {
 		}
 	}
 	hs.flags |= ctap.FlagUP
-	if hs.req.PinUvAuthParam != nil && !hs.a.faulty(FaultTokenNotConsumed) {
+	if hs.req.PinUvAuthParam != nil && !hs.a.faulty(FaultTokenNotConsumed) && !hs.a.ctap20() { // a CTAP 2.0 pinToken stays (ctap20.go)
 		hs.a.rt.token.consume()
 	}
 	return nil

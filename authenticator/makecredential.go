@@ -225,6 +225,9 @@ func (a *Authenticator) checkPinUvAuthProtocol(param []byte, protocol *uint64) e
 // CTAP2_ERR_PUAT_REQUIRED with a PIN set (clientPin true) and
 // CTAP2_ERR_OPERATION_DENIED without one.
 func (hs *makeCredentialState) checkUvRequired() error {
+	if hs.a.ctap20() {
+		return hs.ctap20PINRequired() // CTAP 2.0 §5.1 step 6, ctap20.go
+	}
 	if !hs.a.protectedByUV() || hs.req.PinUvAuthParam != nil || hs.uv || !hs.rk {
 		return nil
 	}
@@ -368,7 +371,7 @@ func (hs *makeCredentialState) collectUserPresence() error {
 		}
 	}
 	hs.flags |= ctap.FlagUP
-	if hs.req.PinUvAuthParam != nil {
+	if hs.req.PinUvAuthParam != nil && !hs.a.ctap20() { // a CTAP 2.0 pinToken stays (ctap20.go)
 		hs.a.rt.token.consume()
 	}
 	return nil

@@ -130,6 +130,9 @@ func (a *Authenticator) verifyToken(protocol *uint64, param, msg []byte, use tok
 	if !ok || !a.supportsProtocol(*protocol) {
 		return fmt.Errorf("%w: pinUvAuthProtocol %d", ctap.StatusInvalidParameter, *protocol)
 	}
+	if a.ctap20() {
+		use = ctap20Token(use) // no permissions RP ID (ctap20.go)
+	}
 	if a.faulty(FaultTokenNoExpiry) && a.rt.token.value != nil {
 		a.rt.token.issued = a.now()
 	}

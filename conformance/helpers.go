@@ -29,8 +29,13 @@ func (t *T) RPIDHash() [32]byte { return sha256.Sum256([]byte(t.RPID())) }
 var ES256 = []ctap.CredentialParameter{{Type: ctap.CredentialTypePublicKey, Alg: ctap.AlgES256}}
 
 // MakeCredentialRequest returns a valid request for the case's RP: a user
-// named after label, ES256, and rk as given.
+// named after label, ES256, and rk as given. A request for a discoverable
+// credential skips the case on a key whose getInfo has rk false or absent
+// (needRK).
 func (t *T) MakeCredentialRequest(label string, rk bool) *ctap.MakeCredentialRequest {
+	if rk {
+		t.needRK()
+	}
 	req := &ctap.MakeCredentialRequest{
 		ClientDataHash:   t.Hash("mc/" + label),
 		RP:               &ctap.RPEntity{ID: t.RPID(), Name: "virtkey conformance"},
@@ -265,4 +270,15 @@ func deref[V any](p *V) string {
 		return "absent"
 	}
 	return Sprintf("%v", *p)
+}
+
+// needRK skips a case that makes a discoverable credential on a key that
+// does not make them: getInfo's rk option false or absent (CTAP 2.1 §6.4
+// "rk"; CTAP 2.0 §5.4 the same). Such a key answers rk true with
+// CTAP2_ERR_UNSUPPORTED_OPTION (§6.1.2 step 5.4), which mc-rk-false-refuses-rk
+// checks.
+func (t *T) needRK() {
+	if rk, _ := t.Ctap2().Info().Option(ctap.OptionRK); !rk {
+		t.skipFeature("the key's rk option is false: no discoverable credentials (CTAP 2.1 §6.4)")
+	}
 }

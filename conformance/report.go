@@ -44,6 +44,7 @@ var Areas = []Area{
 	{"hid", "CTAPHID framing, channels, keepalive, cancel, lock (CTAP 2.1 §11.2)"},
 	{"u2f", "CTAP1/U2F over CTAPHID_MSG (FIDO U2F v1.2, CTAP 2.1 §10, §11.2.9.1.1)"},
 	{"ctap22", "CTAP 2.2: the pcmr token, encIdentifier and encCredStoreState, attestationFormatsPreference, pinComplexityPolicy (CTAP 2.2 §6.1, §6.4, §6.5.5.7, §6.11.4)"},
+	{"ver", "what a key's version and features leave out: 2.1 commands on a 2.0 key, unlisted PIN protocols (CTAP 2.0 §5, CTAP 2.1 §6)"},
 }
 
 // AreaOf is the area prefix of a case ID: the part before the first dash.

@@ -9,6 +9,7 @@ import (
 	"github.com/virtkey/virtkey/authenticator"
 	"github.com/virtkey/virtkey/client"
 	"github.com/virtkey/virtkey/ctaphid"
+	"github.com/virtkey/virtkey/profile"
 )
 
 // Clock is a key's clock: a base clock plus an offset that only Advance
@@ -67,6 +68,11 @@ func (c *Clock) Offset() time.Duration {
 // command in progress is cancelled) and a new one is built from the same
 // Config and Store, so it knows only what the old one saved.
 type Key struct {
+	// ServerConfig is what Open passes to ctaphid.Serve; nil means its
+	// defaults. A U2F-only profile sets U2FOnly (NewProfileKey). Set it
+	// before the first Open.
+	ServerConfig *ctaphid.ServerConfig
+
 	cfg   authenticator.Config
 	user  *User
 	clock *Clock
@@ -107,6 +113,22 @@ func NewKey(cfg authenticator.Config) (*Key, error) {
 	return k, nil
 }
 
+// NewProfileKey builds a key of profile p: NewKey with p.Config and
+// cfg's Rand, Now and Store, and for a profile without CTAP2 a transport
+// that refuses CTAPHID_CBOR (ctaphid.ServerConfig.U2FOnly).
+func NewProfileKey(p profile.Profile, cfg authenticator.Config) (*Key, error) {
+	pc := p.Config
+	pc.Rand, pc.Now, pc.Store = cfg.Rand, cfg.Now, cfg.Store
+	k, err := NewKey(pc)
+	if err != nil {
+		return nil, fmt.Errorf("control: profile %s: %w", p.Name, err)
+	}
+	if !p.CTAP2 {
+		k.ServerConfig = &ctaphid.ServerConfig{U2FOnly: true}
+	}
+	return k, nil
+}
+
 // Authenticator returns the running authenticator; after a power cycle it
 // is a new one.
 func (k *Key) Authenticator() *authenticator.Authenticator {
@@ -137,7 +159,7 @@ func (k *Key) PowerCycles() int {
 
 // Open connects a client to the key on a new in-memory CTAPHID link.
 func (k *Key) Open(ctx context.Context) (*client.Device, error) {
-	return client.OpenInProcess(ctx, k, nil)
+	return client.OpenInProcess(ctx, k, k.ServerConfig)
 }
 
 // HandleCBOR implements ctaphid.Handler.

@@ -140,7 +140,7 @@ func all() []Profile {
 		{
 			Name: "passkey",
 			Description: "CTAP 2.1 passkey provider: discoverable credentials that are backup eligible and backed up " +
-				"(BE and BS set), built-in user verification, ES256 only, no attestation",
+				"(BE and BS set), built-in user verification, ES256 only, no attestation, enterprise or other",
 			Config: authenticator.Config{
 				Versions:    slices.Clone(versions21),
 				AAGUID:      PasskeyAAGUID,
@@ -148,6 +148,9 @@ func all() []Profile {
 				Algorithms:  []int64{ctap.AlgES256},
 				Attestation: authenticator.AttestationNone,
 				Backup:      authenticator.BackupFlags{Eligible: true, State: true},
+				// A passkey provider attests nothing, enterprise
+				// attestation included.
+				NoEnterpriseAttestation: true,
 			},
 			CTAP2:      true,
 			Sensor:     true,

@@ -17,6 +17,8 @@ import (
 	"github.com/virtkey/virtkey/authenticator"
 	"github.com/virtkey/virtkey/client"
 	"github.com/virtkey/virtkey/control"
+	"github.com/virtkey/virtkey/ctaphid"
+	"github.com/virtkey/virtkey/profile"
 )
 
 // Rand is a deterministic byte stream: SHA-256 in counter mode over a seed.
@@ -64,6 +66,10 @@ type Target struct {
 	// Seed makes the key's randomness reproducible.
 	Seed string
 
+	// U2FOnly makes each key's transport refuse CTAPHID_CBOR, as a
+	// U2F-only key's does (a profile without CTAP2).
+	U2FOnly bool
+
 	mu    sync.Mutex
 	key   *control.Key
 	fresh bool
@@ -77,6 +83,14 @@ func NewTarget(cfg authenticator.Config, fresh bool) *Target {
 	return &Target{Config: cfg, Seed: "virtkeytest", fresh: fresh}
 }
 
+// NewProfileTarget returns a target whose keys are of profile p
+// (profile.Lookup).
+func NewProfileTarget(p profile.Profile, fresh bool) *Target {
+	t := NewTarget(p.Config, fresh)
+	t.U2FOnly = !p.CTAP2
+	return t
+}
+
 func (t *Target) newKeyLocked() error {
 	cfg := t.Config
 	if cfg.Rand == nil {
@@ -87,6 +101,9 @@ func (t *Target) newKeyLocked() error {
 	key, err := control.NewKey(cfg)
 	if err != nil {
 		return err
+	}
+	if t.U2FOnly {
+		key.ServerConfig = &ctaphid.ServerConfig{U2FOnly: true}
 	}
 	t.key = key
 	return nil

@@ -1,0 +1,154 @@
+package conformance_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/virtkey/virtkey/authenticator"
+	"github.com/virtkey/virtkey/client"
+	"github.com/virtkey/virtkey/conformance"
+	"github.com/virtkey/virtkey/ctap"
+	"github.com/virtkey/virtkey/profile"
+	"github.com/virtkey/virtkey/virtkeytest"
+)
+
+// TestSuiteEveryProfile runs the whole suite against a fresh in-process
+// key of each profile (profile.All), as `ctaptest` does against `virtkey
+// serve --profile NAME`: no case may fail, and a case may be skipped only
+// because the key is of another version or lacks the feature, never
+// because the suite could not drive it. The table it logs (go test -v) is
+// the profile × passed/failed/skipped table of the project's notes.
+//
+// The default profile's run is TestSuiteInProcess's; with -short only
+// the CTAP 2.0 and U2F profiles run, the ones least like the default.
+func TestSuiteEveryProfile(t *testing.T) {
+	var table []string
+	for _, p := range profile.All() {
+		if p.Name == profile.Default {
+			continue
+		}
+		if testing.Short() && p.Name != "fido20-pin" && p.Name != "u2f" {
+			continue
+		}
+		t.Run(p.Name, func(t *testing.T) {
+			target := virtkeytest.NewProfileTarget(p, true)
+			results := conformance.Run(context.Background(), target, conformance.Options{})
+			passed, failed, skipped := conformance.Summary(results)
+			table = append(table, fmt.Sprintf("%-14s %4d %4d %4d", p.Name, passed, failed, skipped))
+			for _, r := range results {
+				switch r.Outcome {
+				case conformance.Fail:
+					t.Errorf("%s (%s): %s", r.Case.ID, r.Case.Section, strings.Join(r.Messages, "; "))
+				case conformance.Skip:
+					why := strings.Join(r.Messages, "; ")
+					if testing.Verbose() {
+						t.Logf("SKIP %s: %s", r.Case.ID, why)
+					}
+					if !allowedSkip(why) {
+						t.Errorf("%s skipped for a reason that is not \"not this version / feature\": %s", r.Case.ID, why)
+					}
+				}
+			}
+		})
+	}
+	t.Logf("profile         pass fail skip\n%s", strings.Join(table, "\n"))
+}
+
+// allowedSkip reports whether a skip's reason says the key is of another
+// version or lacks (or has) a feature: the forms the suite's skips take
+// for those. A skip for a missing capability of the target (control,
+// power cycles, a fresh key), a PIN the run does not know or anything
+// else matches none of them.
+func allowedSkip(why string) bool {
+	for _, re := range allowedSkips {
+		if re.MatchString(why) {
+			return true
+		}
+	}
+	return false
+}
+
+var allowedSkips = []*regexp.Regexp{
+	regexp.MustCompile(`^the case applies to [A-Za-z0-9_, ]+; the key lists [A-Z0-9_, ]+$`), // not this version
+	regexp.MustCompile(`^not this feature: `),
+	regexp.MustCompile(`^U2F-only key: no CTAPHID_CBOR$`),
+	regexp.MustCompile(`^key does not list the [A-Za-z-]+ extension`),
+	regexp.MustCompile(`^key does not support (algorithm -?\d+|EdDSA)`),
+	regexp.MustCompile(`^key lists (no algorithms|fewer than two algorithms)`),
+	regexp.MustCompile(`^(the )?key (has built-in user verification|is protected by built-in user verification|has user verification configured)`),
+	regexp.MustCompile(`^key does not report remainingDiscoverableCredentials$`),
+}
+
+// TestAllowedSkip checks the skip filter both ways.
+func TestAllowedSkip(t *testing.T) {
+	for why, want := range map[string]bool{
+		"the case applies to FIDO_2_1, FIDO_2_2; the key lists U2F_V2, FIDO_2_0": true,
+		"not this feature: the key does not list the credMgmt option":            true,
+		"key does not list the credBlob extension":                               true,
+		"needs capability power-cycle: the target cannot power-cycle the key":    false,
+		"no PIN: the run knows no PIN for this key":                              false,
+	} {
+		if got := allowedSkip(why); got != want {
+			t.Errorf("allowedSkip(%q) = %v, want %v", why, got, want)
+		}
+	}
+}
+
+// filteredKey is the daemon's old fido20-pin: a CTAP 2.1 key whose getInfo
+// is rewritten to say CTAP 2.0 with PIN protocol 1 and nothing else. The
+// version cases must catch it.
+type filteredKey struct{ *virtkeytest.Target }
+
+func (k filteredKey) HandleCBOR(ctx context.Context, req []byte) []byte {
+	key, err := k.Target.Controlled()
+	if err != nil {
+		return []byte{byte(ctap.StatusOther)}
+	}
+	resp := key.HandleCBOR(ctx, req)
+	if len(req) == 0 || ctap.Command(req[0]) != ctap.CmdGetInfo || len(resp) == 0 || resp[0] != 0 {
+		return resp
+	}
+	var info ctap.InfoResponse
+	if err := ctap.Unmarshal(resp[1:], &info); err != nil {
+		return resp
+	}
+	out := ctap.InfoResponse{
+		Versions: []string{ctap.VersionU2FV2, ctap.VersionFIDO20}, Extensions: []string{ctap.ExtHMACSecret},
+		AAGUID: info.AAGUID, MaxMsgSize: info.MaxMsgSize, PinUvAuthProtocols: []uint64{1},
+		Options: map[string]bool{"rk": true, "up": true, "plat": false, "clientPin": info.Options["clientPin"]},
+	}
+	return append([]byte{0}, ctap.MustMarshal(&out)...)
+}
+
+func (k filteredKey) HandleMsg(ctx context.Context, req []byte) ([]byte, error) {
+	key, err := k.Target.Controlled()
+	if err != nil {
+		return nil, err
+	}
+	return key.HandleMsg(ctx, req)
+}
+
+func (k filteredKey) Open(ctx context.Context) (*client.Device, error) {
+	return client.OpenInProcess(ctx, k, nil)
+}
+
+// TestVersionCasesCatchAFilter runs the version cases against a key that
+// only hides its CTAP 2.1 commands and protocol 2 from getInfo: each must
+// fail (a warning counts for the SHOULD ones).
+func TestVersionCasesCatchAFilter(t *testing.T) {
+	target := filteredKey{virtkeytest.NewTarget(authenticator.Config{}, true)}
+	results := conformance.Run(context.Background(), target, conformance.Options{
+		Filter: regexp.MustCompile(`^ver-(20-no-21-commands|20-no-21-clientpin-subcommands|pin-protocol-unlisted)$`)})
+	if len(results) != 3 {
+		t.Fatalf("%d results, want 3", len(results))
+	}
+	for _, r := range results {
+		t.Logf("%s: %v %v %v", r.Case.ID, r.Outcome, r.Messages, r.Warnings)
+		if r.Outcome == conformance.Pass && len(r.Warnings) == 0 {
+			t.Errorf("%s passed against a key that only filters getInfo: %v", r.Case.ID, r.Messages)
+		}
+	}
+}
