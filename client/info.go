@@ -50,6 +50,11 @@ const (
 	// DefaultMinPINLength is the minimum PIN length when minPINLength is
 	// absent (CTAP 2.1 §6.5.1).
 	DefaultMinPINLength = 4
+	// DefaultAttestationFormat is the one attestation statement format a
+	// platform assumes when attestationFormats (0x16) is absent: packed
+	// (CTAP 2.2 §6.4, as python-fido2's Info.attestation_formats default
+	// has it).
+	DefaultAttestationFormat = "packed"
 	// DefaultMaxPINLength is the maximum PIN length in Unicode code points
 	// when maxPINLength (0x1D) is absent: 63, the most a paddedNewPin of
 	// 64 bytes holds (CTAP 2.2 §6.4; python-fido2's Info.max_pin_length
@@ -60,7 +65,8 @@ const (
 // Info is the authenticatorGetInfo response (CTAP 2.1 §6.4), the Go
 // counterpart of python-fido2's Info. Absent optional members are zero
 // values, except MaxMsgSize (DefaultMaxMsgSize), MinPINLength
-// (DefaultMinPINLength) and MaxPINLength (DefaultMaxPINLength); HasMember
+// (DefaultMinPINLength), MaxPINLength (DefaultMaxPINLength) and
+// AttestationFormats ([DefaultAttestationFormat]); HasMember
 // tells absent from zero. The members from 0x16 on are CTAP 2.2's (§6.4); a
 // key that does not know them leaves them out.
 type Info struct {
@@ -85,7 +91,7 @@ type Info struct {
 	Certifications                map[string]uint64          // 0x13
 	RemainingDiscCreds            *uint64                    // 0x14 remainingDiscoverableCredentials
 	VendorPrototypeConfigCommands []uint64                   // 0x15
-	AttestationFormats            []string                   // 0x16 (CTAP 2.2)
+	AttestationFormats            []string                   // 0x16 (CTAP 2.2); ["packed"] when absent
 	UVCountSinceLastPINEntry      *uint64                    // 0x17 (CTAP 2.2)
 	LongTouchForReset             bool                       // 0x18 (CTAP 2.2)
 	// EncIdentifier (0x19, CTAP 2.2) is the key's identifier encrypted
@@ -186,6 +192,9 @@ func ParseInfo(body []byte) (*Info, error) {
 	}
 	if !members[InfoMinPINLength] {
 		info.MinPINLength = DefaultMinPINLength
+	}
+	if !members[InfoAttestationFormats] {
+		info.AttestationFormats = []string{DefaultAttestationFormat}
 	}
 	if !members[InfoMaxPINLength] {
 		info.MaxPINLength = DefaultMaxPINLength

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -187,6 +188,9 @@ func TestInfo22Vectors(t *testing.T) {
 		}
 		if IsCredentialManagementReadOnlySupported(info) {
 			t.Error("IsCredentialManagementReadOnlySupported = true without perCredMgmtRO")
+		}
+		if !slices.Equal(info.AttestationFormats, []string{"packed"}) || info.HasMember(InfoAttestationFormats) {
+			t.Errorf("attestationFormats absent: %v, want [packed] assumed", info.AttestationFormats)
 		}
 		// No authenticatorConfigCommands: authnrCfg answers, and ok says so.
 		if s, o := info.SupportsConfigCommand(ctap.ConfigSetMinPINLength); !s || o {

@@ -125,8 +125,10 @@ func TestParseInfoDefaults(t *testing.T) {
 		MaxMsgSize:   DefaultMaxMsgSize,
 		MinPINLength: DefaultMinPINLength,
 		MaxPINLength: DefaultMaxPINLength,
-		Raw:          ctap.InfoResponse{Versions: []string{ctap.VersionFIDO20, ctap.VersionFIDO21}, AAGUID: testAAGUID[:]},
-		Encoded:      body,
+		// attestationFormats absent: packed is assumed (CTAP 2.2 §6.4).
+		AttestationFormats: []string{"packed"},
+		Raw:                ctap.InfoResponse{Versions: []string{ctap.VersionFIDO20, ctap.VersionFIDO21}, AAGUID: testAAGUID[:]},
+		Encoded:            body,
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Info{})); diff != "" {
 		t.Errorf("ParseInfo (-want +got):\n%s", diff)

@@ -132,6 +132,7 @@ var fuzzInfo = ctap.InfoResponse{
 	Options: map[string]bool{ctap.OptionClientPIN: true, ctap.OptionPinUvAuthToken: true, ctap.OptionCredMgmt: true,
 		ctap.OptionBioEnroll: true, ctap.OptionLargeBlobs: true, ctap.OptionAuthnrCfg: true, ctap.OptionRK: true},
 	MaxMsgSize: 1024, PinUvAuthProtocols: []uint64{2, 1}, MaxSerializedLargeBlobArray: 2048,
+	PinComplexityPolicy: new(bool), MaxPINLength: 63,
 }
 
 // FuzzClientResponses answers every client operation with the same
@@ -296,6 +297,7 @@ func fuzzClientResponse(t *testing.T, info, resp []byte) {
 		_ = cf.EnableEnterpriseAttestation(ctx)
 		_ = cf.ToggleAlwaysUV(ctx)
 		_ = cf.SetMinPINLength(ctx, 6, []string{"example.com"}, true)
+		_ = cf.SetMinPINLengthParams(ctx, MinPINLengthParams{MinPINLength: 8, PINComplexityPolicy: true})
 
 		// CTAP1/U2F (§11.2.9.1.1 and the U2F raw messages).
 		u2f := NewCtap1(et)
