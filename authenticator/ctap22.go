@@ -285,3 +285,29 @@ func (hs *clientPINState) grantPersistentToken(perms uint64) error {
 	hs.resp.PinUvAuthToken = enc
 	return nil
 }
+
+// attestationFormat is the attestation statement format makeCredential
+// chose by the platform's attestationFormatsPreference (CTAP 2.2 §6.1.2
+// step 19; the text as webauthn4j-ctap and the ctap2 Rust crates quote
+// it): a key that supports more than one format and implements 2.2 "MUST
+// choose a supported format whose attestation statement format
+// identifier appears with the lowest index" in the list. "" means the
+// list leaves the choice to the key (absent, empty, none of the key's
+// formats on it, or a 2.1 key), which then gives what Config.Attestation
+// says. Unknown identifiers are passed over, not refused. A list that is
+// not an array of text strings never gets here: the request's decoding
+// refuses it (CTAP2_ERR_CBOR_UNEXPECTED_TYPE). "none" chosen this way
+// leaves out an enterprise attestation too: the platform asked for no
+// attestation statement.
+func (hs *makeCredentialState) attestationFormat() string {
+	if !hs.a.implements(ctap.VersionFIDO22) || hs.a.faulty(FaultAttFormatsPreferenceIgnored) {
+		return ""
+	}
+	own := hs.a.attestationFormats()
+	for _, f := range hs.req.AttestationFormatsPreference {
+		if slices.Contains(own, f) {
+			return f
+		}
+	}
+	return ""
+}

@@ -154,3 +154,38 @@ func TestPCMROnCTAP21Key(t *testing.T) {
 		t.Errorf("pcmr on a 2.1 key: %v, want CTAP2_ERR_UNAUTHORIZED_PERMISSION", s)
 	}
 }
+
+func TestAttestationFormatsPreference(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		versions []string
+		mode     AttestationMode
+		pref     []string
+		want     string
+	}{
+		{"2.2 none", versions22, AttestationPacked, []string{"none"}, "none"},
+		{"2.2 unknown then none", versions22, AttestationPacked, []string{"x-tpm", "none", "packed"}, "none"},
+		{"2.2 packed first", versions22, AttestationPacked, []string{"packed", "none"}, "packed"},
+		{"2.2 only unknown", versions22, AttestationPacked, []string{"x-tpm"}, "packed"},
+		{"2.2 empty", versions22, AttestationPacked, []string{}, "packed"},
+		{"2.2 self, none", versions22, AttestationSelf, []string{"none"}, "none"},
+		{"2.2 none key, packed asked", versions22, AttestationNone, []string{"packed"}, "none"},
+		{"2.1 ignores it", Versions, AttestationPacked, []string{"none"}, "packed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := newTestKey(t, withVersions(tc.versions...), withAttestation(tc.mode))
+			req := mcReq("a.example", []byte("alice"), false)
+			req.AttestationFormatsPreference = tc.pref
+			resp, s := k.makeCredential(req)
+			if s != ctap.StatusOK {
+				t.Fatalf("makeCredential: %v", s)
+			}
+			if resp.Fmt != tc.want {
+				t.Errorf("fmt %q, want %q", resp.Fmt, tc.want)
+			}
+			if tc.want == "none" && (resp.AttStmt.Sig != nil || resp.AttStmt.X5C != nil || resp.EPAtt != nil) {
+				t.Errorf("none with a statement: %+v", resp.AttStmt)
+			}
+		})
+	}
+}

@@ -116,6 +116,7 @@ const (
 	FaultCredStoreStateFixed              Fault = "credstorestate-fixed"
 	FaultPersistentTokenSurvivesChangePIN Fault = "pcmr-survives-changepin"
 	FaultPCMRWithOtherPermissions         Fault = "pcmr-with-other-permissions"
+	FaultAttFormatsPreferenceIgnored      Fault = "attestation-formats-preference-ignored"
 )
 
 // faultCatalogue is every fault, in the order `virtkey faults` lists them.
@@ -190,6 +191,7 @@ var faultCatalogue = []FaultInfo{
 	{FaultCredStoreStateFixed, "ctap22", "encCredStoreState stays the same when discoverable credentials are made or deleted", "CTAP 2.2 §6.4 (encCredStoreState), §6.1.2 step 17", ""},
 	{FaultPersistentTokenSurvivesChangePIN, "ctap22", "changePIN leaves the persistentPinUvAuthToken (pcmr) valid", "CTAP 2.2 §6.5.5.6 (resetPersistentPinUvAuthToken)", ""},
 	{FaultPCMRWithOtherPermissions, "ctap22", "the pcmr permission is granted together with other permissions", "CTAP 2.2 §6.5.5.7 (pcmr alone; CTAP2_ERR_UNAUTHORIZED_PERMISSION)", ""},
+	{FaultAttFormatsPreferenceIgnored, "ctap22", "makeCredential ignores attestationFormatsPreference and always gives the key's default format", "CTAP 2.2 §6.1.2 step 19 (the supported format with the lowest index in attestationFormatsPreference)", ""},
 	{FaultPINProtocolCrash, "crash", "clientPIN indexes its protocol table with pinUvAuthProtocol unchecked: any value but 1 or 2 crashes the key (the daemon's process exits)", "CTAP 2.1 §6.5.5.1 (an unsupported pinUvAuthProtocol is CTAP1_ERR_INVALID_PARAMETER)", ""},
 }
 

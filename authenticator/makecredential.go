@@ -549,6 +549,10 @@ func (hs *makeCredentialState) makeAuthData() error {
 func (hs *makeCredentialState) attest() error {
 	a := hs.a
 	hs.resp.AuthData = hs.authData
+	if hs.attestationFormat() == ctap.FormatNone { // CTAP 2.2 attestationFormatsPreference (ctap22.go)
+		hs.resp.Fmt = ctap.FormatNone
+		return nil
+	}
 	if hs.epAtt { // enterprise.go
 		return hs.enterpriseAttest()
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"slices"
 
 	"github.com/virtkey/virtkey/client"
 	"github.com/virtkey/virtkey/ctap"
@@ -87,6 +88,64 @@ func (t *T) encMembers(what string) (id, state []byte) {
 
 func init() {
 	Register(
+		Case{ID: "ctap22-attestation-formats", Section: "CTAP 2.2 §6.1.2 step 19, §6.4 (attestationFormats)", Versions: CTAP22,
+			Title: "with attestationFormatsPreference the key gives the listed format it supports that comes first, passing over unknown ones",
+			Run: func(t *T) {
+				own := t.Ctap2().Info().Raw.AttestationFormats
+				if len(own) < 2 {
+					t.skipFeature("the key lists fewer than two attestationFormats (%v): it has no choice to make", own)
+				}
+				for i, pref := range [][]string{
+					{"x-unknown-format", own[1], own[0]},
+					{own[0], own[1]},
+					{"x-unknown-format", own[1]},
+				} {
+					req := t.MakeCredentialRequest(Sprintf("attfmt-%d", i), false)
+					req.AttestationFormatsPreference = pref
+					resp, err := t.Ctap2().MakeCredential(t.ctx, req)
+					t.ExpectStatus(err, ctap.StatusOK, Sprintf("makeCredential with attestationFormatsPreference %q", pref))
+					want := own[0]
+					if pref[0] != own[0] {
+						want = own[1]
+					}
+					if resp.Fmt != want {
+						t.Fatalf("attestationFormatsPreference %q on a key listing %q: fmt %q, want %q", pref, own, resp.Fmt, want)
+					}
+					if err := resp.Verify(req.ClientDataHash, nil); err != nil {
+						t.Fatalf("fmt %q: the attestation statement does not verify: %v", resp.Fmt, err)
+					}
+				}
+			}},
+		Case{ID: "ctap22-attestation-formats-none", Section: "CTAP 2.2 §6.1.2 step 19, §6.4 (attestationFormats)", Versions: CTAP22,
+			Title: `attestationFormatsPreference ["none"] on a key listing "none" gives fmt "none" with an empty attStmt`,
+			Run: func(t *T) {
+				own := t.Ctap2().Info().Raw.AttestationFormats
+				if !slices.Contains(own, ctap.FormatNone) {
+					t.skipFeature(`the key does not list "none" in attestationFormats (%q)`, own)
+				}
+				req := t.MakeCredentialRequest("attfmt-none", false)
+				req.AttestationFormatsPreference = []string{ctap.FormatNone}
+				resp, err := t.Ctap2().MakeCredential(t.ctx, req)
+				t.ExpectStatus(err, ctap.StatusOK, `makeCredential with attestationFormatsPreference ["none"]`)
+				if resp.Fmt != ctap.FormatNone {
+					t.Fatalf(`attestationFormatsPreference ["none"]: fmt %q, want "none"`, resp.Fmt)
+				}
+				if !bytes.Equal(resp.AttStmtRaw, []byte{0xa0}) {
+					t.Fatalf(`fmt "none" with attStmt %x, want the empty map a0 (WebAuthn L3 §8.7)`, []byte(resp.AttStmtRaw))
+				}
+			}},
+		Case{ID: "ctap22-attestation-formats-type", Section: "CTAP 2.2 §6.1 (attestationFormatsPreference: array of text strings); CTAP 2.1 §8",
+			Versions: CTAP22,
+			Title:    "an attestationFormatsPreference that is not an array of text strings gives CTAP2_ERR_CBOR_UNEXPECTED_TYPE",
+			Run: func(t *T) {
+				req := t.MakeCredentialRequest("attfmt-type", false)
+				m := map[int]any{1: req.ClientDataHash, 2: req.RP, 3: req.User, 4: req.PubKeyCredParams}
+				for _, bad := range []any{[]any{uint64(1)}, "none", []any{[]byte("none")}} {
+					m[0x0B] = bad
+					st, _ := t.Raw(ctap.CmdMakeCredential, t.Encode(m))
+					t.ExpectStatus(statusErr(st), ctap.StatusCBORUnexpectedType, Sprintf("attestationFormatsPreference %#v", bad))
+				}
+			}},
 		Case{ID: "ctap22-pcmr-read", Section: "CTAP 2.2 §6.5.5.7.2, §6.8.2, §6.8.3, §6.8.4", Versions: CTAP22, Destructive: true,
 			Title: "a key listing perCredMgmtRO grants pcmr alone, and the persistent token runs getCredsMetadata, enumerateRPsBegin and enumerateCredentialsBegin",
 			Run: func(t *T) {
