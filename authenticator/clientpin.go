@@ -266,6 +266,8 @@ func (hs *clientPINState) decryptNewPIN() (string, error) {
 		return "", fmt.Errorf("%w: %w", ctap.StatusPINPolicyViolation, err)
 	case utf8.RuneCountInString(pin) < hs.a.minPINLength() && !hs.a.faulty(FaultPINMinLengthIgnored): // setMinPINLength may have raised it (config.go)
 		return "", fmt.Errorf("%w: PIN shorter than %d code points", ctap.StatusPINPolicyViolation, hs.a.minPINLength())
+	case hs.a.pinComplexityEnforced() && !pinComplexityOK(pin): // CTAP 2.2 (ext_pincomplexity.go)
+		return "", fmt.Errorf("%w: the PIN complexity policy refuses a repeated or sequential PIN", ctap.StatusPINPolicyViolation)
 	}
 	return pin, nil
 }

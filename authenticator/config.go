@@ -215,6 +215,7 @@ func (hs *configState) setMinPINLength() error {
 	if p.MinPinLengthRPIDs != nil {
 		a.state.MinPINLengthRPIDs = append([]string(nil), p.MinPinLengthRPIDs...)
 	}
+	a.setPINComplexityPolicy(p.PinComplexityPolicy) // CTAP 2.2 (ext_pincomplexity.go)
 	if a.pinSet() { // step 7
 		pinLen := a.state.PINCodePoints
 		if pinLen == 0 {

@@ -189,3 +189,40 @@ func TestAttestationFormatsPreference(t *testing.T) {
 		})
 	}
 }
+
+func TestPINComplexityRule(t *testing.T) {
+	for pin, ok := range map[string]bool{
+		"1111": false, "aaaaaa": false, "1234": false, "98765": false, "0123456789": false, "ééééé": false,
+		"1235": true, "1212": true, "abcd": true, "Vk7#q2Lm9!": true, "12345a": true, "1": true,
+	} {
+		if got := pinComplexityOK(pin); got != ok {
+			t.Errorf("pinComplexityOK(%q) = %t, want %t", pin, got, ok)
+		}
+	}
+}
+
+func TestPINComplexityPolicy(t *testing.T) {
+	for _, versions := range [][]string{versions22, Versions} {
+		k := newTestKey(t, withVersions(versions...))
+		p := newPlatform(k, 2)
+		if s := p.setPIN("1234"); s != ctap.StatusOK {
+			t.Fatalf("setPIN: %v", s)
+		}
+		tok := p.mustToken("1234", ctap.PermissionAuthenticatorConfig, "")
+		on := true
+		if s := p.config(tok, ctap.ConfigSetMinPINLength, &ctap.SetMinPINLengthParams{PinComplexityPolicy: &on}); s != ctap.StatusOK {
+			t.Fatalf("setMinPINLength pinComplexityPolicy: %v", s)
+		}
+		is22 := slices.Contains(versions, ctap.VersionFIDO22)
+		if got := k.info().PinComplexityPolicy; is22 && (got == nil || !*got) || !is22 && got != nil {
+			t.Errorf("%v: pinComplexityPolicy %v", versions, got)
+		}
+		want := ctap.StatusOK
+		if is22 {
+			want = ctap.StatusPINPolicyViolation
+		}
+		if s := p.changePIN("1234", "777777"); s != want {
+			t.Errorf("%v: changePIN to 777777: %v, want %v", versions, s, want)
+		}
+	}
+}

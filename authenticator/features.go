@@ -67,6 +67,7 @@ const (
 	extThirdPartyPayment
 	extHMACSecret
 	extHMACSecretMC
+	extPinComplexityPolicy // CTAP 2.2, ext_pincomplexity.go
 )
 
 // Extensions are the extensions this package implements (ext_*.go),
@@ -90,6 +91,8 @@ var extensionBits = map[string]extensionSet{
 	ctap.ExtThirdPartyPayment: extThirdPartyPayment,
 	ctap.ExtHMACSecret:        extHMACSecret,
 	ctap.ExtHMACSecretMC:      extHMACSecretMC,
+
+	ctap.ExtPinComplexityPolicy: extPinComplexityPolicy,
 }
 
 // ctap20Extensions are the extensions CTAP 2.0 defines (CTAP 2.0 §10):
@@ -152,6 +155,9 @@ func (f *features) init(cfg Config, versions []string) error {
 			f.extensions = ctap20Extensions
 		}
 	}
+	if cfg.Extensions == nil && slices.Contains(versions, ctap.VersionFIDO22) && f.authnrCfg && f.clientPIN {
+		f.extensions = append(slices.Clone(f.extensions), ctap.ExtPinComplexityPolicy) // ext_pincomplexity.go
+	}
 	f.ext = 0
 	for _, id := range f.extensions {
 		bit, ok := extensionBits[id]
@@ -160,6 +166,9 @@ func (f *features) init(cfg Config, versions []string) error {
 		}
 		if !f.ctap21 && !slices.Contains(ctap20Extensions, id) {
 			return fmt.Errorf("authenticator: extension %s on a CTAP 2.0 key: CTAP 2.0 defines only %v", id, ctap20Extensions)
+		}
+		if bit == extPinComplexityPolicy && !pinComplexityPossible(f, versions) {
+			return fmt.Errorf("authenticator: extension %s needs a CTAP 2.2 key with clientPin and authenticatorConfig", id)
 		}
 		f.ext |= bit
 	}

@@ -397,12 +397,13 @@ func userPresenceError(err error) error {
 // (ext_*.go); unknown extensions are ignored (§6.1.1).
 func (hs *makeCredentialState) processExtensions() error {
 	for _, step := range []func() error{
-		hs.credProtectExtension,       // §12.1
-		hs.credBlobExtension,          // §12.2
-		hs.largeBlobKeyExtension,      // §12.3
-		hs.minPinLengthExtension,      // §12.4
-		hs.thirdPartyPaymentExtension, // CTAP 2.2
-		hs.hmacSecretExtension,        // §12.5; hmac-secret-mc, CTAP 2.2 §12.8
+		hs.credProtectExtension,         // §12.1
+		hs.credBlobExtension,            // §12.2
+		hs.largeBlobKeyExtension,        // §12.3
+		hs.minPinLengthExtension,        // §12.4
+		hs.pinComplexityPolicyExtension, // CTAP 2.2, ext_pincomplexity.go
+		hs.thirdPartyPaymentExtension,   // CTAP 2.2
+		hs.hmacSecretExtension,          // §12.5; hmac-secret-mc, CTAP 2.2 §12.8
 	} {
 		if err := step(); err != nil {
 			return err

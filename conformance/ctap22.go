@@ -7,6 +7,7 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"slices"
+	"strings"
 
 	"github.com/virtkey/virtkey/client"
 	"github.com/virtkey/virtkey/ctap"
@@ -37,6 +38,24 @@ func (t *T) pcmrCase() *pinCase {
 	t.UsePIN(testPIN)
 	t.info() // getInfo afresh: clientPin is true now
 	return pc
+}
+
+// complexityCase starts a PIN complexity case: a factory-new key with
+// authenticatorConfig, testPIN set, and the pinComplexityPolicy member
+// (CTAP 2.2 §6.4, 0x1B) false.
+func (t *T) complexityCase() *cfgCase {
+	c := t.configCase(true)
+	t.UsePIN(testPIN)
+	p := t.info().Raw.PinComplexityPolicy
+	if p == nil {
+		t.skipFeature("the key does not list pinComplexityPolicy (0x1B)")
+	}
+	if *p {
+		// A key may come with its policy on; these cases watch it being
+		// switched on.
+		t.skipFeature("the key's PIN complexity policy is on from the factory")
+	}
+	return c
 }
 
 // pcmrToken gets the persistentPinUvAuthToken: permissions pcmr alone.
@@ -144,6 +163,59 @@ func init() {
 					m[0x0B] = bad
 					st, _ := t.Raw(ctap.CmdMakeCredential, t.Encode(m))
 					t.ExpectStatus(statusErr(st), ctap.StatusCBORUnexpectedType, Sprintf("attestationFormatsPreference %#v", bad))
+				}
+			}},
+		Case{ID: "ctap22-pin-complexity-on", Section: "CTAP 2.2 §6.11.4 (pinComplexityPolicy), §6.4 (0x1B)", Versions: CTAP22, Destructive: true,
+			Title: "setMinPINLength with pinComplexityPolicy true on a key listing pinComplexityPolicy false makes it true",
+			Run: func(t *T) {
+				c := t.complexityCase()
+				t.ExpectStatus(c.acfg().SetMinPINLengthParams(t.ctx, client.MinPINLengthParams{PINComplexityPolicy: true}), ctap.StatusOK,
+					"setMinPINLength with pinComplexityPolicy true")
+				if p := t.info().Raw.PinComplexityPolicy; p == nil || !*p {
+					t.Fatalf("getInfo pinComplexityPolicy %v after setMinPINLength switched it on, want true", p)
+				}
+			}},
+		Case{ID: "ctap22-pin-complexity-trivial-pin", Section: "CTAP 2.2 §6.11.4 (pinComplexityPolicy), §6.5.5.6 steps 8, 9", Versions: CTAP22, Destructive: true,
+			Level: Should,
+			Title: "with the PIN complexity policy on, changePIN to one digit repeated gives CTAP2_ERR_PIN_POLICY_VIOLATION; a PIN of letters, digits and symbols is accepted",
+			Run: func(t *T) {
+				// The spec leaves the rule to the key (pinComplexityPolicyURL
+				// states it), hence SHOULD: a policy that lets a PIN of one
+				// repeated digit through enforces no complexity at all.
+				c := t.complexityCase()
+				t.ExpectStatus(c.acfg().SetMinPINLengthParams(t.ctx, client.MinPINLengthParams{PINComplexityPolicy: true}), ctap.StatusOK,
+					"setMinPINLength with pinComplexityPolicy true")
+				n := max(8, int(t.info().MinPINLength))
+				_, err := c.send(c.changePINRequest(testPIN, strings.Repeat("1", n)))
+				t.ExpectStatusAt(Should, err, ctap.StatusPINPolicyViolation, Sprintf("changePIN to %d ones under the PIN complexity policy", n))
+				strong := "Vk7#q2Lm9!xR"
+				_, err = c.send(c.changePINRequest(testPIN, strong))
+				t.ExpectStatusAt(Should, err, ctap.StatusOK, "changePIN to "+strong+" under the PIN complexity policy")
+				t.UsePIN(strong)
+			}},
+		Case{ID: "ctap22-pin-complexity-extension", Section: "CTAP 2.2 §12 (pinComplexityPolicy extension), §6.11.4", Versions: CTAP22, Destructive: true,
+			Title: "the pinComplexityPolicy extension gives an RP of minPinLengthRPIDs the policy's value: false, then true once switched on",
+			Run: func(t *T) {
+				c := t.complexityCase()
+				t.needExtensions(ctap.ExtPinComplexityPolicy)
+				cf := c.acfg()
+				t.ExpectStatus(cf.SetMinPINLengthParams(t.ctx, client.MinPINLengthParams{RPIDs: []string{t.RPID()}}), ctap.StatusOK,
+					"setMinPINLength with minPinLengthRPIDs")
+				e := &extCase{t: t, pc: c.pinCase}
+				for i, want := range []bool{false, true} {
+					if want {
+						t.ExpectStatus(c.acfg().SetMinPINLengthParams(t.ctx, client.MinPINLengthParams{PINComplexityPolicy: true}), ctap.StatusOK,
+							"setMinPINLength with pinComplexityPolicy true")
+					}
+					cred := e.mustMC(Sprintf("complexity-%d", i), false, inputs(t, ctap.ExtPinComplexityPolicy, true))
+					var out map[string]ctap.RawMessage
+					if err := ctap.Unmarshal(cred.Response.AuthData.Extensions, &out); err != nil {
+						t.Fatalf("extension outputs: %v", err)
+					}
+					var got bool
+					if raw, ok := out[ctap.ExtPinComplexityPolicy]; !ok || ctap.Unmarshal(raw, &got) != nil || got != want {
+						t.Fatalf("pinComplexityPolicy output %x (present %t), want %t", []byte(raw), ok, want)
+					}
 				}
 			}},
 		Case{ID: "ctap22-pcmr-read", Section: "CTAP 2.2 §6.5.5.7.2, §6.8.2, §6.8.3, §6.8.4", Versions: CTAP22, Destructive: true,

@@ -93,4 +93,7 @@ const (
 	ExtLargeBlobKey      = "largeBlobKey"
 	ExtMinPinLength      = "minPinLength"
 	ExtThirdPartyPayment = "thirdPartyPayment"
+	// ExtPinComplexityPolicy is the pinComplexityPolicy extension (CTAP
+	// 2.2 §12).
+	ExtPinComplexityPolicy = "pinComplexityPolicy"
 )
