@@ -215,7 +215,8 @@ func (hs *configState) setMinPINLength() error {
 	if p.MinPinLengthRPIDs != nil {
 		a.state.MinPINLengthRPIDs = append([]string(nil), p.MinPinLengthRPIDs...)
 	}
-	a.setPINComplexityPolicy(p.PinComplexityPolicy) // CTAP 2.2 (ext_pincomplexity.go)
+	// CTAP 2.2: pinComplexityPolicy (ext_pincomplexity.go).
+	a.setPINComplexityPolicy(p.PinComplexityPolicy)
 	if a.pinSet() { // step 7
 		pinLen := a.state.PINCodePoints
 		if pinLen == 0 {

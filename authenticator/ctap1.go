@@ -212,6 +212,12 @@ func (a *Authenticator) u2fExclusive(ctx context.Context, f func(context.Context
 	}
 	defer release()
 	a.rt.pending = nil
+	if a.alwaysUV() && !a.faulty(FaultAlwaysUVKeepsU2F) {
+		// CTAP 2.1 §7.2: U2F has no user verification, so a key that
+		// always requires it does not register or sign over U2F; getInfo
+		// drops U2F_V2 to match (listedVersions, ctap22.go).
+		return nil, ctap.SWCommandNotAllowed
+	}
 	return f(ctx)
 }
 

@@ -50,7 +50,7 @@ const (
 // §7.2's, and every key here implements alwaysUv. ctap1.go refuses the
 // U2F commands to match (u2fRefusedByAlwaysUV).
 func (a *Authenticator) listedVersions() []string {
-	if !a.alwaysUV() {
+	if !a.alwaysUV() || a.faulty(FaultAlwaysUVKeepsU2F) {
 		return a.versions
 	}
 	return slices.DeleteFunc(slices.Clone(a.versions), func(v string) bool { return v == ctap.VersionU2FV2 })

@@ -226,3 +226,35 @@ func TestPINComplexityPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestU2FRefusedWithAlwaysUV: alwaysUv on takes U2F_V2 out of getInfo and
+// refuses U2F register and authenticate on every key (CTAP 2.1 §7.2);
+// switched off, both work again. VERSION still answers.
+func TestU2FRefusedWithAlwaysUV(t *testing.T) {
+	k := newTestKey(t)
+	var challenge, app [32]byte
+	app[0] = 1
+	reg := k.u2fRegister(challenge, app)
+	k.a.state.AlwaysUV = true
+	if vs := k.info().Versions; slices.Contains(vs, ctap.VersionU2FV2) {
+		t.Errorf("versions %v with alwaysUv on", vs)
+	}
+	if !slices.Contains(k.a.versions, ctap.VersionU2FV2) {
+		t.Errorf("listedVersions changed Config.Versions")
+	}
+	if _, sw := k.msg(u2fAPDU(ctap.U2FRegister, 0, append(challenge[:], app[:]...), false)); sw != ctap.SWCommandNotAllowed {
+		t.Errorf("register with alwaysUv: %v", sw)
+	}
+	auth := append(append(append(challenge[:], app[:]...), byte(len(reg.kh))), reg.kh...)
+	if _, sw := k.msg(u2fAPDU(ctap.U2FAuthenticate, 0x03, auth, false)); sw != ctap.SWCommandNotAllowed {
+		t.Errorf("authenticate with alwaysUv: %v", sw)
+	}
+	if _, sw := k.msg(u2fAPDU(ctap.U2FVersion, 0, nil, false)); sw != ctap.SWNoError {
+		t.Errorf("version with alwaysUv: %v", sw)
+	}
+	k.a.state.AlwaysUV = false
+	if vs := k.info().Versions; !slices.Contains(vs, ctap.VersionU2FV2) {
+		t.Errorf("versions %v with alwaysUv off", vs)
+	}
+	k.u2fRegister(challenge, app)
+}

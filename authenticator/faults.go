@@ -118,6 +118,7 @@ const (
 	FaultPCMRWithOtherPermissions         Fault = "pcmr-with-other-permissions"
 	FaultAttFormatsPreferenceIgnored      Fault = "attestation-formats-preference-ignored"
 	FaultPINComplexityIgnored             Fault = "pin-complexity-ignored"
+	FaultAlwaysUVKeepsU2F                 Fault = "alwaysuv-keeps-u2f"
 )
 
 // faultCatalogue is every fault, in the order `virtkey faults` lists them.
@@ -194,6 +195,7 @@ var faultCatalogue = []FaultInfo{
 	{FaultPCMRWithOtherPermissions, "ctap22", "the pcmr permission is granted together with other permissions", "CTAP 2.2 §6.5.5.7 (pcmr alone; CTAP2_ERR_UNAUTHORIZED_PERMISSION)", ""},
 	{FaultAttFormatsPreferenceIgnored, "ctap22", "makeCredential ignores attestationFormatsPreference and always gives the key's default format", "CTAP 2.2 §6.1.2 step 19 (the supported format with the lowest index in attestationFormatsPreference)", ""},
 	{FaultPINComplexityIgnored, "ctap22", "with the PIN complexity policy on, setPIN and changePIN accept a repeated or sequential PIN", "CTAP 2.2 §6.11.4 (pinComplexityPolicy), §6.5.5.5 step 7 (CTAP2_ERR_PIN_POLICY_VIOLATION)", ""},
+	{FaultAlwaysUVKeepsU2F, "u2f", "with alwaysUv on, getInfo still lists U2F_V2 and U2F register and authenticate still work", "CTAP 2.1 §7.2 (CTAP1/U2F has no user verification)", ""},
 	{FaultPINProtocolCrash, "crash", "clientPIN indexes its protocol table with pinUvAuthProtocol unchecked: any value but 1 or 2 crashes the key (the daemon's process exits)", "CTAP 2.1 §6.5.5.1 (an unsupported pinUvAuthProtocol is CTAP1_ERR_INVALID_PARAMETER)", ""},
 }
 

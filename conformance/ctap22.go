@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"errors"
 	"slices"
 	"strings"
 
@@ -329,4 +330,56 @@ func init() {
 				}
 			}},
 	)
+}
+
+// alwaysUv and CTAP1/U2F (CTAP 2.1 §7.2). U2F has no user verification,
+// so a key whose alwaysUv option is on does not offer it: getInfo drops
+// U2F_V2 and U2F_REGISTER and U2F_AUTHENTICATE are refused. The 2.1 text
+// could not be read where this was written; OpenSK (allows_ctap1:
+// SW_COMMAND_NOT_ALLOWED for every U2F command), pico-fido
+// (SW_CONDITIONS_NOT_SATISFIED for authenticate, U2F_V2 out of getInfo)
+// and trussed's fido-authenticator take it from §7.2. The case accepts
+// any refusal: the spec names no status word.
+func init() {
+	Register(Case{ID: "u2f-alwaysuv-refused", Section: "CTAP 2.1 §7.2, §6.11.2; U2F v1.2 §4, §5", Versions: CTAP21, Destructive: true,
+		Title: "with alwaysUv on, getInfo no longer lists U2F_V2 and U2F_REGISTER and U2F_AUTHENTICATE are refused; switched off, U2F works again",
+		Run: func(t *T) {
+			c := t.configCase(true, ctap.OptionAlwaysUv)
+			t.UsePIN(testPIN)
+			t.requireCTAP2()
+			u2f := t.U2F(true) // skips a key without U2F
+			reg := t.U2FRegister(u2f, "before")
+			t.ExpectStatus(c.acfg().ToggleAlwaysUV(t.ctx), ctap.StatusOK, "toggleAlwaysUv on")
+			info := t.info()
+			expectOption(t, info, ctap.OptionAlwaysUv, true)
+			if slices.Contains(info.Versions, ctap.VersionU2FV2) {
+				t.Errorf("getInfo versions %v list U2F_V2 with alwaysUv on", info.Versions)
+			}
+			u2f = client.NewCtap1(t.Tap(t.Device()), client.WithExtendedAPDU(true))
+			refused := func(err error, what string) {
+				var ae *client.APDUError
+				switch {
+				case err == nil:
+					t.Errorf("%s with alwaysUv on: SW_NO_ERROR, want a refusal", what)
+				case errors.As(err, &ae) && ae.SW == ctap.SWConditionsNotSatisfied:
+					t.Observef("%s with alwaysUv on: %v, read as a refusal (the key was not asked for a touch it could give)", what, ae.SW)
+				case errors.As(err, &ae):
+					t.Observef("%s with alwaysUv on: %v", what, ae.SW)
+				default:
+					t.Errorf("%s with alwaysUv on: %v, want a status word", what, err)
+				}
+			}
+			_, err := u2f.Register(t.ctx, t.Hash("u2f-register/after"), t.AppParam())
+			refused(err, "U2F_REGISTER")
+			_, err = u2f.AuthenticateControl(t.ctx, 0x03, t.Hash("u2f-authenticate/after"), t.AppParam(), reg.KeyHandle)
+			refused(err, "U2F_AUTHENTICATE")
+			if t.Failed() {
+				return
+			}
+			t.ExpectStatus(c.acfg().ToggleAlwaysUV(t.ctx), ctap.StatusOK, "toggleAlwaysUv off")
+			if !slices.Contains(t.info().Versions, ctap.VersionU2FV2) {
+				t.Fatalf("getInfo versions lack U2F_V2 after alwaysUv was switched off again")
+			}
+			t.U2FRegister(u2f, "after-off")
+		}})
 }

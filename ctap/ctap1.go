@@ -48,6 +48,10 @@ const (
 	SWClaNotSupported        StatusWord = 0x6E00 // the Class byte of the request is not supported
 	SWInsNotSupported        StatusWord = 0x6D00 // the Instruction of the request is not supported
 	SWUnknown                StatusWord = 0x6F00 // ISO 7816-4: no precise diagnosis
+	// SWCommandNotAllowed is ISO 7816-4's "command not allowed": what a
+	// key whose alwaysUv option is on answers U2F_REGISTER and
+	// U2F_AUTHENTICATE (CTAP 2.1 §7.2, as OpenSK answers them).
+	SWCommandNotAllowed StatusWord = 0x6986
 )
 
 var statusWordNames = map[StatusWord]string{
@@ -58,6 +62,7 @@ var statusWordNames = map[StatusWord]string{
 	SWClaNotSupported:        "SW_CLA_NOT_SUPPORTED",
 	SWInsNotSupported:        "SW_INS_NOT_SUPPORTED",
 	SWUnknown:                "SW_UNKNOWN",
+	SWCommandNotAllowed:      "SW_COMMAND_NOT_ALLOWED",
 }
 
 func (s StatusWord) String() string {
