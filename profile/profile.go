@@ -121,7 +121,7 @@ func all() []Profile {
 				NoResidentKeys:         true,
 				NoCredentialManagement: true,
 				NoLargeBlobs:           true,
-				Extensions:             []string{ctap.ExtCredProtect, ctap.ExtHMACSecret, ctap.ExtHMACSecretMC, ctap.ExtMinPinLength},
+				Extensions:             []string{ctap.ExtCredProtect, ctap.ExtMinPinLength, ctap.ExtHMACSecret, ctap.ExtHMACSecretMC},
 			},
 			CTAP2:      true,
 			DeviceName: "virtkey FIDO2",

@@ -10,6 +10,10 @@ import (
 	"github.com/virtkey/virtkey/profile"
 )
 
+func newKey(p profile.Profile) (*authenticator.Authenticator, error) {
+	return authenticator.New(p.Config)
+}
+
 // getInfo builds a key of p and decodes its getInfo.
 func getInfo(t *testing.T, p profile.Profile) *ctap.InfoResponse {
 	t.Helper()

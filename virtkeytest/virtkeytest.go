@@ -4,6 +4,13 @@
 // control.Key). It also serves as the conformance suite's in-process
 // target. It does not import the conformance package, and it does not
 // import testing, so a binary may use it.
+//
+// New takes an authenticator.Config; NewKey takes options instead: a
+// profile of package profile (WithProfile("fido20-pin"), a CTAP 2.0 key
+// that refuses the CTAP 2.1 commands) and the feature switches of
+// Chromium's virtual authenticator on top of it (HasResidentKey,
+// HasUserVerification, HasLargeBlob, HasCredBlob, HasMinPinLength,
+// HasPrf), as `virtkey serve --profile NAME --has-...` takes them.
 package virtkeytest
 
 import (

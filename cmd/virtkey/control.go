@@ -24,6 +24,7 @@ import (
 
 	"github.com/virtkey/virtkey/authenticator"
 	"github.com/virtkey/virtkey/control"
+	"github.com/virtkey/virtkey/profile"
 )
 
 // Control operations of the subcommands.
@@ -146,7 +147,7 @@ type daemon struct {
 	user      scriptedUser         // the key's Presence: the mode or a script
 	clock     *control.Clock
 	store     *watchedStore
-	profile   *profile
+	profile   *profile.Profile
 	statePath string
 	transport string
 	started   time.Time
@@ -182,7 +183,7 @@ type liveHandler struct {
 	log *slog.Logger
 }
 
-func (h *liveHandler) lh() loggingHandler { return loggingHandler{h.d.current(), h.d.profile, h.log} }
+func (h *liveHandler) lh() loggingHandler { return loggingHandler{h.d.current(), h.log} }
 
 func (h *liveHandler) HandleCBOR(ctx context.Context, req []byte) []byte {
 	return h.lh().HandleCBOR(ctx, req)

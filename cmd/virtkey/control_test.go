@@ -17,7 +17,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/virtkey/virtkey/authenticator"
 	"github.com/virtkey/virtkey/ctap"
+	"github.com/virtkey/virtkey/profile"
 )
 
 // startControlled runs a daemon with a control socket and returns the
@@ -346,11 +348,13 @@ func TestProfilesGetInfo(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		profile   string
+		args      []string // feature switches
 		versions  []string
 		options   []string // keys of getInfo options, sorted
 		protocols []uint64
 		aaguid    [16]byte
 		only20    bool
+		noRK      bool // no remainingDiscoverableCredentials
 		bio       bool // uvModality and preferredPlatformUvAttempts
 	}{
 		{
@@ -367,7 +371,18 @@ func TestProfilesGetInfo(t *testing.T) {
 			options: []string{"alwaysUv", "authnrCfg", "bioEnroll", "clientPin", "credMgmt", "credentialMgmtPreview", "ep", "largeBlobs",
 				"makeCredUvNotRqd", "pinUvAuthToken", "plat", "rk", "setMinPINLength", "up", "userVerificationMgmtPreview", "uv", "uvBioEnroll"},
 			protocols: []uint64{2, 1},
-			aaguid:    bioAAGUID,
+			aaguid:    profile.BioAAGUID,
+			bio:       true,
+		},
+		{
+			profile:  "fido21",
+			args:     []string{"--has-resident-key=false", "--has-user-verification"},
+			versions: []string{ctap.VersionU2FV2, ctap.VersionFIDO20, ctap.VersionFIDO21Pre, ctap.VersionFIDO21},
+			options: []string{"alwaysUv", "authnrCfg", "clientPin", "ep", "makeCredUvNotRqd", "pinUvAuthToken", "plat", "rk",
+				"setMinPINLength", "up", "uv"},
+			protocols: []uint64{2, 1},
+			aaguid:    authenticator.DefaultAAGUID,
+			noRK:      true,
 			bio:       true,
 		},
 		{
@@ -375,12 +390,16 @@ func TestProfilesGetInfo(t *testing.T) {
 			versions:  []string{ctap.VersionU2FV2, ctap.VersionFIDO20},
 			options:   []string{"clientPin", "plat", "rk", "up"},
 			protocols: []uint64{1},
-			aaguid:    fido20AAGUID,
+			aaguid:    profile.FIDO20AAGUID,
 			only20:    true,
 		},
 	} {
-		t.Run(tc.profile, func(t *testing.T) {
-			addr, stop := startDaemon(t, "--profile", tc.profile)
+		name := tc.profile
+		if len(tc.args) > 0 {
+			name += "+switches"
+		}
+		t.Run(name, func(t *testing.T) {
+			addr, stop := startDaemon(t, append([]string{"--profile", tc.profile}, tc.args...)...)
 			defer stop()
 			c := connect(t, addr)
 			info, err := c.GetInfo(ctx)
@@ -411,7 +430,7 @@ func TestProfilesGetInfo(t *testing.T) {
 					t.Errorf("CTAP 2.0 getInfo has member 0x%02x", key)
 				}
 			}
-			if !tc.only20 && !info.HasMember(0x14) {
+			if !tc.only20 && !tc.noRK && !info.HasMember(0x14) {
 				t.Errorf("CTAP 2.1 getInfo lacks remainingDiscoverableCredentials")
 			}
 			if tc.bio != (info.UVModality == 2) || tc.bio != (info.PreferredPlatformUVAttempts > 0) {
@@ -421,33 +440,54 @@ func TestProfilesGetInfo(t *testing.T) {
 	}
 }
 
-// TestProfilesTable checks that every option or version a profile wants
-// and the authenticator lacks is reported as missing. The u2f profile
-// serves: TestU2FProfile.
+// TestProfilesTable checks that `virtkey profiles` prints each profile's
+// getInfo values as a key of that profile answers them.
 func TestProfilesTable(t *testing.T) {
-	for _, p := range profiles {
-		info, err := p.authenticatorInfo()
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := strings.Join(p.missing(info), "\n")
-		for _, o := range p.Options {
-			if _, ok := info.Options[o]; !ok && !strings.Contains(m, "option "+o) {
-				t.Errorf("%s: option %s is neither in getInfo nor missing", p.Name, o)
-			}
-		}
-		if p.Description == "" || p.DeviceName == "" {
-			t.Errorf("%s: no description or device name", p.Name)
-		}
-	}
 	var out, errOut bytes.Buffer
 	if code := run(context.Background(), []string{"profiles"}, &out, &errOut); code != 0 {
 		t.Fatalf("profiles: exit %d: %s", code, errOut.String())
 	}
+	sections := map[string]string{}
+	for _, sec := range strings.Split(out.String(), "\n\n")[1:] {
+		name, body, _ := strings.Cut(sec, ":\n")
+		sections[name] = body
+	}
 	for _, p := range profiles {
-		if !strings.Contains(out.String(), p.Name) {
-			t.Errorf("profiles does not list %s:\n%s", p.Name, out.String())
+		if p.Description == "" || p.DeviceName == "" {
+			t.Errorf("%s: no description or device name", p.Name)
 		}
+		body, ok := sections[p.Name]
+		if !ok {
+			t.Errorf("profiles does not list %s:\n%s", p.Name, out.String())
+			continue
+		}
+		if !p.CTAP2 {
+			if !strings.Contains(body, "no getInfo") {
+				t.Errorf("%s: %q", p.Name, body)
+			}
+			continue
+		}
+		for _, member := range []string{"versions: ", "aaguid: ", "options: ", "extensions: ", "limits: maxMsgSize="} {
+			if !strings.Contains(body, "  "+member) {
+				t.Errorf("%s: no %q in\n%s", p.Name, member, body)
+			}
+		}
+	}
+	for name, want := range map[string][]string{
+		"fido21":       {"pinUvAuthProtocols: 2 1", "algorithms: ES256(-7) EdDSA(-8) ES384(-35) RS256(-257)", "credMgmt=true", "rk=true", "maxCredBlobLength=32"},
+		"fido20-pin":   {"versions: U2F_V2 FIDO_2_0\n", "pinUvAuthProtocols: 1\n", "extensions: hmac-secret\n"},
+		"fido21-nork":  {"rk=false", "extensions: credProtect minPinLength hmac-secret hmac-secret-mc\n"},
+		"fido21-es256": {"algorithms: ES256(-7)\n"},
+		"fido22":       {"versions: U2F_V2 FIDO_2_0 FIDO_2_1_PRE FIDO_2_1 FIDO_2_2\n"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(sections[name], w) {
+				t.Errorf("%s: no %q in\n%s", name, w, sections[name])
+			}
+		}
+	}
+	if strings.Contains(sections["fido20-pin"], "algorithms:") || strings.Contains(sections["fido20-pin"], "credMgmt") {
+		t.Errorf("fido20-pin prints CTAP 2.1 members:\n%s", sections["fido20-pin"])
 	}
 }
 

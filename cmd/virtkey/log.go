@@ -27,20 +27,15 @@ import (
 // grow with every getInfo or getAssertion.
 
 // loggingHandler is the daemon's ctaphid.Handler: the authenticator, with
-// each command and the status it got logged, and getInfo answered as the
-// profile's key.
+// each command and the status it got logged.
 type loggingHandler struct {
 	*authenticator.Authenticator
-	profile *profile
-	log     *slog.Logger
+	log *slog.Logger
 }
 
 func (h loggingHandler) HandleCBOR(ctx context.Context, req []byte) []byte {
 	start := time.Now()
 	resp := h.Authenticator.HandleCBOR(ctx, req)
-	if len(req) > 0 && ctap.Command(req[0]) == ctap.CmdGetInfo {
-		resp = h.profile.rewriteInfo(resp)
-	}
 	if len(req) > 0 && len(resp) > 0 {
 		cmd, status := ctap.Command(req[0]), ctap.Status(resp[0])
 		h.log.Debug("ctap", "cmd", cmd.String(), "status", status.String(),

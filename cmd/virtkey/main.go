@@ -3,6 +3,8 @@
 //	virtkey serve [--udp ADDR] [--state PATH] [--profile NAME] [--presence auto|deny|prompt|control]
 //	              [--control PATH|off] [--name NAME] [--vid HEX] [--pid HEX] [--uhid PATH]
 //	              [--ready-file PATH] [--touch-timeout D] [--log-level LEVEL]
+//	              [--has-resident-key[=BOOL]] [--has-user-verification[=BOOL]] [--has-large-blob[=BOOL]]
+//	              [--has-cred-blob[=BOOL]] [--has-min-pin-length[=BOOL]] [--has-prf[=BOOL]]
 //	virtkey profiles [--names]
 //	virtkey touch|deny [--wait] [--timeout D] [--control PATH]
 //	virtkey finger N | --bad [--control PATH]
@@ -17,6 +19,11 @@
 // --state, the key's state lives in PATH, a file only its owner can read,
 // written atomically and durably before any response that depends on it
 // leaves; without it the key forgets everything when it stops.
+//
+// --profile picks the key model (package profile: `virtkey profiles`
+// prints each one's getInfo), which the key obeys in every command; the
+// --has-* feature switches, those of Chromium's virtual authenticator,
+// change it before the key starts (profile.Switches).
 //
 // The other commands talk to a running daemon through its control socket
 // (see control.go for the protocol): they answer a request for a touch,

@@ -20,6 +20,7 @@ import (
 	"github.com/virtkey/virtkey/authenticator"
 	"github.com/virtkey/virtkey/control"
 	"github.com/virtkey/virtkey/ctaphid"
+	"github.com/virtkey/virtkey/profile"
 	"github.com/virtkey/virtkey/uhid"
 )
 
@@ -44,7 +45,8 @@ type serveFlags struct {
 	vendor, product                        uint32
 	udpAllowRemote                         bool
 	maxCreds                               int
-	faults                                 faultList // faults.go
+	faults                                 faultList        // faults.go
+	switches                               profile.Switches // the --has-* flags, profiles.go
 }
 
 const serveUsage = `usage: virtkey serve [flags]
@@ -87,6 +89,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.readyFile, "ready-file", "", "once serving, write the device address (UDP host:port or uhid path) to this file; removed at exit")
 	fs.Var(&f.faults, "fault", "make the key misbehave on purpose: fault names, comma-separated (listed by: virtkey faults)")
 	fs.TextVar(&f.level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	switchFlags(fs, &f.switches)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -104,8 +107,13 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	if f.set["max-credentials"] && f.maxCreds < 1 {
 		return nil, fmt.Errorf("--max-credentials %d: want at least 1", f.maxCreds)
 	}
-	if _, ok := lookupProfile(f.profile); !ok {
+	prof, ok := lookupProfile(f.profile)
+	if !ok {
 		return nil, fmt.Errorf("--profile %q: want one of %s", f.profile, profileNames())
+	}
+	f.switches.Apply(prof)
+	if _, err := authenticator.New(prof.Config); err != nil {
+		return nil, fmt.Errorf("--profile %s with the --has-* switches given: %v", f.profile, err)
 	}
 	if !validPresence(f.presence) {
 		return nil, fmt.Errorf("--presence %q: want one of %s", f.presence, strings.Join(presenceModes, ", "))
@@ -201,15 +209,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	prof, _ := lookupProfile(f.profile)
-	if err := prof.servable(); err != nil {
-		return fail("%v", err)
-	}
+	f.switches.Apply(prof) // --has-resident-key and the others (profile.Switches)
 
 	// The state first: a key that cannot read its state does not start,
 	// and the file stays as it is.
 	d := &daemon{profile: prof, statePath: f.state, started: time.Now(), clock: control.NewClock(time.Now)}
 	cfg := authenticator.Config{OnWink: func() { log.Debug("wink") }, OnCredentialEvent: logCredentialEvent(log)}
-	prof.apply(&cfg)
+	applyProfile(prof, &cfg)
 	cfg.TouchTimeout = f.touchTimeout
 	if f.touchTimeout == 0 {
 		cfg.TouchTimeout = -1 // wait until answered or cancelled
@@ -350,7 +356,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	log.Info("serving", "transport", d.transport, "profile", prof.Name, "state", d.statePath,
 		"presence", f.presence, "touch-timeout", f.touchTimeout, "control", f.control)
 
-	err = ctaphid.Serve(ctx, dev, d.handler(log), prof.serverConfig(&ctaphid.ServerConfig{
+	err = ctaphid.Serve(ctx, dev, d.handler(log), serverConfig(prof, &ctaphid.ServerConfig{
 		Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) },
 	}))
 	dev.Close() // Serve closed it already; for uhid this destroyed the device

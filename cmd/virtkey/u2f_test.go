@@ -58,7 +58,7 @@ func TestU2FProfile(t *testing.T) {
 // too, as their getInfo lists U2F_V2.
 func TestProfilesAnswerU2F(t *testing.T) {
 	for _, p := range profiles {
-		if !p.CTAP2 || !slices.Contains(p.Versions, ctap.VersionU2FV2) {
+		if !p.CTAP2 || !slices.Contains(p.Config.Versions, ctap.VersionU2FV2) {
 			continue
 		}
 		t.Run(p.Name, func(t *testing.T) {
