@@ -347,7 +347,8 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 		dirty = true
 	}
-	if err := st.Validate(); err != nil {
+	// The index checks that the IDs are unique.
+	if err := st.validate(false); err != nil {
 		return nil, err
 	}
 	if n := len(st.Credentials); n > a.maxCreds {
@@ -370,7 +371,9 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.sealer, err = newSealer(st.MasterSecret); err != nil {
 		return nil, err
 	}
-	a.creds = newCredIndex(st.Credentials)
+	if a.creds, err = newCredIndex(st.Credentials); err != nil {
+		return nil, err
+	}
 	st.Credentials = nil
 	a.state = st
 	if dirty {
@@ -624,17 +627,21 @@ func (a *Authenticator) rollback() error {
 		err = errors.New("the store lost its state")
 	}
 	if err == nil {
-		err = st.Validate()
+		err = st.validate(false) // the index checks that the IDs are unique
 	}
 	var sealer cipher.AEAD
 	if err == nil {
 		sealer, err = newSealer(st.MasterSecret)
 	}
+	var creds *credIndex
+	if err == nil {
+		creds, err = newCredIndex(st.Credentials)
+	}
 	if err != nil {
 		a.unsynced = true
 		return fmt.Errorf("authenticator: reloading state after a failed save: %w", err)
 	}
-	a.creds = newCredIndex(st.Credentials)
+	a.creds = creds
 	st.Credentials = nil
 	a.state, a.sealer, a.unsynced = st, sealer, false
 	return nil

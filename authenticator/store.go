@@ -209,7 +209,12 @@ type Change struct {
 // range and credentials that are well formed and unique. A failure wraps
 // ErrCorruptState. New also refuses a state with more credentials than
 // Config.MaxCredentials.
-func (s *State) Validate() error {
+func (s *State) Validate() error { return s.validate(true) }
+
+// validate is Validate; without dups it leaves out the check that the
+// credential IDs are unique, for a caller that knows they are (a journal
+// keyed by them) or checks it itself (the index).
+func (s *State) validate(dups bool) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrCorruptState, fmt.Sprintf(format, args...))
 	}
@@ -239,11 +244,17 @@ func (s *State) Validate() error {
 	case len(s.DeviceID) != 0 && len(s.DeviceID) != 16, len(s.CredStoreState) != 0 && len(s.CredStoreState) != 16:
 		return bad("device identifier or credential store state not 16 bytes")
 	}
-	seen := make(map[string]struct{}, len(s.Credentials))
+	var seen map[string]struct{}
+	if dups {
+		seen = make(map[string]struct{}, len(s.Credentials))
+	}
 	for i := range s.Credentials {
 		c := &s.Credentials[i]
 		if err := c.validate(s.CreationSequence); err != nil {
 			return bad("credential %d: %v", i, err)
+		}
+		if !dups {
+			continue
 		}
 		if _, dup := seen[string(c.ID)]; dup {
 			return bad("credential %d: duplicate ID", i)
@@ -318,6 +329,13 @@ func decodeLegacyJSON(b []byte) (*State, error) {
 }
 
 func sortBySequence(creds []ResidentCredential) {
+	sorted := true // as a journal or a snapshot usually holds them
+	for i := 1; i < len(creds) && sorted; i++ {
+		sorted = creds[i-1].Sequence <= creds[i].Sequence
+	}
+	if sorted {
+		return
+	}
 	slices.SortFunc(creds, func(x, y ResidentCredential) int { return cmpUint64(x.Sequence, y.Sequence) })
 }
 

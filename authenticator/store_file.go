@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -152,11 +153,18 @@ func encodeHeader(seq uint64, end int64) []byte {
 type journal struct {
 	st    *State
 	seq   uint64
-	end   int64            // committed end
-	parts [numParts][]byte // the payload of each part's last record
-	sizes map[string]int64 // record size of each live credential
-	live  int64            // bytes of the records that make the state
-	dead  int64            // bytes of superseded records
+	end   int64               // committed end
+	parts [numParts][]byte    // the payload of each part's last record
+	sizes map[string]credSlot // each live credential's record
+	live  int64               // bytes of the records that make the state
+	dead  int64               // bytes of superseded records
+}
+
+// credSlot is a live credential's record: its size, and while parsing,
+// the credential's index in the list being built.
+type credSlot struct {
+	size  int64
+	index int
 }
 
 // parseJournal reads a state file. Everything up to the header's end must
@@ -175,15 +183,26 @@ func parseJournal(b []byte) (*journal, error) {
 	if f := binary.LittleEndian.Uint32(b[8:]); f != fileFormat {
 		return nil, bad("file format %d, this build reads %d", f, fileFormat)
 	}
-	// About 200 bytes a credential record: size the maps once.
+	// About 200 bytes a credential record: size the map and list once.
 	hint := len(b) / 200
-	j := &journal{seq: binary.LittleEndian.Uint64(b[16:]), sizes: make(map[string]int64, hint)}
+	j := &journal{seq: binary.LittleEndian.Uint64(b[16:]), sizes: make(map[string]credSlot, hint)}
 	end := binary.LittleEndian.Uint64(b[24:])
 	if end < headerSize || end > uint64(len(b)) {
 		return nil, bad("file truncated: %d bytes, the header names %d", len(b), end)
 	}
 	j.end = int64(end)
-	creds := make(map[string]*ResidentCredential, hint)
+	// The credentials in record order; a replaced or deleted one is left
+	// with a nil ID (a put record always has an ID) and dropped at the end.
+	creds := make([]ResidentCredential, 0, hint)
+	rpIDs := make(map[string]string)
+	drop := func(id string) {
+		if old, ok := j.sizes[id]; ok {
+			j.live -= old.size
+			j.dead += old.size
+			creds[old.index].ID = nil
+			delete(j.sizes, id)
+		}
+	}
 	for off := int64(headerSize); off < j.end; {
 		rest := b[off:j.end]
 		if len(rest) < recordOverhead {
@@ -197,7 +216,7 @@ func parseJournal(b []byte) (*journal, error) {
 		if crc32.Checksum(rest[:5+n], castagnoli) != binary.LittleEndian.Uint32(rest[5+n:]) {
 			return nil, bad("record at %d: checksum mismatch", off)
 		}
-		kind, payload := rest[4], rest[5:5+n]
+		kind, payload := rest[4], rest[5:5+n:5+n]
 		switch kind {
 		case kindSecrets, kindMeta, kindLargeBlob, kindFingerprints:
 			if j.parts[kind] != nil {
@@ -206,33 +225,25 @@ func parseJournal(b []byte) (*journal, error) {
 			j.parts[kind] = payload
 			j.live += size
 		case kindPut:
-			var r credRecord
-			if err := ctap.Unmarshal(payload, &r); err != nil {
+			c, err := decodeCredRecord(payload, rpIDs)
+			if err == nil && len(c.ID) == 0 {
+				err = errors.New("no credential ID")
+			}
+			if err != nil {
 				return nil, bad("record at %d: credential: %v", off, err)
 			}
-			c := r.credential()
-			if old, ok := j.sizes[string(c.ID)]; ok {
-				j.live -= old
-				j.dead += old
-			}
-			creds[string(c.ID)] = &c
-			j.sizes[string(c.ID)] = size
+			drop(string(c.ID))
+			j.sizes[string(c.ID)] = credSlot{size: size, index: len(creds)}
+			creds = append(creds, c)
 			j.live += size
 		case kindDelete:
-			if old, ok := j.sizes[string(payload)]; ok {
-				j.live -= old
-				j.dead += old
-				delete(j.sizes, string(payload))
-				delete(creds, string(payload))
-			}
+			drop(string(payload))
 			j.dead += size
 		case kindClear:
-			for id, old := range j.sizes {
-				j.live -= old
-				j.dead += old
-				delete(j.sizes, id)
+			for id := range j.sizes {
+				drop(id)
 			}
-			clear(creds)
+			creds = creds[:0]
 			j.dead += size
 		default:
 			return nil, bad("record at %d: unknown kind %d", off, kind)
@@ -263,12 +274,10 @@ func parseJournal(b []byte) (*journal, error) {
 	if err := ctap.Unmarshal(j.parts[kindFingerprints], &st.Fingerprints); err != nil {
 		return nil, bad("fingerprints: %v", err)
 	}
-	st.Credentials = make([]ResidentCredential, 0, len(creds))
-	for _, c := range creds {
-		st.Credentials = append(st.Credentials, *c)
-	}
+	st.Credentials = slices.DeleteFunc(creds, func(c ResidentCredential) bool { return c.ID == nil })
 	sortBySequence(st.Credentials)
-	if err := st.Validate(); err != nil {
+	// The IDs are unique: j.sizes is keyed by them.
+	if err := st.validate(false); err != nil {
 		return nil, err
 	}
 	for k := range j.parts {
@@ -654,8 +663,8 @@ func (fs *FileStore) Commit(ch *Change) error {
 	}
 	drop := func(id string) {
 		if old, ok := j.sizes[id]; ok {
-			j.live -= old
-			j.dead += old
+			j.live -= old.size
+			j.dead += old.size
 			delete(j.sizes, id)
 		}
 	}
@@ -669,7 +678,7 @@ func (fs *FileStore) Commit(ch *Change) error {
 	}
 	for i, c := range ch.Put {
 		drop(string(c.ID))
-		j.sizes[string(c.ID)] = putSizes[i]
+		j.sizes[string(c.ID)] = credSlot{size: putSizes[i]}
 		j.live += putSizes[i]
 	}
 	if j.dead > j.live+64<<10 {

@@ -2,6 +2,7 @@ package authenticator
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"slices"
 )
 
@@ -14,6 +15,7 @@ import (
 type credIndex struct {
 	byID   map[string]*ResidentCredential
 	byRP   map[[32]byte]*rpCredentials
+	rpByID map[string]*rpCredentials      // byRP by RP ID: one hash per RP, not per credential
 	byUser map[string]*ResidentCredential // by RP ID, NUL, user ID
 
 	// The change since the last commit (Change.Clear, Delete, Put).
@@ -30,19 +32,23 @@ type rpCredentials struct {
 }
 
 // newCredIndex indexes creds, which it takes over; it sorts them by
-// Sequence first.
-func newCredIndex(creds []ResidentCredential) *credIndex {
+// Sequence first. Two credentials with one ID are ErrCorruptState.
+func newCredIndex(creds []ResidentCredential) (*credIndex, error) {
 	x := &credIndex{
 		byID:   make(map[string]*ResidentCredential, len(creds)),
 		byRP:   make(map[[32]byte]*rpCredentials, len(creds)/8),
+		rpByID: make(map[string]*rpCredentials, len(creds)/8),
 		byUser: make(map[string]*ResidentCredential, len(creds)),
 		dirty:  make(map[string]*ResidentCredential),
 	}
 	sortBySequence(creds)
 	for i := range creds {
 		x.insert(&creds[i])
+		if len(x.byID) != i+1 {
+			return nil, fmt.Errorf("%w: credential %d: duplicate ID", ErrCorruptState, i)
+		}
 	}
-	return x
+	return x, nil
 }
 
 // len is the number of discoverable credentials.
@@ -97,13 +103,13 @@ func (x *credIndex) remove(id []byte) {
 	if k := userKey(c.RPID, c.UserID); x.byUser[k] == c {
 		delete(x.byUser, k)
 	}
-	h := sha256.Sum256([]byte(c.RPID))
-	r := x.byRP[h]
+	r := x.rpByID[c.RPID]
 	if i := slices.Index(r.creds, c); i >= 0 {
 		r.creds = slices.Delete(r.creds, i, i+1)
 	}
 	if len(r.creds) == 0 {
-		delete(x.byRP, h)
+		delete(x.byRP, r.hash)
+		delete(x.rpByID, r.rpID)
 	}
 	x.dirty[string(id)] = nil
 }
@@ -112,6 +118,7 @@ func (x *credIndex) remove(id []byte) {
 func (x *credIndex) clear() {
 	clear(x.byID)
 	clear(x.byRP)
+	clear(x.rpByID)
 	clear(x.byUser)
 	clear(x.dirty)
 	x.cleared = true
@@ -120,11 +127,11 @@ func (x *credIndex) clear() {
 func (x *credIndex) insert(c *ResidentCredential) {
 	x.byID[string(c.ID)] = c
 	x.byUser[userKey(c.RPID, c.UserID)] = c
-	h := sha256.Sum256([]byte(c.RPID))
-	r := x.byRP[h]
+	r := x.rpByID[c.RPID]
 	if r == nil {
-		r = &rpCredentials{rpID: c.RPID, hash: h}
-		x.byRP[h] = r
+		r = &rpCredentials{rpID: c.RPID, hash: sha256.Sum256([]byte(c.RPID))}
+		x.byRP[r.hash] = r
+		x.rpByID[r.rpID] = r
 	}
 	// Credentials arrive in creation order, except when an older one is
 	// updated in place; keep the list sorted either way.
