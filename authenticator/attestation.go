@@ -8,10 +8,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
+	"sync"
 	"time"
 
 	"github.com/virtkey/virtkey/ctap"
@@ -186,6 +188,42 @@ func loadAttestation(st *AttestationState) (*attestation, error) {
 	if st == nil {
 		return nil, errors.New("authenticator: no attestation keys")
 	}
+	h := sha256.New()
+	for _, b := range [][]byte{st.CACert, st.Cert, st.Key} {
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(b))))
+		h.Write(b)
+	}
+	id := string(h.Sum(nil))
+	loadedAttestations.Lock()
+	att := loadedAttestations.m[id]
+	loadedAttestations.Unlock()
+	if att != nil {
+		return att, nil
+	}
+	att, err := parseAttestation(st)
+	if err != nil {
+		return nil, err
+	}
+	loadedAttestations.Lock()
+	defer loadedAttestations.Unlock()
+	if len(loadedAttestations.m) >= 64 {
+		clear(loadedAttestations.m)
+	}
+	loadedAttestations.m[id] = att
+	return att, nil
+}
+
+// loadedAttestations caches loadAttestation's checked results by their
+// inputs: a process that starts many keys from one state (the
+// conformance suite makes a fresh key per case) parses the certificates
+// and checks the chain once. The values are never changed.
+var loadedAttestations = struct {
+	sync.Mutex
+	m map[string]*attestation
+}{m: map[string]*attestation{}}
+
+// parseAttestation is loadAttestation without the cache.
+func parseAttestation(st *AttestationState) (*attestation, error) {
 	ca, err := x509.ParseCertificate(st.CACert)
 	if err != nil {
 		return nil, fmt.Errorf("authenticator: attestation CA: %w", err)

@@ -19,6 +19,7 @@ import (
 	"encoding/binary"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/virtkey/virtkey/authenticator"
@@ -39,6 +40,19 @@ type Rand struct {
 
 // NewRand returns a deterministic reader seeded with seed.
 func NewRand(seed string) *Rand { return &Rand{seed: sha256.Sum256([]byte(seed))} }
+
+// countingReader counts the bytes read from r; the key it is given to
+// may read from several goroutines.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
 
 // Read fills p; it never fails.
 func (r *Rand) Read(p []byte) (int, error) {
@@ -80,6 +94,17 @@ type Target struct {
 	mu    sync.Mutex
 	key   *control.Key
 	fresh bool
+
+	// first is the state of the first key made from the target's own
+	// seeded Rand, as New stored it, with how many bytes of the Rand New
+	// read and the AAGUID it was made for. A later key from the same
+	// seed starts from it instead of making the same master secret and
+	// attestation certificates again (most of a new key's cost, and the
+	// conformance suite makes one per case), its Rand advanced past
+	// those bytes.
+	first     *authenticator.State
+	firstRead int64
+	firstFor  [16]byte
 }
 
 var _ control.Controller = (*Target)(nil)
@@ -100,14 +125,29 @@ func NewProfileTarget(p profile.Profile, fresh bool) *Target {
 
 func (t *Target) newKeyLocked() error {
 	cfg := t.Config
-	if cfg.Rand == nil {
-		cfg.Rand = NewRand(t.Seed)
-	}
 	cfg.Now = nil // a manual clock
-	cfg.Store = authenticator.NewMemoryStore()
+	store := authenticator.NewMemoryStore()
+	cfg.Store = store
+	var counted *countingReader
+	if cfg.Rand == nil {
+		r := NewRand(t.Seed)
+		if t.first != nil && t.firstFor == cfg.AAGUID {
+			if err := store.Commit(&authenticator.Change{State: t.first}); err != nil {
+				return err
+			}
+			io.CopyN(io.Discard, r, t.firstRead)
+			cfg.Rand = r
+		} else {
+			counted = &countingReader{r: r}
+			cfg.Rand = counted
+		}
+	}
 	key, err := control.NewKey(cfg)
 	if err != nil {
 		return err
+	}
+	if counted != nil {
+		t.first, t.firstRead, t.firstFor = store.State(), counted.n.Load(), cfg.AAGUID
 	}
 	if t.U2FOnly {
 		key.ServerConfig = &ctaphid.ServerConfig{U2FOnly: true}
