@@ -113,12 +113,20 @@ func (f *features) init(cfg Config, versions []string) error {
 	pre := slices.Contains(versions, ctap.VersionFIDO21Pre)
 
 	// PIN/UV auth protocols.
+	f.clientPIN = !cfg.NoClientPIN
+	pinUV := f.clientPIN || cfg.BuiltInUV // authenticatorClientPIN is there
 	f.protocols = slices.Clone(cfg.PinUvAuthProtocols)
-	if f.protocols == nil {
+	switch {
+	case f.protocols == nil && !pinUV:
+		// Neither a PIN nor built-in UV: no protocol to list (CTAP 2.1
+		// §6.4 pinUvAuthProtocols).
+		f.protocols = []uint64{}
+	case f.protocols == nil && f.ctap21:
 		f.protocols = defaultProtocols
-		if !f.ctap21 {
-			f.protocols = ctap20Protocols
-		}
+	case f.protocols == nil:
+		f.protocols = ctap20Protocols
+	case len(f.protocols) > 0 && !pinUV:
+		return fmt.Errorf("authenticator: PIN/UV auth protocols %v on a key with neither a PIN nor built-in UV", f.protocols)
 	}
 	for _, p := range f.protocols {
 		if p != 1 && p != 2 {
@@ -135,12 +143,11 @@ func (f *features) init(cfg Config, versions []string) error {
 
 	// Options.
 	f.rk = !cfg.NoResidentKeys
-	f.clientPIN = !cfg.NoClientPIN
 	f.largeBlobs = !cfg.NoLargeBlobs && f.ctap21
 	f.credMgmt = !cfg.NoCredentialManagement && f.ctap21
 	f.authnrCfg = !cfg.NoAuthenticatorConfig && f.ctap21
 	f.ep = !cfg.NoEnterpriseAttestation && f.authnrCfg
-	if len(f.protocols) == 0 && (f.clientPIN || cfg.BuiltInUV) {
+	if len(f.protocols) == 0 && pinUV {
 		return fmt.Errorf("authenticator: a key with a PIN or built-in UV needs a PIN/UV auth protocol")
 	}
 	if !f.ctap21 && cfg.BioEnrollment {
@@ -154,6 +161,13 @@ func (f *features) init(cfg Config, versions []string) error {
 		if !f.ctap21 {
 			f.extensions = ctap20Extensions
 		}
+		if !pinUV {
+			// hmac-secret's input is encrypted under a shared secret
+			// from clientPIN's getKeyAgreement (§12.5).
+			f.extensions = slices.DeleteFunc(slices.Clone(f.extensions), func(id string) bool {
+				return id == ctap.ExtHMACSecret || id == ctap.ExtHMACSecretMC
+			})
+		}
 	}
 	if cfg.Extensions == nil && slices.Contains(versions, ctap.VersionFIDO22) && f.authnrCfg && f.clientPIN {
 		f.extensions = append(slices.Clone(f.extensions), ctap.ExtPinComplexityPolicy) // ext_pincomplexity.go
@@ -163,6 +177,9 @@ func (f *features) init(cfg Config, versions []string) error {
 		bit, ok := extensionBits[id]
 		if !ok {
 			return fmt.Errorf("authenticator: extension %q: this key has %v", id, Extensions)
+		}
+		if !pinUV && (id == ctap.ExtHMACSecret || id == ctap.ExtHMACSecretMC) {
+			return fmt.Errorf("authenticator: extension %s on a key with neither a PIN nor built-in UV: it needs clientPIN's key agreement", id)
 		}
 		if !f.ctap21 && !slices.Contains(ctap20Extensions, id) {
 			return fmt.Errorf("authenticator: extension %s on a CTAP 2.0 key: CTAP 2.0 defines only %v", id, ctap20Extensions)

@@ -129,8 +129,15 @@ func TestFeaturesOff(t *testing.T) {
 					t.Errorf("%v: %v, want CTAP1_ERR_INVALID_COMMAND", cmd, s)
 				}
 			}
-			if _, ok := k.info().Options[tt.option]; ok {
+			info := k.info()
+			if _, ok := info.Options[tt.option]; ok {
 				t.Errorf("getInfo lists %s", tt.option)
+			}
+			if tt.option == ctap.OptionClientPIN {
+				_, tok := info.Options[ctap.OptionPinUvAuthToken]
+				if len(info.PinUvAuthProtocols) != 0 || tok || slices.Contains(info.Extensions, ctap.ExtHMACSecret) {
+					t.Errorf("a key without PIN or UV lists protocols %v, pinUvAuthToken %v, extensions %v", info.PinUvAuthProtocols, tok, info.Extensions)
+				}
 			}
 		})
 	}
@@ -205,6 +212,8 @@ func TestConfigErrors(t *testing.T) {
 		"small large-blob array":  {MaxLargeBlobArray: 100},
 		"small maxCredBlobLength": {MaxCredBlobLength: 16},
 		"PIN without protocol":    {PinUvAuthProtocols: []uint64{}},
+		"protocol without PIN":    {NoClientPIN: true, PinUvAuthProtocols: []uint64{1}},
+		"hmac-secret without PIN": {NoClientPIN: true, Extensions: []string{ctap.ExtHMACSecret}},
 	} {
 		if _, err := New(cfg); err == nil || !strings.HasPrefix(err.Error(), "authenticator: ") {
 			t.Errorf("%s: New: %v, want an error", name, err)
@@ -248,5 +257,27 @@ func TestCTAP20PIN(t *testing.T) {
 		if _, s := k.getAssertion(ga); s != ctap.StatusOK {
 			t.Fatalf("getAssertion with the same pinToken: %v", s)
 		}
+	}
+}
+
+// TestUVWithoutPIN: a key whose only user verification is built in keeps
+// authenticatorClientPIN for getKeyAgreement, getUVRetries and the UV
+// token, and refuses the PIN subcommands.
+func TestUVWithoutPIN(t *testing.T) {
+	k := newTestKey(t, func(c *Config) { c.NoClientPIN, c.BuiltInUV = true, true })
+	for _, sub := range []uint64{ctap.PINGetPINRetries, ctap.PINSetPIN, ctap.PINChangePIN, ctap.PINGetPinToken, ctap.PINGetPinUvAuthTokenUsingPinWithPermissions} {
+		req := &ctap.ClientPINRequest{PinUvAuthProtocol: ptr(uint64(2)), SubCommand: ptr(sub)}
+		if s := k.do(ctap.CmdClientPIN, req, nil); s != ctap.StatusInvalidSubcommand {
+			t.Errorf("subCommand %#x: %v, want CTAP2_ERR_INVALID_SUBCOMMAND", sub, s)
+		}
+	}
+	for _, sub := range []uint64{ctap.PINGetKeyAgreement, ctap.PINGetUVRetries} {
+		req := &ctap.ClientPINRequest{PinUvAuthProtocol: ptr(uint64(2)), SubCommand: ptr(sub)}
+		if s := k.do(ctap.CmdClientPIN, req, nil); s != ctap.StatusOK {
+			t.Errorf("subCommand %#x: %v", sub, s)
+		}
+	}
+	if _, ok := k.info().Options[ctap.OptionClientPIN]; ok {
+		t.Error("getInfo lists clientPin")
 	}
 }

@@ -29,7 +29,7 @@ const algES512 int64 = -36
 // needAlg skips the case unless getInfo lists alg.
 func needAlg(t *T, alg int64) {
 	if !supportsAlg(t, alg) {
-		t.Skipf("key does not support algorithm %d", alg)
+		t.skipFeature("the key does not support algorithm %d", alg)
 	}
 }
 

@@ -130,7 +130,7 @@ func init() {
 			Run: func(t *T) {
 				before := t.Ctap2().Info().RemainingDiscCreds
 				if before == nil {
-					t.Skipf("key does not report remainingDiscoverableCredentials")
+					t.skipFeature("the key does not report remainingDiscoverableCredentials")
 				}
 				// A user of its own per run, so that the credential is new
 				// even when an earlier run left one for this case's RP; the

@@ -56,7 +56,7 @@ func init() {
 			Versions: CTAP2,
 			Run: func(t *T) {
 				if !supportsAlg(t, ctap.AlgEdDSA) {
-					t.Skipf("key does not support EdDSA")
+					t.skipFeature("the key does not support EdDSA")
 				}
 				req := t.MakeCredentialRequest("ed", false)
 				req.PubKeyCredParams = []ctap.CredentialParameter{{Type: ctap.CredentialTypePublicKey, Alg: ctap.AlgEdDSA}}

@@ -22,14 +22,11 @@ import (
 // because the suite could not drive it. The table it logs (go test -v) is
 // the profile × passed/failed/skipped table of the project's notes.
 //
-// The default profile's run is TestSuiteInProcess's; with -short only
-// the CTAP 2.0 and U2F profiles run, the ones least like the default.
+// With -short only the CTAP 2.0 and U2F profiles run, the ones least like
+// the default (TestSuiteInProcess runs the default's Config).
 func TestSuiteEveryProfile(t *testing.T) {
 	var table []string
 	for _, p := range profile.All() {
-		if p.Name == profile.Default {
-			continue
-		}
 		if testing.Short() && p.Name != "fido20-pin" && p.Name != "u2f" {
 			continue
 		}
@@ -149,6 +146,31 @@ func TestVersionCasesCatchAFilter(t *testing.T) {
 		t.Logf("%s: %v %v %v", r.Case.ID, r.Outcome, r.Messages, r.Warnings)
 		if r.Outcome == conformance.Pass && len(r.Warnings) == 0 {
 			t.Errorf("%s passed against a key that only filters getInfo: %v", r.Case.ID, r.Messages)
+		}
+	}
+}
+
+// TestSuiteStrippedConfigs runs the suite against keys that no profile
+// names, with features switched off through authenticator.Config alone: a
+// key whose only user verification is built in (no PIN), and one with
+// neither, no discoverable credentials, no 2.1 management commands, no
+// extension, ES256 only and the smallest maxMsgSize. No case may fail.
+func TestSuiteStrippedConfigs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two more runs of the whole suite")
+	}
+	for name, cfg := range map[string]authenticator.Config{
+		"uv-without-pin": {NoClientPIN: true, BuiltInUV: true},
+		"minimal": {NoClientPIN: true, NoResidentKeys: true, NoCredentialManagement: true, NoLargeBlobs: true,
+			NoAuthenticatorConfig: true, Extensions: []string{}, Algorithms: []int64{ctap.AlgES256}, MaxMsgSize: 1024},
+	} {
+		results := conformance.Run(context.Background(), virtkeytest.NewTarget(cfg, true), conformance.Options{})
+		p, f, s := conformance.Summary(results)
+		t.Logf("%s: %d passed, %d failed, %d skipped", name, p, f, s)
+		for _, r := range results {
+			if r.Outcome == conformance.Fail {
+				t.Errorf("%s: %s (%s): %s", name, r.Case.ID, r.Case.Section, strings.Join(r.Messages, "; "))
+			}
 		}
 	}
 }
