@@ -246,18 +246,26 @@ func (a *Authenticator) persistentTokenVerifies(protocol *uint64, param, msg []b
 	return ok && p.Verify(tok, msg, param)
 }
 
-// grantPersistentToken is getPinUvAuthTokenUsingPinWithPermissions with
-// the pcmr permission on a 2.2 key (CTAP 2.2 §6.5.5.7.2; the rules as
-// pico-fido's cbor_client_pin.c and libfido2's FIDO_PUAT_CREDMAN_RO have
-// them): pcmr with any other permission is
-// CTAP2_ERR_UNAUTHORIZED_PERMISSION; the rpId is ignored; then the PIN
-// check as for any token, and the answer is the persistentPinUvAuthToken
-// encrypted under the shared secret. The pinUvAuthToken in use is left
-// as it was.
-func (hs *clientPINState) grantPersistentToken(perms uint64) error {
-	a := hs.a
+// checkPCMRAlone is the permissions check of a pcmr request (CTAP 2.2
+// §6.5.5.7.2, §6.5.5.7.3; the rule as pico-fido's cbor_client_pin.c and
+// libfido2's FIDO_PUAT_CREDMAN_RO have it): pcmr with any other permission
+// is CTAP2_ERR_UNAUTHORIZED_PERMISSION.
+func (a *Authenticator) checkPCMRAlone(perms uint64) error {
 	if perms != ctap.PermissionPersistentCredMgmtRO && !a.faulty(FaultPCMRWithOtherPermissions) {
 		return fmt.Errorf("%w: pcmr with permissions %#x", ctap.StatusUnauthorizedPermission, perms&^ctap.PermissionPersistentCredMgmtRO)
+	}
+	return nil
+}
+
+// grantPersistentToken is getPinUvAuthTokenUsingPinWithPermissions with
+// the pcmr permission on a 2.2 key (CTAP 2.2 §6.5.5.7.2): pcmr alone
+// (checkPCMRAlone); the rpId is ignored; then the PIN check as for any
+// token, and the answer is the persistentPinUvAuthToken
+// (issuePersistentToken). The pinUvAuthToken in use is left as it was.
+func (hs *clientPINState) grantPersistentToken(perms uint64) error {
+	a := hs.a
+	if err := a.checkPCMRAlone(perms); err != nil {
+		return err
 	}
 	if err := hs.checkPINUsable(); err != nil {
 		return err
@@ -271,6 +279,14 @@ func (hs *clientPINState) grantPersistentToken(perms uint64) error {
 	if a.state.ForcePINChange {
 		return fmt.Errorf("%w: forcePINChange", ctap.StatusPINPolicyViolation)
 	}
+	return hs.issuePersistentToken()
+}
+
+// issuePersistentToken answers a pcmr grant, after the PIN check or the
+// built-in user verification (uv.go): the persistentPinUvAuthToken,
+// made on the first grant and saved, encrypted under the shared secret.
+func (hs *clientPINState) issuePersistentToken() error {
+	a := hs.a
 	tok, err := a.persistentToken()
 	if err != nil {
 		return err

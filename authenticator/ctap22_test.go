@@ -258,3 +258,47 @@ func TestU2FRefusedWithAlwaysUV(t *testing.T) {
 	}
 	k.u2fRegister(challenge, app)
 }
+
+// TestPCMRWithBuiltInUV: on a 2.2 key with built-in UV the pcmr token
+// comes from getPinUvAuthTokenUsingUvWithPermissions too, and
+// uvCountSinceLastPinEntry counts the verifications since the last
+// correct PIN.
+func TestPCMRWithBuiltInUV(t *testing.T) {
+	k := newTestKey(t, withVersions(versions22...), withBuiltInUV())
+	p := newPlatform(k, 2)
+	if s := p.setPIN("1234"); s != ctap.StatusOK {
+		t.Fatalf("setPIN: %v", s)
+	}
+	count := func() uint64 {
+		t.Helper()
+		c := k.info().UVCountSinceLastPinEntry
+		if c == nil {
+			t.Fatalf("no uvCountSinceLastPinEntry on a key with built-in UV")
+		}
+		return *c
+	}
+	if n := count(); n != 0 {
+		t.Errorf("uvCountSinceLastPinEntry %d on a new key", n)
+	}
+	if _, s := p.uvToken(ptr(ctap.PermissionPersistentCredMgmtRO|ctap.PermissionGetAssertion), nil); s != ctap.StatusUnauthorizedPermission {
+		t.Errorf("pcmr|ga with UV: %v", s)
+	}
+	tok, s := p.uvToken(ptr(ctap.PermissionPersistentCredMgmtRO), nil)
+	if s != ctap.StatusOK {
+		t.Fatalf("pcmr with UV: %v", s)
+	}
+	if n := count(); n != 1 {
+		t.Errorf("uvCountSinceLastPinEntry %d after one UV, want 1", n)
+	}
+	if !bytes.Equal(tok, k.a.state.PersistentToken) {
+		t.Errorf("UV pcmr token is not the persistent token")
+	}
+	cm := &cmPlatform{platform: p, cmd: ctap.CmdCredentialManagement, tok: tok}
+	if _, s := cm.call(ctap.CredMgmtGetCredsMetadata, nil); s != ctap.StatusOK {
+		t.Errorf("getCredsMetadata with the UV pcmr token: %v", s)
+	}
+	p.mustToken("1234", ctap.PermissionGetAssertion, "a.example")
+	if n := count(); n != 0 {
+		t.Errorf("uvCountSinceLastPinEntry %d after a correct PIN, want 0", n)
+	}
+}

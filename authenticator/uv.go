@@ -212,7 +212,12 @@ func (hs *clientPINState) getPinUvAuthTokenUsingUV() error {
 	if perms == 0 { // step 3
 		return fmt.Errorf("%w: permissions 0", ctap.StatusInvalidParameter)
 	}
-	if bad := perms & definedPermissions &^ (uvPermissions | a.bioPermissions()); bad != 0 { // step 4 (be: uvBioEnroll, bio.go)
+	pcmr := perms&ctap.PermissionPersistentCredMgmtRO != 0 && a.pcmrSupported() // CTAP 2.2 (ctap22.go)
+	if pcmr {
+		if err := a.checkPCMRAlone(perms); err != nil {
+			return err
+		}
+	} else if bad := perms & definedPermissions &^ (uvPermissions | a.bioPermissions()); bad != 0 { // step 4 (be: uvBioEnroll, bio.go)
 		return fmt.Errorf("%w: permissions %#x", ctap.StatusUnauthorizedPermission, bad)
 	}
 	if !a.uvConfigured() { // step 5
@@ -246,6 +251,9 @@ func (hs *clientPINState) getPinUvAuthTokenUsingUV() error {
 			return fmt.Errorf("%w: last uvRetry used", ctap.StatusUVBlocked)
 		}
 		return fmt.Errorf("%w: %d uvRetries left", ctap.StatusUVInvalid, a.uvRetries())
+	}
+	if pcmr {
+		return hs.issuePersistentToken()
 	}
 	return hs.newToken(perms&definedPermissions, rpID, true) // steps 12 to 16
 }

@@ -108,6 +108,53 @@ func (t *T) encMembers(what string) (id, state []byte) {
 
 func init() {
 	Register(
+		Case{ID: "ctap22-getinfo", Section: "CTAP 2.2 §6.4 (members 0x16 to 0x1F, perCredMgmtRO)", Versions: CTAP22,
+			Title: "the CTAP 2.2 getInfo members a key lists agree with each other and with the 2.1 members; the values are recorded",
+			Run: func(t *T) {
+				info := t.info()
+				r := &info.Raw
+				has := info.HasMember
+				if has(client.InfoAttestationFormats) && len(r.AttestationFormats) == 0 {
+					t.Errorf("attestationFormats (0x16) is an empty list")
+				}
+				if has(client.InfoMaxPINLength) {
+					if r.MaxPINLength < info.MinPINLength || r.MaxPINLength > 63 {
+						t.Errorf("maxPINLength (0x1D) %d: want minPINLength %d to 63 (a PIN has at most 63 bytes, CTAP 2.1 §6.5.5.5)", r.MaxPINLength, info.MinPINLength)
+					}
+				}
+				for _, m := range []struct {
+					key  uint64
+					name string
+					enc  []byte
+				}{{client.InfoEncIdentifier, "encIdentifier (0x19)", r.EncIdentifier}, {client.InfoEncCredStoreState, "encCredStoreState (0x1E)", r.EncCredStoreState}} {
+					if has(m.key) && (len(m.enc) < 32 || len(m.enc)%16 != 0) {
+						t.Errorf("%s of %d bytes: want a 16-byte IV and whole AES blocks", m.name, len(m.enc))
+					}
+				}
+				for _, tr := range r.TransportsForReset {
+					if has(client.InfoTransports) && !slices.Contains(info.Transports, tr) {
+						t.Warnf("transportsForReset (0x1A) lists %q, which transports (0x09) %v does not", tr, info.Transports)
+					}
+				}
+				if cfg, _ := info.Option(ctap.OptionAuthnrCfg); has(client.InfoAuthenticatorConfigCommands) && !cfg {
+					t.Warnf("authenticatorConfigCommands (0x1F) %v on a key without authnrCfg", r.AuthenticatorConfigCommands)
+				}
+				if _, uv := info.Option(ctap.OptionUV); has(client.InfoUVCountSinceLastPinEntry) && !uv {
+					t.Warnf("uvCountSinceLastPinEntry (0x17) on a key without the uv option")
+				}
+				if has(client.InfoPinComplexityPolicyURL) && !has(client.InfoPinComplexityPolicy) {
+					t.Warnf("pinComplexityPolicyURL (0x1C) without pinComplexityPolicy (0x1B)")
+				}
+				if ro, _ := info.Option(ctap.OptionPerCredMgmtRO); ro {
+					cm, _ := info.Option(ctap.OptionCredMgmt)
+					tok, _ := info.Option(ctap.OptionPinUvAuthToken)
+					if !cm || !tok {
+						t.Errorf("perCredMgmtRO true without credMgmt (%t) and pinUvAuthToken (%t): pcmr is a credentialManagement token permission", cm, tok)
+					}
+				}
+				t.Observef("attestationFormats %q, longTouchForReset %v, transportsForReset %q, pinComplexityPolicy %v, maxPINLength %d, authenticatorConfigCommands %v",
+					r.AttestationFormats, r.LongTouchForReset, r.TransportsForReset, r.PinComplexityPolicy, r.MaxPINLength, r.AuthenticatorConfigCommands)
+			}},
 		Case{ID: "ctap22-attestation-formats", Section: "CTAP 2.2 §6.1.2 step 19, §6.4 (attestationFormats)", Versions: CTAP22,
 			Title: "with attestationFormatsPreference the key gives the listed format it supports that comes first, passing over unknown ones",
 			Run: func(t *T) {
@@ -198,7 +245,9 @@ func init() {
 			Title: "the pinComplexityPolicy extension gives an RP of minPinLengthRPIDs the policy's value: false, then true once switched on",
 			Run: func(t *T) {
 				c := t.complexityCase()
-				t.needExtensions(ctap.ExtPinComplexityPolicy)
+				if !t.Ctap2().Info().HasExtension(ctap.ExtPinComplexityPolicy) {
+					t.skipFeature("the key does not list the pinComplexityPolicy extension")
+				}
 				cf := c.acfg()
 				t.ExpectStatus(cf.SetMinPINLengthParams(t.ctx, client.MinPINLengthParams{RPIDs: []string{t.RPID()}}), ctap.StatusOK,
 					"setMinPINLength with minPinLengthRPIDs")
@@ -237,6 +286,22 @@ func init() {
 				t.ExpectStatus(err, ctap.StatusOK, "enumerateCredentialsBegin with the pcmr token")
 				if r.CredentialID == nil || !bytes.Equal(r.CredentialID.ID, cred.ID) {
 					t.Fatalf("enumerateCredentialsBegin returned another credential")
+				}
+			}},
+		Case{ID: "ctap22-pcmr-uv", Section: "CTAP 2.2 §6.5.5.7.3, §6.8.2", Versions: CTAP22, Destructive: true,
+			Title: "on a key with built-in UV, getPinUvAuthTokenUsingUvWithPermissions with pcmr gives a token that runs getCredsMetadata",
+			Run: func(t *T) {
+				pc := t.pcmrCase()
+				if uv, _ := t.Ctap2().Info().Option(ctap.OptionUV); !uv {
+					t.skipFeature("the key has no built-in user verification configured (uv option)")
+				}
+				t.MakeCredential("pcmr-uv", true)
+				tok, err := pc.cp.GetUVToken(t.ctx, ctap.PermissionPersistentCredMgmtRO, "")
+				t.ExpectStatus(err, ctap.StatusOK, "getPinUvAuthTokenUsingUvWithPermissions with pcmr")
+				md, err := pc.credMan(tok).GetMetadata(t.ctx)
+				t.ExpectStatus(err, ctap.StatusOK, "getCredsMetadata with the pcmr token from built-in UV")
+				if md.ExistingResidentCredentialsCount == nil || *md.ExistingResidentCredentialsCount != 1 {
+					t.Errorf("existingResidentCredentialsCount %v, want 1", md.ExistingResidentCredentialsCount)
 				}
 			}},
 		Case{ID: "ctap22-pcmr-alone", Section: "CTAP 2.2 §6.5.5.7.2", Versions: CTAP22, Destructive: true,
