@@ -126,10 +126,10 @@ func TestRun(t *testing.T) {
 		want:     1,
 		out:      []string{"b: listed in the expected failures but did not fail: mc-gone (listed: not implemented): no such case"},
 	}, {
-		name:     "python-fido2's lines are not cases",
+		name:     "python-fido2's and the VM test's lines are not cases",
 		a:        []result{{"mc-a", "PASS", ""}},
 		b:        []result{{"mc-a", "PASS", ""}},
-		expected: "a\tpy:21-commands\tnot implemented\n",
+		expected: "a\tpy:21-commands\tnot implemented\nb\tvm:fido20-refused\tnot implemented\n",
 		want:     0,
 	}, {
 		name: "other skip",
