@@ -7,8 +7,10 @@
 //
 // It exits 1 when a case failed that interop/expected-failures.txt does
 // not list, when a listed case did not fail, when a skip is of class
-// other, or when a case was skipped or not run on every profile (no
-// profile checked it); 2 for a usage error or an unreadable input.
+// other, or when a case was skipped or not run on every profile although
+// one of them lists a version the case checks; 2 for a usage error or an
+// unreadable input. A case for versions that no profile lists (a CTAP 2.2
+// case before there is a CTAP 2.2 profile) is named in the output.
 // interop/profiles.sh runs it.
 package main
 
@@ -197,6 +199,61 @@ func tally(reports []report, rules []classRule, expected map[[2]string]expectati
 	return rows, nowhere
 }
 
+// keyVersions are the versions a report's key lists: getInfo's versions,
+// or U2F_V2 alone for a key without getInfo (a U2F-only key).
+func keyVersions(rep *conformance.JSONReport) []string {
+	info, _ := rep.Device.GetInfo.(map[string]any)
+	if info == nil {
+		return []string{"U2F_V2"}
+	}
+	vs, _ := info["Versions"].([]any)
+	var out []string
+	for _, v := range vs {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// unserved splits the cases no profile ran into those for a version that
+// some profile lists (a failure: a profile should have run them) and those
+// for versions no profile lists (a notice: no profile is that key yet),
+// with the versions they need.
+func unserved(reports []report, nowhere []string) (missed []string, noProfile map[string][]string) {
+	listed := map[string]bool{}
+	for _, r := range reports {
+		for _, v := range keyVersions(r.rep) {
+			listed[v] = true
+		}
+	}
+	versions := map[string][]string{}
+	for _, r := range reports {
+		for _, c := range r.rep.Cases {
+			if _, ok := versions[c.ID]; !ok {
+				versions[c.ID] = []string{}
+				for _, v := range c.Versions {
+					versions[c.ID] = append(versions[c.ID], string(v))
+				}
+			}
+		}
+	}
+	noProfile = map[string][]string{}
+	for _, id := range nowhere {
+		vs := versions[id]
+		served := len(vs) == 0
+		for _, v := range vs {
+			served = served || listed[v]
+		}
+		if served {
+			missed = append(missed, id)
+		} else {
+			noProfile[id] = vs
+		}
+	}
+	return missed, noProfile
+}
+
 // writeTable writes the rows as a Markdown table.
 func writeTable(w io.Writer, rows []row) {
 	fmt.Fprintln(w, "| profile | passed | warned | failed | expected failures | skipped: not this version | skipped: not this feature | skipped: other | not run | total |")
@@ -340,7 +397,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	bad := problems(rows, nowhere)
+	missed, noProfile := unserved(reports, nowhere)
+	for _, id := range nowhere {
+		if vs, ok := noProfile[id]; ok {
+			fmt.Fprintf(stdout, "not run on any profile: %s, for %s, which no profile lists\n", id, strings.Join(vs, " or "))
+		}
+	}
+	bad := problems(rows, missed)
 	for _, p := range bad {
 		fmt.Fprintln(stdout, p)
 	}

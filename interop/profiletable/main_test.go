@@ -60,14 +60,18 @@ func TestParseErrors(t *testing.T) {
 }
 
 // result is a case's outcome in a fixture report.
-type result struct{ id, outcome, reason string }
+type result struct {
+	id, outcome, reason string
+	versions            []conformance.Version
+}
 
 func writeReport(t *testing.T, dir, name string, rs []result) string {
 	t.Helper()
-	rep := conformance.JSONReport{Tool: "ctaptest"}
+	rep := conformance.JSONReport{Tool: "ctaptest",
+		Device: conformance.Device{GetInfo: map[string]any{"Versions": []string{"FIDO_2_0", "FIDO_2_1"}}}}
 	for _, r := range rs {
 		rep.Cases = append(rep.Cases, conformance.JSONResult{ID: r.id, Outcome: r.outcome, SkipReason: r.reason,
-			Messages: []string{"message of " + r.id}})
+			Messages: []string{"message of " + r.id}, Versions: r.versions})
 	}
 	b, err := json.Marshal(rep)
 	if err != nil {
@@ -90,8 +94,8 @@ func TestRun(t *testing.T) {
 		out      []string // lines the output must hold
 	}{{
 		name: "clean",
-		a:    []result{{"mc-a", "PASS", ""}, {"mc-b", "SKIP", "not this version: 2.1"}},
-		b:    []result{{"mc-a", "WARN", ""}, {"mc-b", "PASS", ""}},
+		a:    []result{{"mc-a", "PASS", "", nil}, {"mc-b", "SKIP", "not this version: 2.1", nil}},
+		b:    []result{{"mc-a", "WARN", "", nil}, {"mc-b", "PASS", "", nil}},
 		want: 0,
 		out: []string{
 			"| a | 1 | 0 | 0 | 0 | 1 | 0 | 0 | 0 | 2 |",
@@ -100,55 +104,67 @@ func TestRun(t *testing.T) {
 		},
 	}, {
 		name: "failure",
-		a:    []result{{"mc-a", "FAIL", ""}},
-		b:    []result{{"mc-a", "PASS", ""}},
+		a:    []result{{"mc-a", "FAIL", "", nil}},
+		b:    []result{{"mc-a", "PASS", "", nil}},
 		want: 1,
 		out:  []string{"| a | 0 | 0 | 1 | 0 |", "a: FAIL mc-a: message of mc-a"},
 	}, {
 		name:     "expected failure",
-		a:        []result{{"mc-a", "FAIL", ""}},
-		b:        []result{{"mc-a", "PASS", ""}},
+		a:        []result{{"mc-a", "FAIL", "", nil}},
+		b:        []result{{"mc-a", "PASS", "", nil}},
 		expected: "a\tmc-a\tthe profile's Config.X is not implemented yet\n",
 		want:     0,
 		out:      []string{"| a | 0 | 0 | 0 | 1 |"},
 	}, {
 		name:     "expected failure that passes",
-		a:        []result{{"mc-a", "PASS", ""}},
-		b:        []result{{"mc-a", "PASS", ""}},
+		a:        []result{{"mc-a", "PASS", "", nil}},
+		b:        []result{{"mc-a", "PASS", "", nil}},
 		expected: "a\tmc-a\tnot implemented\n",
 		want:     1,
 		out:      []string{"a: listed in the expected failures but did not fail: mc-a (listed: not implemented)"},
 	}, {
 		name:     "expected failure of a case that is gone",
-		a:        []result{{"mc-a", "PASS", ""}},
-		b:        []result{{"mc-a", "PASS", ""}},
+		a:        []result{{"mc-a", "PASS", "", nil}},
+		b:        []result{{"mc-a", "PASS", "", nil}},
 		expected: "b\tmc-gone\tnot implemented\n",
 		want:     1,
 		out:      []string{"b: listed in the expected failures but did not fail: mc-gone (listed: not implemented): no such case"},
 	}, {
 		name:     "python-fido2's and the VM test's lines are not cases",
-		a:        []result{{"mc-a", "PASS", ""}},
-		b:        []result{{"mc-a", "PASS", ""}},
+		a:        []result{{"mc-a", "PASS", "", nil}},
+		b:        []result{{"mc-a", "PASS", "", nil}},
 		expected: "a\tpy:21-commands\tnot implemented\nb\tvm:fido20-refused\tnot implemented\n",
 		want:     0,
 	}, {
 		name: "other skip",
-		a:    []result{{"mc-a", "SKIP", "need control"}},
-		b:    []result{{"mc-a", "PASS", ""}},
+		a:    []result{{"mc-a", "SKIP", "need control", nil}},
+		b:    []result{{"mc-a", "PASS", "", nil}},
 		want: 1,
 		out:  []string{"| a | 0 | 0 | 0 | 0 | 0 | 0 | 1 | 0 | 1 |", "a: SKIP of class other: mc-a: need control"},
 	}, {
 		name: "not run",
-		a:    []result{{"mc-a", "NOT RUN", "the key stopped"}},
-		b:    []result{{"mc-a", "PASS", ""}},
+		a:    []result{{"mc-a", "NOT RUN", "the key stopped", nil}},
+		b:    []result{{"mc-a", "PASS", "", nil}},
 		want: 1,
 		out:  []string{"a: NOT RUN mc-a: the key stopped"},
 	}, {
 		name: "no profile ran a case",
-		a:    []result{{"mc-a", "PASS", ""}, {"mc-b", "SKIP", "not this feature: x"}},
-		b:    []result{{"mc-a", "PASS", ""}, {"mc-b", "SKIP", "not this version: y"}},
+		a:    []result{{"mc-a", "PASS", "", nil}, {"mc-b", "SKIP", "not this feature: x", nil}},
+		b:    []result{{"mc-a", "PASS", "", nil}, {"mc-b", "SKIP", "not this version: y", nil}},
 		want: 1,
 		out:  []string{"no profile ran mc-b"},
+	}, {
+		name: "no profile ran a case of a version a profile lists",
+		a:    []result{{"mc-a", "PASS", "", nil}, {"mc-b", "SKIP", "not this feature: x", []conformance.Version{"FIDO_2_1"}}},
+		b:    []result{{"mc-a", "PASS", "", nil}, {"mc-b", "SKIP", "not this feature: x", []conformance.Version{"FIDO_2_1"}}},
+		want: 1,
+		out:  []string{"no profile ran mc-b"},
+	}, {
+		name: "no profile lists the version of a case",
+		a:    []result{{"mc-a", "PASS", "", nil}, {"v22-b", "SKIP", "not this version: y", []conformance.Version{"FIDO_2_2"}}},
+		b:    []result{{"mc-a", "PASS", "", nil}, {"v22-b", "SKIP", "not this version: y", []conformance.Version{"FIDO_2_2"}}},
+		want: 0,
+		out:  []string{"not run on any profile: v22-b, for FIDO_2_2, which no profile lists"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
