@@ -160,6 +160,20 @@ func TestRun(t *testing.T) {
 		want: 1,
 		out:  []string{"no profile ran mc-b"},
 	}, {
+		name:     "a case no profile runs, listed",
+		a:        []result{{"mc-a", "PASS", "", nil}, {"mc-b", "SKIP", "not this feature: x", nil}},
+		b:        []result{{"mc-a", "PASS", "", nil}, {"mc-b", "SKIP", "not this feature: x", nil}},
+		expected: "-\tmc-b\tno profile without rk yet\n",
+		want:     0,
+		out:      []string{"expected: no profile ran mc-b (listed: no profile without rk yet)"},
+	}, {
+		name:     "a case listed as run by no profile that ran",
+		a:        []result{{"mc-a", "PASS", "", nil}, {"mc-b", "PASS", "", nil}},
+		b:        []result{{"mc-a", "PASS", "", nil}, {"mc-b", "SKIP", "not this feature: x", nil}},
+		expected: "-\tmc-b\tno profile without rk yet\n",
+		want:     1,
+		out:      []string{"listed as run by no profile, but a profile ran it or it is gone: mc-b"},
+	}, {
 		name: "no profile lists the version of a case",
 		a:    []result{{"mc-a", "PASS", "", nil}, {"v22-b", "SKIP", "not this version: y", []conformance.Version{"FIDO_2_2"}}},
 		b:    []result{{"mc-a", "PASS", "", nil}, {"v22-b", "SKIP", "not this version: y", []conformance.Version{"FIDO_2_2"}}},
