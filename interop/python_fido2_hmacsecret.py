@@ -50,8 +50,15 @@ def run(ctap, pin, check):
         check(ext_input is True, "v%d: hmacCreateSecret gives the input true" % v)
         cdh = hashlib.sha256(b"hmac-secret credential").digest()
         user = {"id": b"hmac-user-%d" % v, "name": "hmac", "displayName": "hmac-secret"}
+        kwargs = {}
+        if not ctap.info.options.get("makeCredUvNotRqd"):
+            # A key without makeCredUvNotRqd, a CTAP 2.0 key among them,
+            # wants pinUvAuthParam for every credential once it has a PIN
+            # (CTAP 2.0 §5.1 step 6; CTAP 2.1 §6.1.2 step 6).
+            token = ClientPin(ctap, protocol).get_pin_token(pin, ClientPin.PERMISSION.MAKE_CREDENTIAL, RP["id"])
+            kwargs = {"pin_uv_param": protocol.authenticate(token, cdh), "pin_uv_protocol": protocol.VERSION}
         att = ctap.make_credential(cdh, RP, user, [{"type": "public-key", "alg": -7}],
-                                   extensions={HmacSecretExtension.NAME: ext_input})
+                                   extensions={HmacSecretExtension.NAME: ext_input}, **kwargs)
         check(create.process_create_output(att.auth_data) == {"hmacCreateSecret": True},
               "v%d: makeCredential output hmac-secret: true (§12.5)" % v)
         cred_id = att.auth_data.credential_data.credential_id

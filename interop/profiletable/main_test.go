@@ -209,6 +209,25 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestPartial checks that -partial leaves out the checks that need every
+// profile's report.
+func TestPartial(t *testing.T) {
+	dir := t.TempDir()
+	cl := filepath.Join(dir, "classes")
+	ex := filepath.Join(dir, "expected")
+	os.WriteFile(cl, []byte("feature\t^not this feature.*\n"), 0o644)
+	os.WriteFile(ex, []byte("-\tmc-c\tno profile has it\n"), 0o644)
+	a := writeReport(t, dir, "a", []result{{"mc-a", "PASS", "", nil}, {"mc-b", "SKIP", "not this feature: x", nil}})
+	var stdout, stderr bytes.Buffer
+	if got := run([]string{"-classes", cl, "-expected", ex, a}, &stdout, &stderr); got != 1 {
+		t.Errorf("without -partial: exit %d, want 1\n%s", got, stdout.String())
+	}
+	stdout.Reset()
+	if got := run([]string{"-classes", cl, "-expected", ex, "-partial", a}, &stdout, &stderr); got != 0 {
+		t.Errorf("with -partial: exit %d, want 0\n%s%s", got, stdout.String(), stderr.String())
+	}
+}
+
 func TestUsage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if got := run(nil, &stdout, &stderr); got != 2 {
