@@ -12,13 +12,13 @@
 //
 // The CTAP 2.2 additions (§6.4 getInfo members 0x16-0x1F, the pcmr
 // permission of a persistent pinUvAuthToken, setMinPINLength's
-// pinComplexityPolicy) follow python-fido2 1.2: [Info] types every member,
-// [Info.DecryptIdentifier] and [Info.DecryptCredStoreState] open
-// encIdentifier and encCredStoreState (python-fido2's get_identifier and
-// get_cred_store_state), [IsCredentialManagementReadOnlySupported] is
-// is_readonly_supported and [Config.SetMinPINLengthParams] takes
-// pinComplexityPolicy. Where the 2.2 text could not be read, a doc comment
-// names the secondary source.
+// pinComplexityPolicy) follow python-fido2 2.2 (Yubico/python-fido2 at
+// d1fd711): [Info] types every member, [Info.DecryptIdentifier] and
+// [Info.DecryptCredStoreState] open encIdentifier and encCredStoreState
+// (python-fido2's get_identifier and get_cred_store_state),
+// [IsCredentialManagementReadOnlySupported] is is_readonly_supported and
+// [Config.SetMinPINLengthParams] takes pinComplexityPolicy. Where the 2.2
+// text could not be read, a doc comment names the secondary source.
 //
 // The rest of python-fido2's fido2.ctap2 names map as follows: the CMD,
 // PARAM, RESULT and PERMISSION enums are ctap's constants

@@ -33,10 +33,11 @@ const EncryptedMemberSize = 2 * aes.BlockSize
 // The CTAP 2.2 text itself could not be read here; the construction is
 // python-fido2's (Yubico/python-fido2 d1fd711, fido2/ctap2/base.py,
 // Info._decrypt: HKDF-SHA-256, 16-byte key, salt of 32 zero bytes, the info
-// strings above, AES-CBC with the member's first 16 bytes as IV). The
-// value is 128 bits, so the member is 32 bytes, the IV and one block; a
-// member of another length is an error wrapping ErrBadResponse, an empty
-// token an error too. A wrong token is not
+// strings above, AES-CBC with the member's first 16 bytes as IV), and
+// go-ctap/ctap's (crypto/credential_store_state.go) is the same. The value
+// is 128 bits, so the member is 32 bytes, the IV and one block, as go-ctap
+// also requires; a member of another length is an error wrapping
+// ErrBadResponse, an empty token an error too. A wrong token is not
 // detectable (CBC has no integrity): it yields 16 other bytes.
 func DecryptInfoMember(token, member []byte, info string) ([]byte, error) {
 	if len(token) == 0 {

@@ -7,7 +7,7 @@ HKDF-SHA-256 and AES-128-CBC, and python-fido2's CTAP2 canonical CBOR
 encoder (python3-fido2) for the getInfo bodies, both as Debian packages them.
 
 The construction (CTAP 2.2 §6.4, encIdentifier and encCredStoreState, as
-python-fido2 1.2's Info.get_identifier and Info.get_cred_store_state
+python-fido2 2.2's Info.get_identifier and Info.get_cred_store_state (d1fd711)
 implement it): key = HKDF-SHA-256(salt = 32 zero bytes, IKM = the persistent
 pinUvAuthToken, info = "encIdentifier" or "encCredStoreState", L = 16);
 the member is iv || AES-128-CBC(key, iv, 16-byte value).
