@@ -25,9 +25,10 @@ import (
 // ES256 (P-256, ECDSA with SHA-256), EdDSA (Ed25519), ES384 (P-384, ECDSA
 // with SHA-384) and RS256 (RSA-2048, RSASSA-PKCS1-v1_5 with SHA-256).
 // makeCredential takes the first element of pubKeyCredParams that is one of
-// them; getInfo lists them in this order. Signatures are ASN.1 DER for
-// ECDSA, raw for Ed25519, and the 256-byte PKCS #1 v1.5 block for RSA
-// (WebAuthn §6.5.6). U2F (ctap1.go) stays ES256: its key handles only
+// them; getInfo lists them in this order. Config.Algorithms narrows the
+// list (features.go). Signatures are ASN.1 DER for ECDSA, raw for
+// Ed25519, and the 256-byte PKCS #1 v1.5 block for RSA (WebAuthn §6.5.6).
+// U2F (ctap1.go) stays ES256: its key handles only
 // ever hold P-256 keys, and a U2F authenticate with the handle of another
 // algorithm's credential is SW_WRONG_DATA.
 //
@@ -62,7 +63,7 @@ import (
 // EdDSA signatures are deterministic.
 
 // algorithmPreference lists the supported COSE algorithms, most preferred
-// first: getInfo's algorithms.
+// first: getInfo's algorithms on a key whose Config.Algorithms is nil.
 var algorithmPreference = []int64{ctap.AlgES256, ctap.AlgEdDSA, ctap.AlgES384, ctap.AlgRS256}
 
 // Algorithm codes of the sealed credential ID (credential.go) for the
@@ -77,17 +78,6 @@ const RSAKeyBits = 2048
 
 // rsaKeyCacheSize bounds the cache of derived RSA keys.
 const rsaKeyCacheSize = 64
-
-// supportedAlgorithms is getInfo's algorithms member (§6.4): a
-// "public-key" PublicKeyCredentialParameters for each supported algorithm,
-// in order of preference.
-func supportedAlgorithms() []ctap.CredentialParameter {
-	ps := make([]ctap.CredentialParameter, len(algorithmPreference))
-	for i, alg := range algorithmPreference {
-		ps[i] = ctap.CredentialParameter{Type: ctap.CredentialTypePublicKey, Alg: alg}
-	}
-	return ps
-}
 
 // isSupportedAlgorithm reports whether alg is in algorithmPreference.
 func isSupportedAlgorithm(alg int64) bool { return slices.Contains(algorithmPreference, alg) }

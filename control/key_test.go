@@ -11,6 +11,7 @@ import (
 	"github.com/virtkey/virtkey/client"
 	"github.com/virtkey/virtkey/control"
 	"github.com/virtkey/virtkey/ctap"
+	"github.com/virtkey/virtkey/profile"
 )
 
 // forgetfulStore acknowledges every save but keeps only the first: a key
@@ -225,5 +226,43 @@ func TestParse(t *testing.T) {
 	}
 	if _, err := control.ParsePresence("maybe"); err == nil {
 		t.Error("ParsePresence(maybe) succeeded")
+	}
+}
+
+// TestNewProfileKey: a key of a profile is that profile's key, and a
+// U2F-only profile's transport refuses CTAPHID_CBOR.
+func TestNewProfileKey(t *testing.T) {
+	ctx := context.Background()
+	k, err := control.NewProfileKey(profile.MustLookup("fido20-pin"), authenticator.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := k.Authenticator().AAGUID(); got != profile.FIDO20AAGUID {
+		t.Errorf("AAGUID %x", got)
+	}
+	dev, err := k.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	c, err := client.New(ctx, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := c.Info().Versions; len(v) != 2 || v[1] != ctap.VersionFIDO20 {
+		t.Errorf("versions %v", v)
+	}
+
+	u, err := control.NewProfileKey(profile.MustLookup("u2f"), authenticator.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	udev, err := u.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udev.Close()
+	if _, err := client.New(ctx, udev); err == nil {
+		t.Error("a CTAP2 client on a U2F-only key")
 	}
 }
