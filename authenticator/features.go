@@ -82,6 +82,21 @@ var Extensions = []string{
 	ctap.ExtHMACSecretMC, // CTAP 2.2, ext_hmacsecret.go
 }
 
+// DefaultExtensions is getInfo's extension list of a key with these
+// versions whose Config.Extensions is nil: hmac-secret alone on a CTAP
+// 2.0 key, Extensions on a 2.1 one, and Extensions with
+// pinComplexityPolicy on a 2.2 one (ext_pincomplexity.go; a 2.2 key
+// without clientPin or authenticatorConfig leaves it out).
+func DefaultExtensions(versions []string) []string {
+	switch {
+	case slices.Contains(versions, ctap.VersionFIDO22):
+		return append(slices.Clone(Extensions), ctap.ExtPinComplexityPolicy)
+	case slices.Contains(versions, ctap.VersionFIDO21), slices.Contains(versions, ctap.VersionFIDO21Pre):
+		return slices.Clone(Extensions)
+	}
+	return slices.Clone(ctap20Extensions)
+}
+
 // extensionBits maps an extension identifier to its bit.
 var extensionBits = map[string]extensionSet{
 	ctap.ExtCredProtect:       extCredProtect,
@@ -170,7 +185,7 @@ func (f *features) init(cfg Config, versions []string) error {
 		}
 	}
 	if cfg.Extensions == nil && slices.Contains(versions, ctap.VersionFIDO22) && f.authnrCfg && f.clientPIN {
-		f.extensions = append(slices.Clone(f.extensions), ctap.ExtPinComplexityPolicy) // ext_pincomplexity.go
+		f.extensions = append(slices.Clone(f.extensions), ctap.ExtPinComplexityPolicy) // ext_pincomplexity.go; DefaultExtensions
 	}
 	f.ext = 0
 	for _, id := range f.extensions {

@@ -89,10 +89,10 @@ func (s Switches) Apply(p *Profile) {
 // extension on a CTAP 2.1 key, hmac-secret alone on a CTAP 2.0 one
 // (authenticator.Config.Extensions).
 func defaultExtensions(versions []string) []string {
-	if ctap21(versions) {
+	if versions == nil {
 		return slices.Clone(authenticator.Extensions)
 	}
-	return []string{ctap.ExtHMACSecret}
+	return authenticator.DefaultExtensions(versions)
 }
 
 // ctap21 reports whether a Config's Versions make a CTAP 2.1 key (nil is
