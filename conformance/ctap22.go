@@ -357,6 +357,29 @@ func init() {
 				_, err := pc.credMan(tok).GetMetadata(t.ctx)
 				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "getCredsMetadata with the pcmr token from before changePIN")
 			}},
+		Case{ID: "ctap22-pcmr-reset", Section: "CTAP 2.2 §6.6, §6.4 (encIdentifier)", Versions: CTAP22, Destructive: true,
+			Needs: []Capability{CapPowerCycle},
+			Title: "authenticatorReset ends the pcmr token (CTAP2_ERR_PIN_AUTH_INVALID) and gives the key a new device identifier",
+			Run: func(t *T) {
+				pc := t.pcmrCase()
+				old := pc.pcmrToken()
+				oldEnc, _ := t.encMembers("getInfo before the reset")
+				oldID := openInfoMember(t, old, oldEnc, "encIdentifier")
+				t.PowerCycle()
+				if err := t.Ctap2().Reset(t.ctx); err != nil {
+					t.Fatalf("reset: %v", err)
+				}
+				pc.refresh()
+				pc.setPIN()
+				t.info()
+				_, err := pc.credMan(old).GetMetadata(t.ctx)
+				t.ExpectStatus(err, ctap.StatusPINAuthInvalid, "getCredsMetadata with the pcmr token from before the reset")
+				tok := pc.pcmrToken()
+				enc, _ := t.encMembers("getInfo after the reset")
+				if id := openInfoMember(t, tok, enc, "encIdentifier"); bytes.Equal(id, oldID) {
+					t.Fatalf("the device identifier %x survived authenticatorReset", id)
+				}
+			}},
 		Case{ID: "ctap22-encidentifier", Section: "CTAP 2.2 §6.4 (encIdentifier, 0x19)", Versions: CTAP22, Destructive: true,
 			Title: "encIdentifier decrypts with the pcmr token to the same identifier at every getInfo, under a fresh IV each time",
 			Run: func(t *T) {
