@@ -677,12 +677,13 @@ step_fido20_pin() {
 # have them: each must fail with the key's CTAP1_ERR_INVALID_COMMAND.
 step_fido20_refused() {
 	need_v20
-	head -c 32 /dev/urandom >/tmp/v20.lbkey
+	head -c 32 /dev/urandom | base64 >/tmp/v20.lbkey
 	refused=""
 	# credentialManagement (0x0A, or 0x41 as libfido2 1.12 sends it),
-	# authenticatorConfig toggleAlwaysUv (0x0D), authenticatorLargeBlobs
+	# authenticatorConfig setMinPINLength (0x0D; libfido2 sends -S -u's
+	# toggleAlwaysUv only when getInfo lists alwaysUv), authenticatorLargeBlobs
 	# (0x0C), each checked even when one before it was not refused.
-	for what in "-L -r" "-S -u" "-G -b -k /tmp/v20.lbkey /tmp/v20.blob"; do
+	for what in "-L -r" "-S -l 8" "-G -b -k /tmp/v20.lbkey /tmp/v20.blob"; do
 		# shellcheck disable=SC2086 # what is a list of arguments
 		if pinned /tmp/v20.refused fido2-token $what "$DEV"; then
 			refused="$refused; fido2-token $what succeeded"
