@@ -175,3 +175,68 @@ func TestKey22PersistentToken(t *testing.T) {
 		})
 	}
 }
+
+// TestKey22PinComplexityPolicy switches the in-process key's PIN complexity
+// policy on with setMinPINLength's pinComplexityPolicy (CTAP 2.2 §6.11.4)
+// and sees it through the client: getInfo's pinComplexityPolicy turns true,
+// the key refuses a PIN of consecutive digits (its rule,
+// docs/pin-complexity.md) with CTAP2_ERR_PIN_POLICY_VIOLATION, and the
+// pinComplexityPolicy extension (CTAP 2.2 §12) tells an RP of
+// minPinLengthRPIDs, and no other, that the policy is on.
+func TestKey22PinComplexityPolicy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newKey22(t, 40)
+	cf, err := NewConfig(c, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cf.SetMinPINLengthParams(ctx, MinPINLengthParams{RPIDs: []string{"example.com"}, PINComplexityPolicy: true}); err != nil {
+		t.Fatalf("setMinPINLength pinComplexityPolicy: %v", err)
+	}
+	info, err := c.GetInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.PinComplexityPolicy == nil || !*info.PinComplexityPolicy {
+		t.Fatalf("pinComplexityPolicy after setting it: %v", info.PinComplexityPolicy)
+	}
+	cp, err := NewClientPin(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.Rand = seeded(41)
+	if err := cp.SetPIN(ctx, "123456"); !errors.Is(err, ctap.StatusPINPolicyViolation) {
+		t.Errorf("SetPIN(123456) under the policy: %v, want CTAP2_ERR_PIN_POLICY_VIOLATION", err)
+	}
+	if err := cp.SetPIN(ctx, "240713"); err != nil {
+		t.Fatalf("SetPIN(240713) under the policy: %v", err)
+	}
+	for _, tt := range []struct {
+		rp   string
+		want *bool
+	}{{"example.com", boolp(true)}, {"other.example", nil}} {
+		tok, err := cp.GetPinToken(ctx, "240713", ctap.PermissionMakeCredential, tt.rp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := &ctap.MakeCredentialRequest{
+			ClientDataHash: cdh(tt.rp), RP: &ctap.RPEntity{ID: tt.rp},
+			User:             &ctap.UserEntity{ID: []byte("user"), Name: "user"},
+			PubKeyCredParams: []ctap.CredentialParameter{{Type: ctap.CredentialTypePublicKey, Alg: ctap.AlgES256}},
+			PinUvAuthParam:   cp.Protocol().AuthParam(tok, cdh(tt.rp)), PinUvAuthProtocol: u64(cp.Protocol().Version()),
+		}
+		MakeCredentialExtensions{PinComplexityPolicy: true}.Apply(req)
+		att, err := c.MakeCredential(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := att.CredentialExtensions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (out.PinComplexityPolicy == nil) != (tt.want == nil) || (out.PinComplexityPolicy != nil && *out.PinComplexityPolicy != *tt.want) {
+			t.Errorf("%s: pinComplexityPolicy output %v, want %v", tt.rp, out.PinComplexityPolicy, tt.want)
+		}
+	}
+}

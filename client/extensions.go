@@ -50,6 +50,10 @@ type MakeCredentialExtensions struct {
 	LargeBlobKey      bool              // largeBlobKey: true (§12.3)
 	MinPinLength      bool              // minPinLength: true (§12.4)
 	ThirdPartyPayment bool              // thirdPartyPayment: true (CTAP 2.2)
+	// PinComplexityPolicy is pinComplexityPolicy: true (CTAP 2.2 §12): an
+	// RP among minPinLengthRPIDs learns whether the key enforces its PIN
+	// complexity policy.
+	PinComplexityPolicy bool
 }
 
 // Apply adds the inputs to req.Extensions, keeping the other extensions
@@ -70,6 +74,9 @@ func (e MakeCredentialExtensions) Apply(req *ctap.MakeCredentialRequest) {
 	}
 	if e.ThirdPartyPayment {
 		m = setInput(m, ctap.ExtThirdPartyPayment, true)
+	}
+	if e.PinComplexityPolicy {
+		m = setInput(m, ctap.ExtPinComplexityPolicy, true)
 	}
 	req.Extensions = m
 }
@@ -114,6 +121,10 @@ type CredentialExtensionOutputs struct {
 	CredBlob          *bool             // whether the blob was stored (§12.2)
 	MinPinLength      *uint64           // the current minimum PIN length (§12.4)
 	ThirdPartyPayment *bool             // CTAP 2.2
+	// PinComplexityPolicy is whether the key enforces its PIN complexity
+	// policy (CTAP 2.2 §12), returned only to an RP among
+	// minPinLengthRPIDs.
+	PinComplexityPolicy *bool
 }
 
 // AssertionExtensionOutputs are the getAssertion authenticator extension
@@ -145,6 +156,9 @@ func (r *AttestationResponse) CredentialExtensions() (*CredentialExtensionOutput
 		return nil, err
 	}
 	if err := decodeOptional(m, ctap.ExtThirdPartyPayment, &out.ThirdPartyPayment); err != nil {
+		return nil, err
+	}
+	if err := decodeOptional(m, ctap.ExtPinComplexityPolicy, &out.PinComplexityPolicy); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -26,9 +26,9 @@ func TestExtensionInputs(t *testing.T) {
 	t.Parallel()
 	mc := &ctap.MakeCredentialRequest{Extensions: map[string]ctap.RawMessage{"hmac-secret": ctap.MustMarshal(true)}}
 	MakeCredentialExtensions{CredProtect: UserVerificationRequired, CredBlob: []byte{}, LargeBlobKey: true,
-		MinPinLength: true, ThirdPartyPayment: true}.Apply(mc)
+		MinPinLength: true, ThirdPartyPayment: true, PinComplexityPolicy: true}.Apply(mc)
 	want := map[string]any{"hmac-secret": true, "credProtect": uint64(3), "credBlob": []byte{},
-		"largeBlobKey": true, "minPinLength": true, "thirdPartyPayment": true}
+		"largeBlobKey": true, "minPinLength": true, "thirdPartyPayment": true, "pinComplexityPolicy": true}
 	if diff := cmp.Diff(want, decodeInputs(t, mc.Extensions)); diff != "" {
 		t.Errorf("makeCredential (-want +got):\n%s", diff)
 	}
@@ -69,8 +69,11 @@ func TestCredentialExtensionOutputs(t *testing.T) {
 		bad     bool
 	}{
 		{"none", nil, &CredentialExtensionOutputs{}, false},
-		{"all", map[string]any{"credProtect": 2, "credBlob": false, "minPinLength": 6, "thirdPartyPayment": true, "hmac-secret": true},
-			&CredentialExtensionOutputs{CredProtect: 2, CredBlob: boolp(false), MinPinLength: u64(6), ThirdPartyPayment: boolp(true)}, false},
+		{"all", map[string]any{"credProtect": 2, "credBlob": false, "minPinLength": 6, "thirdPartyPayment": true, "hmac-secret": true,
+			"pinComplexityPolicy": false},
+			&CredentialExtensionOutputs{CredProtect: 2, CredBlob: boolp(false), MinPinLength: u64(6), ThirdPartyPayment: boolp(true),
+				PinComplexityPolicy: boolp(false)}, false},
+		{"pinComplexityPolicy number", map[string]any{"pinComplexityPolicy": 1}, nil, true},
 		{"credProtect text", map[string]any{"credProtect": "2"}, nil, true},
 		{"credBlob bytes", map[string]any{"credBlob": []byte{1}}, nil, true},
 		{"minPinLength null", map[string]any{"minPinLength": nil}, nil, true},
