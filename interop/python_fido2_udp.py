@@ -74,6 +74,21 @@ EXPECT = {
                    "not_options": {"pinUvAuthToken", "credMgmt", "credentialMgmtPreview", "largeBlobs",
                                    "authnrCfg", "bioEnroll", "userVerificationMgmtPreview", "setMinPINLength",
                                    "alwaysUv", "ep", "makeCredUvNotRqd", "uv"}},
+    # The profiles issue 15 added. Optional members: false_options (absent
+    # or false), algorithms (getInfo 0x0A, exactly), flags (authData bits
+    # every new credential has: BE 0x08, BS 0x10, WebAuthn L3 §6.1), fmt
+    # (the attestation format).
+    "fido21-nork": {"versions": {"FIDO_2_0", "FIDO_2_1"}, "not_versions": set(), "protocols": [2, 1],
+                    "options": {"up", "clientPin", "pinUvAuthToken"}, "not_options": {"credMgmt", "largeBlobs"},
+                    "false_options": {"rk"}},
+    "fido21-es256": {"versions": {"FIDO_2_0", "FIDO_2_1"}, "not_versions": set(), "protocols": [2, 1],
+                     "options": {"rk", "up", "clientPin", "credMgmt"}, "not_options": set(), "algorithms": [-7]},
+    "passkey": {"versions": {"FIDO_2_0", "FIDO_2_1"}, "not_versions": set(), "protocols": [2, 1],
+                "options": {"rk", "up", "uv", "clientPin", "credMgmt"}, "not_options": set(), "algorithms": [-7],
+                "flags": 0x18, "fmt": "none"},
+    "fido22": {"versions": {"FIDO_2_0", "FIDO_2_1", "FIDO_2_2"}, "not_versions": set(), "protocols": [2, 1],
+               "options": {"rk", "up", "clientPin", "pinUvAuthToken", "credMgmt", "largeBlobs", "authnrCfg"},
+               "not_options": set()},
 }
 
 
@@ -168,6 +183,11 @@ def expect_profile(info, profile):
         profile, sorted(info.options), sorted(want["options"])))
     extra = want["not_options"] & set(info.options)
     check(not extra, "%s: getInfo options list none of %s" % (profile, sorted(want["not_options"])))
+    true = {o for o in want.get("false_options", ()) if info.options.get(o)}
+    check(not true, "%s: getInfo options %s absent or false" % (profile, sorted(want.get("false_options", ()))))
+    if "algorithms" in want:
+        algs = [a.get("alg") for a in (info.algorithms or [])]
+        check(algs == want["algorithms"], "%s: getInfo algorithms %s, want %s" % (profile, algs, want["algorithms"]))
 
 
 def refusals(ctap, info):
@@ -263,6 +283,12 @@ def main():
         # packed, or none for a key without attestation (a passkey
         # provider's; WebAuthn L3 §8.7).
         check(att.fmt in ("packed", "none"), "makeCredential rk=%s fmt %s" % (rk, att.fmt))
+        want = EXPECT.get(profile, {})
+        if "fmt" in want:
+            check(att.fmt == want["fmt"], "%s: attestation format %s, want %s" % (profile, att.fmt, want["fmt"]))
+        if "flags" in want:
+            check(att.auth_data.flags & want["flags"] == want["flags"],
+                  "%s: authData flags 0x%02x have 0x%02x (BE, BS)" % (profile, att.auth_data.flags, want["flags"]))
         if options and options.get("uv"):
             check(att.auth_data.is_user_verified(), "built-in UV: authData UV flag")
         verifier = Attestation.for_type(att.fmt)()
