@@ -271,9 +271,9 @@ func rpEntry(r *rpCredentials) ctap.CredentialManagementResponse {
 // credentialID, publicKey, credProtect and, when it has one,
 // largeBlobKey.
 func credentialEntry(c *ResidentCredential) (ctap.CredentialManagementResponse, error) {
-	var pub ctap.COSEKey
+	pub, ok := storedES256Key(c.PublicKey)
 	var err error
-	if len(c.PublicKey) == 0 || ctap.Unmarshal(c.PublicKey, &pub) != nil {
+	if !ok && (len(c.PublicKey) == 0 || ctap.Unmarshal(c.PublicKey, &pub) != nil) {
 		// Derived from the private key for a credential stored before
 		// its public key was kept, or if the kept one does not decode.
 		if pub, err = (credentialKey{alg: c.Alg, priv: c.PrivateKey}).publicKey(); err != nil {
@@ -295,6 +295,22 @@ func credentialEntry(c *ResidentCredential) (ctap.CredentialManagementResponse, 
 		// CTAP 2.2 §6.8.4 member 0x0C (ext_thirdpartypayment.go).
 		ThirdPartyPayment: &thirdPartyPayment,
 	}, nil
+}
+
+// es256COSEPrefix begins the COSE key of every ES256 credential this key
+// makes, in CTAP2 canonical form: kty 2, alg -7, crv 1, then x as a
+// 32-byte string; y follows as 0x22 0x58 0x20 and 32 bytes.
+var es256COSEPrefix = []byte{0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20}
+
+// storedES256Key reads a credential's kept COSE key when it is an ES256
+// key in the form this key writes, without the generic decoder (a whole
+// credentialManagement walk reads every credential's key); ok is false
+// for anything else, which the caller decodes the general way.
+func storedES256Key(b []byte) (k ctap.COSEKey, ok bool) {
+	if len(b) != 77 || !bytes.HasPrefix(b, es256COSEPrefix) || !bytes.Equal(b[42:45], []byte{0x22, 0x58, 0x20}) {
+		return k, false
+	}
+	return ctap.COSEKey{Kty: ctap.KtyEC2, Alg: ctap.AlgES256, Crv: ctap.CrvP256, X: b[10:42:42], Y: b[45:77:77]}, true
 }
 
 // enumerateCredentialsGetNextCredential is §6.8.4, the next remembered

@@ -114,3 +114,48 @@ func FuzzDecodeCredRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestStoredES256Key: the shortcut reads what the generic decoder reads
+// from an ES256 key as makeCredential keeps it, and declines anything
+// else.
+func TestStoredES256Key(t *testing.T) {
+	t.Parallel()
+	k, err := generateKey(seededRand(3), ctap.AlgES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := k.publicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := ctap.MustMarshal(&pub)
+	got, ok := storedES256Key(b)
+	if !ok {
+		t.Fatalf("declined %x", b)
+	}
+	var want ctap.COSEKey
+	if err := ctap.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("shortcut differs:\n%s", diff)
+	}
+	ed, err := generateKey(seededRand(4), ctap.AlgEdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edPub, err := ed.publicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{
+		"EdDSA":      ctap.MustMarshal(&edPub),
+		"cut short":  b[:76],
+		"trailing":   append(bytes.Clone(b), 0),
+		"y mislabel": append(append(bytes.Clone(b[:42]), 0x23), b[43:]...),
+	} {
+		if _, ok := storedES256Key(b); ok {
+			t.Errorf("%s: taken", name)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/big"
@@ -53,23 +54,72 @@ type COSEKey struct {
 	E   []byte
 }
 
-// MarshalCBOR encodes the key as a COSE_Key map in canonical form.
+// MarshalCBOR encodes the key as a COSE_Key map in canonical form. It
+// writes the bytes itself, without reflection: every makeCredential and
+// every credential that credentialManagement lists encodes one. The labels
+// it writes (1, 3, -1, -2, -3) are already in canonical order; a nil byte
+// string is null, as the generic encoder writes it.
 func (k COSEKey) MarshalCBOR() ([]byte, error) {
-	m := map[int]any{coseKty: k.Kty}
-	if k.Alg != 0 {
-		m[coseAlg] = k.Alg
-	}
+	var labels [3]int64
+	var values [3][]byte
+	var n int
 	switch k.Kty {
 	case KtyEC2:
-		m[coseCrv], m[coseX], m[coseY] = k.Crv, k.X, k.Y
+		labels, values, n = [3]int64{coseCrv, coseX, coseY}, [3][]byte{nil, k.X, k.Y}, 3
 	case KtyOKP:
-		m[coseCrv], m[coseX] = k.Crv, k.X
+		labels, values, n = [3]int64{coseCrv, coseX}, [3][]byte{nil, k.X}, 2
 	case KtyRSA:
-		m[coseN], m[coseE] = k.N, k.E
+		labels, values, n = [3]int64{coseN, coseE}, [3][]byte{k.N, k.E}, 2
 	default:
 		return nil, fmt.Errorf("%w: key type %d", ErrInvalidKey, k.Kty)
 	}
-	return encMode.Marshal(m)
+	pairs := 1 + n
+	if k.Alg != 0 {
+		pairs++
+	}
+	b := make([]byte, 0, 16+len(k.X)+len(k.Y)+len(k.N)+len(k.E))
+	b = appendCBORHead(b, 5, uint64(pairs))
+	b = appendCBORInt(appendCBORInt(b, coseKty), k.Kty)
+	if k.Alg != 0 {
+		b = appendCBORInt(appendCBORInt(b, coseAlg), k.Alg)
+	}
+	for i := range n {
+		b = appendCBORInt(b, labels[i])
+		switch {
+		case k.Kty != KtyRSA && i == 0:
+			b = appendCBORInt(b, k.Crv)
+		case values[i] == nil:
+			b = append(b, 0xf6)
+		default:
+			b = append(appendCBORHead(b, 2, uint64(len(values[i]))), values[i]...)
+		}
+	}
+	return b, nil
+}
+
+// appendCBORHead appends a CBOR head of major type major and argument v
+// in its shortest form (RFC 8949 §4.2.1).
+func appendCBORHead(b []byte, major byte, v uint64) []byte {
+	m := major << 5
+	switch {
+	case v < 24:
+		return append(b, m|byte(v))
+	case v <= 0xff:
+		return append(b, m|24, byte(v))
+	case v <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(v))
+	case v <= 0xffffffff:
+		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(v))
+	}
+	return binary.BigEndian.AppendUint64(append(b, m|27), v)
+}
+
+// appendCBORInt appends v as a CBOR integer.
+func appendCBORInt(b []byte, v int64) []byte {
+	if v < 0 {
+		return appendCBORHead(b, 1, uint64(-1-v))
+	}
+	return appendCBORHead(b, 0, uint64(v))
 }
 
 // UnmarshalCBOR decodes a COSE_Key map. It checks the types of the labels it
