@@ -337,6 +337,9 @@ type FileStore struct {
 	broken  error // a failed write could not be undone: every commit fails
 	written int64 // bytes written to the state file
 
+	// compactSlack, when set by tests, replaces compactionSlack.
+	compactSlack int64
+
 	// failOp, set by tests, makes the named file operation fail
 	// ("write", "sync", "header", "headersync", "truncate", "create",
 	// "rename").
@@ -359,6 +362,17 @@ func OpenFileStore(path string) (*FileStore, error) {
 		return nil, err
 	}
 	return fs, nil
+}
+
+// compactionSlack is how many more dead bytes than live ones the state
+// file may hold before it is compacted.
+const compactionSlack = 64 << 10
+
+func (fs *FileStore) slack() int64 {
+	if fs.compactSlack > 0 {
+		return fs.compactSlack
+	}
+	return compactionSlack
 }
 
 func (fs *FileStore) fail(op string) error {
@@ -681,7 +695,7 @@ func (fs *FileStore) Commit(ch *Change) error {
 		j.sizes[string(c.ID)] = credSlot{size: putSizes[i]}
 		j.live += putSizes[i]
 	}
-	if j.dead > j.live+64<<10 {
+	if j.dead > j.live+fs.slack() {
 		fs.compact()
 	}
 	return nil
