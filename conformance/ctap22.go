@@ -155,6 +155,36 @@ func init() {
 				t.Observef("attestationFormats %q, longTouchForReset %v, transportsForReset %q, pinComplexityPolicy %v, maxPINLength %d, authenticatorConfigCommands %v",
 					r.AttestationFormats, r.LongTouchForReset, r.TransportsForReset, r.PinComplexityPolicy, r.MaxPINLength, r.AuthenticatorConfigCommands)
 			}},
+		Case{ID: "ctap22-uv-count", Section: "CTAP 2.2 §6.4 (uvCountSinceLastPinEntry, 0x17)", Versions: CTAP22, Destructive: true,
+			Title: "uvCountSinceLastPinEntry goes up by one with a built-in user verification and back to 0 when the PIN is entered",
+			Run: func(t *T) {
+				pc := t.preferredPIN()
+				t.needFreshKey()
+				pc.refresh()
+				pc.setPIN()
+				info := t.info()
+				if uv, _ := info.Option(ctap.OptionUV); !uv || !info.HasMember(client.InfoUVCountSinceLastPinEntry) {
+					t.skipFeature("the key lists no configured built-in UV (uv) or no uvCountSinceLastPinEntry")
+				}
+				count := func() uint64 {
+					c := t.info().Raw.UVCountSinceLastPinEntry
+					if c == nil {
+						t.Fatalf("uvCountSinceLastPinEntry (0x17) went missing")
+					}
+					return *c
+				}
+				before := count()
+				if _, err := pc.cp.GetUVToken(t.ctx, ctap.PermissionGetAssertion, t.RPID()); err != nil {
+					t.Fatalf("getPinUvAuthTokenUsingUvWithPermissions: %v", err)
+				}
+				if n := count(); n != before+1 {
+					t.Fatalf("uvCountSinceLastPinEntry %d after one built-in UV, was %d", n, before)
+				}
+				pc.token(ctap.PermissionGetAssertion, t.RPID())
+				if n := count(); n != 0 {
+					t.Fatalf("uvCountSinceLastPinEntry %d after the PIN was entered, want 0", n)
+				}
+			}},
 		Case{ID: "ctap22-attestation-formats", Section: "CTAP 2.2 §6.1.2 step 19, §6.4 (attestationFormats)", Versions: CTAP22,
 			Title: "with attestationFormatsPreference the key gives the listed format it supports that comes first, passing over unknown ones",
 			Run: func(t *T) {
