@@ -10,17 +10,20 @@
 # reports and prints the table profile × passed / warned / failed /
 # skipped / not run, with each skip reason classified as "not this
 # version" or "not this feature" (interop/skip-classes.txt); the table
-# goes to $PROFILES_OUT/profiles-table.md too. The script fails on a
-# failure not listed, with its reason, in interop/expected-failures.txt,
-# on a skip of another class, on a case no profile ran, and on the first
-# python-fido2 mismatch.
+# goes to $PROFILES_OUT/profiles-table.md (default interop/out/) too. The
+# script fails on a failure not listed, with its reason, in
+# interop/expected-failures.txt, on a skip of another class, on a case no
+# profile ran, and on a python-fido2 mismatch.
 #
 #   bash interop/profiles.sh             every profile
 #   PROFILES="fido21 fido20-pin" bash interop/profiles.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(mktemp -d)
-out=${PROFILES_OUT:-$bin/out}
+# The reports, outputs and table stay after the run: in PROFILES_OUT, or
+# in interop/out/ (git-ignored), emptied first.
+out=${PROFILES_OUT:-interop/out}
+rm -rf "${out:?}"/*.json "${out:?}"/*.out "${out:?}"/*.log "${out:?}"/profiles-table.md
 mkdir -p "$out"
 daemon=
 stop() {
@@ -104,9 +107,12 @@ for need in fido21 fido21-bio fido20-pin; do
 		exit 1
 	fi
 done
-serve "${names[0]}" off
+# Several python-fido2 clients at once, on the default profile (a CTAP 2.1
+# key, which python_fido2_concurrent.py checks getInfo for).
+serve fido21 off
 /usr/bin/python3 interop/python_fido2_concurrent.py "$addr" 4 250 || failed=1
 stop
+echo "the table: $out/profiles-table.md"
 if [ "$failed" = 1 ]; then
 	echo "interop/profiles.sh: FAIL (the table and the outputs are in $out)" >&2
 	exit 1
