@@ -47,6 +47,7 @@ type serveFlags struct {
 	maxCreds                               int
 	faults                                 faultList        // faults.go
 	switches                               profile.Switches // the --has-* flags, profiles.go
+	firmware                               firmwareFlag     // firmware.go
 }
 
 const serveUsage = `usage: virtkey serve [flags]
@@ -90,6 +91,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.Var(&f.faults, "fault", "make the key misbehave on purpose: fault names, comma-separated (listed by: virtkey faults)")
 	fs.TextVar(&f.level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	switchFlags(fs, &f.switches)
+	f.firmware.v = defaultFirmware()
+	fs.Var(&f.firmware, "firmware-version", "getInfo's firmwareVersion: MAJOR.MINOR.PATCH (sent as MAJOR<<16|MINOR<<8|PATCH) or a number, 0 for none (default: this build's version, "+develFirmware+" unless built from a release)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -216,6 +219,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	d := &daemon{profile: prof, statePath: f.state, started: time.Now(), clock: control.NewClock(time.Now)}
 	cfg := authenticator.Config{OnWink: func() { log.Debug("wink") }, OnCredentialEvent: logCredentialEvent(log)}
 	applyProfile(prof, &cfg)
+	cfg.FirmwareVersion = f.firmware.v
 	cfg.TouchTimeout = f.touchTimeout
 	if f.touchTimeout == 0 {
 		cfg.TouchTimeout = -1 // wait until answered or cancelled
