@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -201,6 +202,16 @@ type Config struct {
 	// name says (faults.go); an unknown name is an error of New. None is
 	// a correct key.
 	Faults []Fault
+}
+
+// Implements reports whether a key of this Config implements protocol
+// version v: whether v is in Versions, or in the package's Versions when
+// that is nil.
+func (c *Config) Implements(v string) bool {
+	if c.Versions == nil {
+		return slices.Contains(Versions, v)
+	}
+	return slices.Contains(c.Versions, v)
 }
 
 // Authenticator is a virtual FIDO2 authenticator. It implements the

@@ -175,6 +175,12 @@ func (a *Authenticator) u2f(ctx context.Context, req []byte) ([]byte, ctap.Statu
 	if c.cla != 0 {
 		return nil, ctap.SWClaNotSupported
 	}
+	if !a.implements(ctap.VersionU2FV2) {
+		// A key whose Config.Versions leave out U2F_V2 has no CTAP1/U2F
+		// instruction at all; over CTAPHID it also sets CAPABILITY_NMSG
+		// (ctaphid.ServerConfig.NoMsg) and no APDU reaches it.
+		return nil, ctap.SWInsNotSupported
+	}
 	switch c.ins {
 	case ctap.U2FVersion: // §6.1: no data
 		if len(c.data) != 0 {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/virtkey/virtkey/ctap"
@@ -338,4 +339,28 @@ func FuzzHandleMsg(f *testing.F) {
 			t.Fatalf("%v with data", sw)
 		}
 	})
+}
+
+// TestNoU2F: a key whose Config.Versions leave out U2F_V2 answers every
+// APDU with SW_INS_NOT_SUPPORTED and its getInfo does not list U2F_V2.
+func TestNoU2F(t *testing.T) {
+	t.Parallel()
+	k := newTestKey(t, withVersions(ctap.VersionFIDO20, ctap.VersionFIDO21))
+	var challenge, app [32]byte
+	for _, apdu := range [][]byte{
+		u2fAPDU(ctap.U2FVersion, 0, nil, true),
+		u2fAPDU(ctap.U2FRegister, 0, append(challenge[:], app[:]...), true),
+		u2fAPDU(ctap.U2FAuthenticate, 0x07, append(append(challenge[:], app[:]...), 1, 0), true),
+	} {
+		if data, sw := k.msg(apdu); sw != ctap.SWInsNotSupported || len(data) != 0 {
+			t.Errorf("APDU %x: %x %v, want SW_INS_NOT_SUPPORTED", apdu, data, sw)
+		}
+	}
+	if info := k.info(); slices.Contains(info.Versions, ctap.VersionU2FV2) {
+		t.Errorf("getInfo versions %v", info.Versions)
+	}
+	cfg := Config{Versions: []string{ctap.VersionFIDO20}}
+	if cfg.Implements(ctap.VersionU2FV2) || !(&Config{}).Implements(ctap.VersionU2FV2) {
+		t.Error("Config.Implements")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/virtkey/virtkey/authenticator"
@@ -201,4 +202,26 @@ func FuzzParseU2FResponses(f *testing.F) {
 			s.Verify(make([]byte, 32), make([]byte, 32), b)
 		}
 	})
+}
+
+// TestNoMsgDevice checks ctaphid.ServerConfig.NoMsg, a CTAP2 key without
+// CTAP1/U2F: INIT with CBOR and NMSG (CTAP 2.1 §11.2.9.1.3), CTAPHID_MSG
+// refused with ERR_INVALID_CMD, CTAPHID_CBOR answered.
+func TestNoMsgDevice(t *testing.T) {
+	cfg := authenticator.Config{Versions: []string{ctap.VersionFIDO20, ctap.VersionFIDO21}}
+	_, dev := openKey(t, cfg, &ctaphid.ServerConfig{NoMsg: true})
+	ctx := t.Context()
+	if caps := dev.Conn().Info().Capabilities; caps&ctaphid.CapCBOR == 0 || caps&ctaphid.CapNMsg == 0 {
+		t.Errorf("capabilities %#x, want CBOR and NMSG", caps)
+	}
+	if _, err := client.NewCtap1(dev).GetVersion(ctx); !errors.Is(err, ctaphid.ErrInvalidCmd) {
+		t.Errorf("GetVersion: %v, want ERR_INVALID_CMD", err)
+	}
+	c, err := client.New(ctx, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := c.Info().Versions; slices.Contains(v, ctap.VersionU2FV2) {
+		t.Errorf("getInfo versions %v", v)
+	}
 }

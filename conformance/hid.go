@@ -260,6 +260,23 @@ func init() {
 				r.write(ctaphid.InitPacket(cid, ctaphid.Cmd(0x2A), 0, nil))
 				r.expectError(cid, ctaphid.ErrInvalidCmd, "command 0x2A")
 			}},
+		Case{ID: "hid-nmsg-msg-refused", Section: "CTAP 2.1 §11.2.9.1.3, §11.2.9.1.6",
+			Title:    "a key whose INIT sets CAPABILITY_NMSG answers CTAPHID_MSG with ERR_INVALID_CMD",
+			Versions: CTAP2,
+			Run: func(t *T) {
+				// §11.2.9.1.3: NMSG "If set to 1, authenticator DOES NOT
+				// implement CTAPHID_MSG function"; a command the key does
+				// not implement is ERR_INVALID_CMD (§11.2.9.1.6), as for
+				// hid-invalid-command.
+				if t.Device().Conn().Info().Capabilities&ctaphid.CapNMsg == 0 {
+					t.Skipf("not this feature: the key implements CTAPHID_MSG (CAPABILITY_NMSG clear)")
+				}
+				r := t.rawHID()
+				cid := r.init()
+				r.send(cid, ctaphid.CmdMsg, []byte{0, ctap.U2FVersion, 0, 0, 0, 0, 0})
+				r.expectError(cid, ctaphid.ErrInvalidCmd, "CTAPHID_MSG U2F_VERSION")
+				r.ping(cid, []byte("still alive"))
+			}},
 		Case{ID: "hid-broadcast-not-init", Section: "CTAP 2.1 §11.2.4",
 			Title:    "a PING on the broadcast channel gets ERR_INVALID_CHANNEL",
 			Versions: Any,

@@ -155,14 +155,15 @@ func TestVersionCasesCatchAFilter(t *testing.T) {
 // names, with features switched off through authenticator.Config alone: a
 // key whose only user verification is built in (no PIN), and one with
 // neither, no discoverable credentials, no 2.1 management commands, no
-// extension, ES256 only and the smallest maxMsgSize. No case may fail.
+// extension, no CTAP1/U2F, ES256 only and the smallest maxMsgSize. No case
+// may fail.
 func TestSuiteStrippedConfigs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two more runs of the whole suite")
 	}
 	for name, cfg := range map[string]authenticator.Config{
 		"uv-without-pin": {NoClientPIN: true, BuiltInUV: true},
-		"minimal": {NoClientPIN: true, NoResidentKeys: true, NoCredentialManagement: true, NoLargeBlobs: true,
+		"minimal": {Versions: []string{ctap.VersionFIDO20, ctap.VersionFIDO21}, NoClientPIN: true, NoResidentKeys: true, NoCredentialManagement: true, NoLargeBlobs: true,
 			NoAuthenticatorConfig: true, Extensions: []string{}, Algorithms: []int64{ctap.AlgES256}, MaxMsgSize: 1024},
 	} {
 		results := conformance.Run(context.Background(), virtkeytest.NewTarget(cfg, true), conformance.Options{})

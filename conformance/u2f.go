@@ -24,7 +24,7 @@ const u2fSection = "U2F v1.2 "
 
 // skipNoU2F is the one skip message of keys without U2F, so the summary
 // groups them.
-const skipNoU2F = "key without CTAP1/U2F (CAPABILITY_NMSG set or no U2F_V2 in getInfo)"
+const skipNoU2F = "not this feature: the key has no CTAP1/U2F (CAPABILITY_NMSG set or no U2F_V2 in getInfo)"
 
 // U2F returns a CTAP1 client on the case's main connection, extended
 // length APDUs unless short: over HID, browsers, libfido2 and python-fido2

@@ -8,6 +8,7 @@ import (
 
 	"github.com/virtkey/virtkey/authenticator"
 	"github.com/virtkey/virtkey/client"
+	"github.com/virtkey/virtkey/ctap"
 	"github.com/virtkey/virtkey/ctaphid"
 	"github.com/virtkey/virtkey/profile"
 )
@@ -110,6 +111,10 @@ func NewKey(cfg authenticator.Config) (*Key, error) {
 		return nil, err
 	}
 	k.auth = a
+	if !cfg.Implements(ctap.VersionU2FV2) {
+		// No CTAP1/U2F: INIT sets CAPABILITY_NMSG (CTAP 2.1 §11.2.9.1.3).
+		k.ServerConfig = &ctaphid.ServerConfig{NoMsg: true}
+	}
 	return k, nil
 }
 

@@ -81,6 +81,11 @@ type ServerConfig struct {
 	// CapCBOR nor CapNMsg (CTAPHID_MSG is implemented), and CTAPHID_CBOR
 	// is answered with ERR_INVALID_CMD (CTAP 2.1 §11.2.9.1.3).
 	U2FOnly bool
+	// NoMsg makes a CTAP2-only device, one without CTAP1/U2F: INIT
+	// advertises CapNMsg ("the authenticator DOES NOT implement
+	// CTAPHID_MSG", CTAP 2.1 §11.2.9.1.3) and CTAPHID_MSG is answered
+	// with ERR_INVALID_CMD (§11.2.9.1.6). U2FOnly wins over it.
+	NoMsg bool
 }
 
 // keepaliveKey is the context key of the keepalive notifier.
@@ -286,8 +291,11 @@ func newServer(dev ReportDevice, h Handler, cfg *ServerConfig) (*server, error) 
 		s.cfg.Logf = func(string, ...any) {}
 	}
 	s.caps = CapCBOR
-	if s.cfg.U2FOnly {
+	switch {
+	case s.cfg.U2FOnly:
 		s.caps = 0
+	case s.cfg.NoMsg:
+		s.caps |= CapNMsg
 	}
 	if w, ok := h.(Winker); ok {
 		s.winker = w
@@ -421,8 +429,10 @@ func (s *server) continuation(ctx context.Context, p Packet, from netip.AddrPort
 // supported reports whether Serve answers cmd once its message is complete.
 func (s *server) supported(cmd Cmd) bool {
 	switch cmd {
-	case CmdPing, CmdMsg, CmdLock:
+	case CmdPing, CmdLock:
 		return true
+	case CmdMsg:
+		return s.caps&CapNMsg == 0
 	case CmdCBOR:
 		return !s.cfg.U2FOnly
 	case CmdWink:

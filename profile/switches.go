@@ -26,11 +26,16 @@ import (
 //   - MinPinLength: the minPinLength extension.
 //   - Prf: hmac-secret, what WebAuthn's prf extension runs on (and
 //     hmac-secret-mc with it, on a key that has that).
+//   - U2F (not one of Chromium's; its ctap2 authenticators have none):
+//     CTAP1/U2F, the U2F_V2 version. Off, getInfo leaves out U2F_V2,
+//     INIT sets CAPABILITY_NMSG and CTAPHID_MSG is refused (CTAP 2.1
+//     §11.2.9.1.3), as on keys that dropped U2F.
 //
 // A switch that asks a key for what its version lacks (largeBlob on a
 // CTAP 2.0 key) makes authenticator.New fail with the reason.
 type Switches struct {
 	ResidentKey, UserVerification, LargeBlob, CredBlob, MinPinLength, Prf *bool
+	U2F                                                                   *bool
 }
 
 // Apply applies the switches to p: its Config, and its Sensor for the
@@ -77,6 +82,17 @@ func (s Switches) Apply(p *Profile) {
 		if !*v || ctap21(c.Versions) { // hmac-secret-mc is no CTAP 2.0 extension
 			set(*v, ctap.ExtHMACSecretMC)
 		}
+	}
+	if v := s.U2F; v != nil {
+		vs := slices.Clone(c.Versions)
+		if vs == nil {
+			vs = slices.Clone(authenticator.Versions)
+		}
+		vs = slices.DeleteFunc(vs, func(x string) bool { return x == ctap.VersionU2FV2 })
+		if *v {
+			vs = append([]string{ctap.VersionU2FV2}, vs...) // first, as getInfo lists it
+		}
+		c.Versions = vs
 	}
 	// getInfo lists them in the package's order.
 	slices.SortStableFunc(exts, func(a, b string) int {

@@ -56,6 +56,18 @@ func TestSwitches(t *testing.T) {
 				t.Errorf("extensions %v", info.Extensions)
 			}
 		}},
+		{"no u2f", "fido21", profile.Switches{U2F: off}, func(t *testing.T, info *ctap.InfoResponse) {
+			want := []string{ctap.VersionFIDO20, ctap.VersionFIDO21Pre, ctap.VersionFIDO21}
+			if !slices.Equal(info.Versions, want) {
+				t.Errorf("versions %v, want %v", info.Versions, want)
+			}
+		}},
+		{"u2f back", "fido21", profile.Switches{U2F: on}, func(t *testing.T, info *ctap.InfoResponse) {
+			want := []string{ctap.VersionU2FV2, ctap.VersionFIDO20, ctap.VersionFIDO21Pre, ctap.VersionFIDO21}
+			if !slices.Equal(info.Versions, want) {
+				t.Errorf("versions %v", info.Versions)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -58,6 +58,11 @@ func HasMinPinLength(v bool) Option { return func(o *options) { o.switches.MinPi
 // off (Chromium's hasPrf).
 func HasPrf(v bool) Option { return func(o *options) { o.switches.Prf = &v } }
 
+// HasU2F switches CTAP1/U2F on or off (no Chromium option: its ctap2
+// authenticators have no U2F). Off, getInfo leaves out U2F_V2 and the
+// transport sets CAPABILITY_NMSG.
+func HasU2F(v bool) Option { return func(o *options) { o.switches.U2F = &v } }
+
 // NewKey starts an in-process key chosen by opts for a test and, for a
 // CTAP2 profile, connects a CTAP2 client to it (Key.Ctap2 is nil for the
 // U2F-only profile, which has no getInfo); both stop when the test ends.

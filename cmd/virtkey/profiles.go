@@ -38,10 +38,12 @@ func lookupProfile(name string) (*profile.Profile, bool) {
 func profileNames() string { return strings.Join(profile.Names(), ", ") }
 
 // serverConfig is the CTAPHID side of the profile: a U2F-only key
-// advertises neither CBOR nor NMSG in INIT and refuses CTAPHID_CBOR
-// (CTAP 2.1 §11.2.9.1.3).
+// advertises neither CBOR nor NMSG in INIT and refuses CTAPHID_CBOR, a key
+// without U2F_V2 advertises NMSG and refuses CTAPHID_MSG (CTAP 2.1
+// §11.2.9.1.3).
 func serverConfig(p *profile.Profile, cfg *ctaphid.ServerConfig) *ctaphid.ServerConfig {
 	cfg.U2FOnly = !p.CTAP2
+	cfg.NoMsg = !p.Config.Implements(ctap.VersionU2FV2)
 	return cfg
 }
 
@@ -90,6 +92,7 @@ func switchFlags(fs *flag.FlagSet, s *profile.Switches) {
 		{"has-cred-blob", "the credBlob extension", &s.CredBlob},
 		{"has-min-pin-length", "the minPinLength extension", &s.MinPinLength},
 		{"has-prf", "hmac-secret (and hmac-secret-mc), what WebAuthn's prf extension uses", &s.Prf},
+		{"has-u2f", "CTAP1/U2F (U2F_V2); false sets CAPABILITY_NMSG and refuses CTAPHID_MSG", &s.U2F},
 	} {
 		fs.Var(switchFlag{sw.v}, sw.name, sw.usage+" (default: the profile's)")
 	}
