@@ -84,6 +84,17 @@ func (hs *getAssertionState) filterCredProtect() {
 		return
 	}
 	withList := len(hs.req.AllowList) > 0
+	if v := hs.view; v != nil {
+		v.hide[credProtectUVRequired] = true
+		v.hide[credProtectUVOptionalWithList] = !withList
+		if v.rp != nil {
+			v.n -= v.rp.byProtect[credProtectUVRequired]
+			if !withList {
+				v.n -= v.rp.byProtect[credProtectUVOptionalWithList]
+			}
+		}
+		return
+	}
 	hs.creds = slices.DeleteFunc(hs.creds, func(c credentialRef) bool {
 		switch c.credProtect() {
 		case credProtectUVRequired:

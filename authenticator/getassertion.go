@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/virtkey/virtkey/ctap"
@@ -54,7 +53,8 @@ type getAssertionState struct {
 	// user interaction (step 8).
 	uvEvidence bool
 
-	creds    []credentialRef // the applicable credentials (step 7)
+	creds    []credentialRef // the applicable credentials (step 7) of an allowList
+	view     *residentView   // or, without one, the RP's discoverable ones
 	selected credentialRef
 	exts     []assertionExtension // the extensions' outputs (step 10)
 	resp     ctap.GetAssertionResponse
@@ -69,9 +69,11 @@ type assertionState struct {
 	clientDataHash []byte
 	flags          ctap.AuthDataFlags
 	uv             bool
-	creds          []credentialRef // newest first
-	counter        int             // credentialCounter: the next credential to return
-	timer          time.Time       // time of the last getAssertion or getNextAssertion
+	creds          []credentialRef // newest first, or
+	view           *residentView   // the discoverable credentials, from pos
+	pos            int
+	counter        int       // credentialCounter: the next credential to return
+	timer          time.Time // time of the last getAssertion or getNextAssertion
 
 	exts []assertionExtension // the extensions, run for each credential
 }
@@ -227,23 +229,53 @@ func (hs *getAssertionState) locateCredentials() error {
 		}
 	} else {
 		// Newest first, the order of step 12.2.1: the index keeps each
-		// RP's credentials in creation order.
-		rp := a.creds.forRP(hs.rpIDHash)
-		hs.creds = make([]credentialRef, 0, len(rp))
-		for i := len(rp) - 1; i >= 0; i-- {
-			if c := rp[i]; c.RPID == hs.req.RPID {
-				hs.creds = append(hs.creds, residentRef(c))
-			}
-		}
-		if a.faulty(FaultCredentialsOldFirst) {
-			slices.Reverse(hs.creds)
+		// RP's credentials in creation order, and the view walks them
+		// back from the newest without copying them.
+		hs.view = &residentView{newestFirst: !a.faulty(FaultCredentialsOldFirst)}
+		if r := a.creds.rp(hs.rpIDHash); r != nil && r.rpID == hs.req.RPID {
+			hs.view.rp = r
+			hs.view.n = len(r.creds)
 		}
 	}
 	hs.filterCredProtect() // 7.4, 7.5 (ext_credprotect.go)
-	if len(hs.creds) == 0 {
+	if len(hs.creds) == 0 && (hs.view == nil || hs.view.n == 0) {
 		return ctap.StatusNoCredentials
 	}
 	return nil
+}
+
+// residentView is one RP's discoverable credentials as steps 7 and
+// 12.2.1 see them, without a copy: newest first (oldest first under
+// FaultCredentialsOldFirst), without those that credProtect hides (7.4,
+// 7.5); n is how many that leaves, numberOfCredentials. The RP's counts
+// by credProtect level give n without looking at each credential, and
+// finding the next usable one skips only hidden ones. It reads the
+// index's slice, which no command changes while getNextAssertion can
+// still follow: any other command ends that.
+type residentView struct {
+	rp          *rpCredentials
+	newestFirst bool
+	hide        [4]bool // by credProtect level
+	n           int
+}
+
+// next returns the first usable credential at or after position pos of
+// the walk, and the position after it; ok is false when none is left.
+func (v *residentView) next(pos int) (c credentialRef, after int, ok bool) {
+	if v.rp == nil {
+		return c, pos, false
+	}
+	list := v.rp.creds
+	for ; pos < len(list); pos++ {
+		i := pos
+		if v.newestFirst {
+			i = len(list) - 1 - pos
+		}
+		if r := list[i]; !v.hide[r.credProtectLevel()] {
+			return residentRef(r), pos + 1, true
+		}
+	}
+	return c, pos, false
 }
 
 // collectUserPresence is steps 8 and 9. After built-in UV the "up" bit is
@@ -309,12 +341,22 @@ type assertionExtension func(c credentialRef, outputs map[string]any, resp *ctap
 // for getNextAssertion with credentialCounter 1 and a timer.
 func (hs *getAssertionState) selectCredential() {
 	if len(hs.req.AllowList) > 0 { // step 11
-		hs.selected = hs.creds[0]
+		if hs.view != nil { // the allowList-ignored fault's walk
+			hs.selected, _, _ = hs.view.next(0)
+		} else {
+			hs.selected = hs.creds[0]
+		}
 		return
 	}
-	// Step 12.2.1: locateCredentials listed them newest first.
-	hs.selected = hs.creds[0]
-	if n := len(hs.creds); n > 1 {
+	// Step 12.2.1: locateCredentials ordered them newest first.
+	n, pos := len(hs.creds), 0
+	if hs.view != nil {
+		hs.selected, pos, _ = hs.view.next(0)
+		n = hs.view.n
+	} else {
+		hs.selected = hs.creds[0]
+	}
+	if n > 1 {
 		count := uint64(n)
 		hs.resp.NumberOfCredentials = &count
 		hs.next = &assertionState{
@@ -324,6 +366,8 @@ func (hs *getAssertionState) selectCredential() {
 			uv:             hs.uv,
 			exts:           hs.exts,
 			creds:          hs.creds,
+			view:           hs.view,
+			pos:            pos,
 			counter:        1,
 			timer:          hs.a.now(),
 		}
@@ -392,14 +436,27 @@ func (a *Authenticator) getNextAssertion() ([]byte, error) {
 	if st == nil { // step 1
 		return nil, fmt.Errorf("%w: no getAssertion to continue", ctap.StatusNotAllowed)
 	}
-	if st.counter >= len(st.creds) { // step 2
+	total := len(st.creds)
+	if st.view != nil {
+		total = st.view.n
+	}
+	if st.counter >= total { // step 2
 		return nil, fmt.Errorf("%w: no more credentials", ctap.StatusNotAllowed)
 	}
 	if now := a.now(); now.Sub(st.timer) > NextAssertionTimeout && !a.faulty(FaultGNANoTimer) { // step 3
 		a.rt.pending = nil
 		return nil, fmt.Errorf("%w: getNextAssertion %v after the last assertion", ctap.StatusNotAllowed, now.Sub(st.timer))
 	}
-	c := st.creds[st.counter] // step 4
+	var c credentialRef // step 4
+	pos := st.pos
+	if st.view != nil {
+		var ok bool
+		if c, pos, ok = st.view.next(st.pos); !ok {
+			return nil, fmt.Errorf("%w: no more credentials", ctap.StatusNotAllowed)
+		}
+	} else {
+		c = st.creds[st.counter]
+	}
 	var resp ctap.GetAssertionResponse
 	if err := a.assert(&resp, st.rpIDHash, st.flags, st.uv, c, st.clientDataHash, st.exts); err != nil { // steps 5, 6
 		return nil, err
@@ -413,5 +470,6 @@ func (a *Authenticator) getNextAssertion() ([]byte, error) {
 	}
 	st.timer = a.now() // step 7
 	st.counter++       // step 8
+	st.pos = pos
 	return body, nil
 }

@@ -297,3 +297,21 @@ func TestGetNextAssertionState(t *testing.T) {
 		}
 	})
 }
+
+// TestAllowListIgnoredFaultWalksDiscoverable: under FaultAllowListIgnored
+// an allowList that names no credential of the key still gets the RP's
+// newest discoverable one (step 11 takes it from the walk of step 7),
+// where a list-only selection once indexed an empty list and panicked.
+func TestAllowListIgnoredFaultWalksDiscoverable(t *testing.T) {
+	t.Parallel()
+	k := newTestKey(t, func(c *Config) { c.Faults = []Fault{FaultAllowListIgnored} })
+	k.mustRegister(mcReq("example.com", []byte{1}, true))
+	newest, _ := k.mustRegister(mcReq("example.com", []byte{2}, true))
+	resp, s := k.getAssertion(gaReq("example.com", []byte("not a credential of this key")))
+	if s != ctap.StatusOK {
+		t.Fatalf("getAssertion: %v", s)
+	}
+	if !bytes.Equal(resp.Credential.ID, newest) || resp.NumberOfCredentials != nil {
+		t.Errorf("credential %x numberOfCredentials %v, want %x and none", resp.Credential.ID, resp.NumberOfCredentials, newest)
+	}
+}

@@ -29,6 +29,9 @@ type rpCredentials struct {
 	rpID  string
 	hash  [32]byte
 	creds []*ResidentCredential
+	// byProtect counts creds by credProtect level (index 1 to 3), so that
+	// getAssertion knows how many it may use without looking at each.
+	byProtect [4]int
 }
 
 // newCredIndex indexes creds, which it takes over; it sorts them by
@@ -65,6 +68,9 @@ func (x *credIndex) forRP(rpIDHash [32]byte) []*ResidentCredential {
 	}
 	return nil
 }
+
+// rp returns the RP with that rpIdHash, or nil.
+func (x *credIndex) rp(rpIDHash [32]byte) *rpCredentials { return x.byRP[rpIDHash] }
 
 // forUser returns the credential of that RP and user, or nil
 // (makeCredential replaces it, CTAP 2.1 §6.1.2 step 17).
@@ -106,6 +112,7 @@ func (x *credIndex) remove(id []byte) {
 	r := x.rpByID[c.RPID]
 	if i := slices.Index(r.creds, c); i >= 0 {
 		r.creds = slices.Delete(r.creds, i, i+1)
+		r.byProtect[c.credProtectLevel()]--
 	}
 	if len(r.creds) == 0 {
 		delete(x.byRP, r.hash)
@@ -140,6 +147,7 @@ func (x *credIndex) insert(c *ResidentCredential) {
 		i--
 	}
 	r.creds = slices.Insert(r.creds, i, c)
+	r.byProtect[c.credProtectLevel()]++
 }
 
 // change fills ch with the credential changes since the last commit.
