@@ -39,6 +39,7 @@ func TestEveryFaultCaught(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole suite once per fault")
 	}
+	t.Parallel() // beside TestSuiteEveryProfile, the other long one
 	faults := authenticator.Faults()
 	caught := make([]faultCatch, len(faults))
 	errs := make([]error, len(faults))

@@ -28,6 +28,7 @@ import (
 // With -short only the CTAP 2.0 and U2F profiles run, the ones least like
 // the default (TestSuiteInProcess runs the default's Config).
 func TestSuiteEveryProfile(t *testing.T) {
+	t.Parallel() // beside TestEveryFaultCaught, the other long one
 	var table []string
 	for _, p := range profile.All() {
 		if testing.Short() && p.Name != "fido20-pin" && p.Name != "u2f" {
