@@ -200,6 +200,7 @@ func Serve(ctx context.Context, dev ReportDevice, h Handler, cfg *ServerConfig) 
 		<-s.done
 		s.run = nil
 	}
+	s.stopWorker()
 	dev.Close()
 	wg.Wait()
 	return err
@@ -246,6 +247,10 @@ type server struct {
 	run     *transaction // the running handler, or nil
 	kaTimer <-chan time.Time
 	done    chan handlerResult // capacity 1
+	// work feeds the handler goroutine, started by the first start and
+	// kept for the next ones: a fresh goroutine per request would grow
+	// its stack anew through the handler's crypto every time.
+	work chan job
 
 	lockCID   uint32 // the channel holding CTAPHID_LOCK, or 0
 	lockTimer <-chan time.Time
@@ -259,6 +264,13 @@ type transaction struct {
 	cancel  context.CancelFunc
 	ka      *keepaliveNotifier // nil for CTAPHID_MSG
 	aborted bool               // the channel was resynchronised: drop the response
+}
+
+// job is one handler call for the handler goroutine.
+type job struct {
+	ctx context.Context
+	cmd Cmd
+	req []byte
 }
 
 type handlerResult struct {
@@ -534,15 +546,34 @@ func (s *server) start(ctx context.Context, cid uint32, from netip.AddrPort, cmd
 	}
 	ctx, t.cancel = context.WithCancel(ctx)
 	s.run = t
-	go func() {
+	if s.work == nil {
+		s.work = make(chan job, 1)
+		go s.worker(s.work)
+	}
+	s.work <- job{ctx: ctx, cmd: cmd, req: req}
+}
+
+// worker runs the handler for each job until work is closed, sending each
+// result to s.done. At most one job is outstanding: start sends the next
+// one only after finish has taken the last result.
+func (s *server) worker(work <-chan job) {
+	for j := range work {
 		var res handlerResult
-		if cmd == CmdCBOR {
-			res.resp = s.h.HandleCBOR(ctx, req)
+		if j.cmd == CmdCBOR {
+			res.resp = s.h.HandleCBOR(j.ctx, j.req)
 		} else {
-			res.resp, res.err = s.h.HandleMsg(ctx, req)
+			res.resp, res.err = s.h.HandleMsg(j.ctx, j.req)
 		}
 		s.done <- res
-	}()
+	}
+}
+
+// stopWorker ends the handler goroutine, which must be idle.
+func (s *server) stopWorker() {
+	if s.work != nil {
+		close(s.work)
+		s.work = nil
+	}
 }
 
 // finish sends a handler's response.
