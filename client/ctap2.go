@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -179,8 +180,12 @@ func (c *Ctap2) send(ctx context.Context, cmd ctap.Command, params []byte, opts 
 	if err := ctap.Unmarshal(body, &item); err != nil {
 		return nil, fmt.Errorf("%w: %v: body is not one valid CBOR item: %v", ErrBadResponse, cmd, err)
 	}
-	if c.strict && !ctap.IsCanonical(body) {
-		return nil, fmt.Errorf("%w: %v", ErrNotCanonical, cmd)
+	// Strict: canonical when the decoded item encodes back to the same
+	// bytes (ctap.IsCanonical), here without decoding the body again.
+	if c.strict {
+		if re, err := ctap.Marshal(item); err != nil || !bytes.Equal(re, body) {
+			return nil, fmt.Errorf("%w: %v", ErrNotCanonical, cmd)
+		}
 	}
 	return body, nil
 }

@@ -38,12 +38,16 @@ type Conn struct {
 	after func(time.Duration) <-chan time.Time
 	info  DeviceInfo
 
-	in         chan []byte // reports from the reader goroutine; closed when it stops
-	readErr    error       // why the reader stopped; set before in is closed
-	closed     chan struct{}
-	readerDone chan struct{}
-	closeOnce  sync.Once
-	closeErr   error
+	in <-chan []byte // reports from the reader goroutine; closed when it stops
+	// For a Pipe end there is no reader goroutine: in is the pipe's own
+	// channel, pipeDone is closed by dev.Close and pipePeer by the other
+	// end's Close. Both are nil otherwise.
+	pipeDone, pipePeer <-chan struct{}
+	readErr            error // why the reader stopped; set before in is closed
+	closed             chan struct{}
+	readerDone         chan struct{}
+	closeOnce          sync.Once
+	closeErr           error
 
 	mu sync.Mutex
 	// dirty is set when a Call stopped before the device's response
@@ -77,17 +81,23 @@ func newConn(dev ReportDevice, r io.Reader) *Conn {
 		dev:        dev,
 		rand:       r,
 		after:      time.After,
-		in:         make(chan []byte),
 		closed:     make(chan struct{}),
 		readerDone: make(chan struct{}),
 	}
-	go c.readLoop()
+	if rx, done, peer, ok := pipeReports(dev); ok {
+		c.in, c.pipeDone, c.pipePeer = rx, done, peer
+		close(c.readerDone)
+		return c
+	}
+	in := make(chan []byte)
+	c.in = in
+	go c.readLoop(in)
 	return c
 }
 
-func (c *Conn) readLoop() {
+func (c *Conn) readLoop(in chan<- []byte) {
 	defer close(c.readerDone)
-	defer close(c.in)
+	defer close(in)
 	for {
 		r, err := c.dev.ReadReport()
 		if err != nil {
@@ -95,7 +105,7 @@ func (c *Conn) readLoop() {
 			return
 		}
 		select {
-		case c.in <- r:
+		case in <- r:
 		case <-c.closed:
 			c.readErr = net.ErrClosed
 			return
@@ -125,8 +135,27 @@ func (c *Conn) next(ctx context.Context) ([]byte, error) {
 			return nil, fmt.Errorf("ctaphid: reading a report: %w", c.readErr)
 		}
 		return r, nil
+	case <-c.pipeDone:
+		return nil, fmt.Errorf("ctaphid: reading a report: %w", net.ErrClosed)
+	case <-c.pipePeer:
+		r, err := c.afterPeerClosed()
+		if err != nil {
+			return nil, fmt.Errorf("ctaphid: reading a report: %w", err)
+		}
+		return r, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// afterPeerClosed returns a report the other end of a Pipe sent before it
+// closed, or io.EOF when none is left.
+func (c *Conn) afterPeerClosed() ([]byte, error) {
+	select {
+	case r := <-c.in:
+		return r, nil
+	default:
+		return nil, io.EOF
 	}
 }
 
@@ -236,6 +265,16 @@ func (c *Conn) await(ctx context.Context, cmd Cmd, onKeepalive func(KeepaliveSta
 			if !ok {
 				c.dirty = true
 				return nil, errors.Join(ctxErr, fmt.Errorf("ctaphid: reading a report: %w", c.readErr))
+			}
+			r = rr
+		case <-c.pipeDone:
+			c.dirty = true
+			return nil, errors.Join(ctxErr, fmt.Errorf("ctaphid: reading a report: %w", net.ErrClosed))
+		case <-c.pipePeer:
+			rr, err := c.afterPeerClosed()
+			if err != nil {
+				c.dirty = true
+				return nil, errors.Join(ctxErr, fmt.Errorf("ctaphid: reading a report: %w", err))
 			}
 			r = rr
 		case <-done:

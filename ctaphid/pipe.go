@@ -76,3 +76,16 @@ func (p *pipeEnd) Close() error {
 	p.once.Do(func() { close(p.done) })
 	return nil
 }
+
+// pipeReports gives Serve and Conn a Pipe end's incoming channel, so they
+// receive reports in their own select instead of through a reader
+// goroutine: two goroutine hand-offs fewer per report. rx carries the
+// reports; done is closed by the end's Close, peer by the other end's
+// (after which rx still holds what the peer sent before).
+func pipeReports(dev ReportDevice) (rx <-chan []byte, done, peer <-chan struct{}, ok bool) {
+	p, ok := dev.(*pipeEnd)
+	if !ok {
+		return nil, nil, nil, false
+	}
+	return p.rx, p.done, p.peer, true
+}

@@ -171,28 +171,31 @@ func Serve(ctx context.Context, dev ReportDevice, h Handler, cfg *ServerConfig) 
 	readErr := make(chan error, 1)
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			var r inReport
-			var err error
-			if s.peers != nil {
-				r.b, r.from, err = s.peers.ReadReportFrom()
-			} else {
-				r.b, err = dev.ReadReport()
+	rx, pipeDone, pipePeer, isPipe := pipeReports(dev)
+	if !isPipe { // a Pipe end is read in the loop itself
+		wg.Go(func() {
+			for {
+				var r inReport
+				var err error
+				if s.peers != nil {
+					r.b, r.from, err = s.peers.ReadReportFrom()
+				} else {
+					r.b, err = dev.ReadReport()
+				}
+				if err != nil {
+					readErr <- err
+					return
+				}
+				select {
+				case in <- r:
+				case <-quit:
+					return
+				}
 			}
-			if err != nil {
-				readErr <- err
-				return
-			}
-			select {
-			case in <- r:
-			case <-quit:
-				return
-			}
-		}
-	})
+		})
+	}
 
-	err = s.loop(ctx, in, readErr)
+	err = s.loop(ctx, in, readErr, pipeSource{rx, pipeDone, pipePeer})
 
 	close(quit)
 	if s.run != nil {
@@ -322,7 +325,20 @@ func newServer(dev ReportDevice, h Handler, cfg *ServerConfig) (*server, error) 
 	return s, nil
 }
 
-func (s *server) loop(ctx context.Context, in <-chan inReport, readErr <-chan error) error {
+// pipeSource is a Pipe end's incoming side, read by the loop directly;
+// all nil for any other device.
+type pipeSource struct {
+	rx         <-chan []byte
+	done, peer <-chan struct{}
+}
+
+func (s *server) loop(ctx context.Context, in <-chan inReport, readErr <-chan error, pipe pipeSource) error {
+	readFailed := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("ctaphid: reading a report: %w", err)
+	}
 	for {
 		var kaChanged <-chan struct{}
 		if s.run != nil && s.run.ka != nil && !s.run.aborted {
@@ -333,12 +349,20 @@ func (s *server) loop(ctx context.Context, in <-chan inReport, readErr <-chan er
 		case <-ctx.Done():
 			return ctx.Err()
 		case err := <-readErr:
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("ctaphid: reading a report: %w", err)
+			return readFailed(err)
 		case r := <-in:
 			err = s.handleReport(ctx, r.b, r.from)
+		case b := <-pipe.rx:
+			err = s.handleReport(ctx, b, netip.AddrPort{})
+		case <-pipe.done:
+			return readFailed(net.ErrClosed)
+		case <-pipe.peer:
+			select { // what the host sent before closing
+			case b := <-pipe.rx:
+				err = s.handleReport(ctx, b, netip.AddrPort{})
+			default:
+				return readFailed(io.EOF)
+			}
 		case res := <-s.done:
 			err = s.finish(res)
 		case <-s.asmTimer:
