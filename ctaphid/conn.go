@@ -258,37 +258,56 @@ func (c *Conn) await(ctx context.Context, cmd Cmd, onKeepalive func(KeepaliveSta
 		ctxErr error
 		grace  <-chan time.Time
 	)
+	fast := 0
 	for {
 		var r []byte
-		select {
-		case rr, ok := <-c.in:
-			if !ok {
-				c.dirty = true
-				return nil, errors.Join(ctxErr, fmt.Errorf("ctaphid: reading a report: %w", c.readErr))
+		// A report already waiting is taken without the full select,
+		// which locks every channel it watches; at most maxFastReports
+		// in a row, so ctx and the grace period are still seen while a
+		// device floods the host.
+		if fast < maxFastReports {
+			select {
+			case rr, ok := <-c.in:
+				if ok {
+					r = rr
+				}
+			default:
 			}
-			r = rr
-		case <-c.pipeDone:
-			c.dirty = true
-			return nil, errors.Join(ctxErr, fmt.Errorf("ctaphid: reading a report: %w", net.ErrClosed))
-		case <-c.pipePeer:
-			rr, err := c.afterPeerClosed()
-			if err != nil {
+		}
+		if r != nil {
+			fast++
+		} else {
+			fast = 0
+			select {
+			case rr, ok := <-c.in:
+				if !ok {
+					c.dirty = true
+					return nil, errors.Join(ctxErr, fmt.Errorf("ctaphid: reading a report: %w", c.readErr))
+				}
+				r = rr
+			case <-c.pipeDone:
 				c.dirty = true
-				return nil, errors.Join(ctxErr, fmt.Errorf("ctaphid: reading a report: %w", err))
-			}
-			r = rr
-		case <-done:
-			done = nil
-			ctxErr = ctx.Err()
-			grace = c.after(cancelWait)
-			if err := c.dev.WriteReport(InitPacket(c.info.CID, CmdCancel, 0, nil)); err != nil {
+				return nil, errors.Join(ctxErr, fmt.Errorf("ctaphid: reading a report: %w", net.ErrClosed))
+			case <-c.pipePeer:
+				rr, err := c.afterPeerClosed()
+				if err != nil {
+					c.dirty = true
+					return nil, errors.Join(ctxErr, fmt.Errorf("ctaphid: reading a report: %w", err))
+				}
+				r = rr
+			case <-done:
+				done = nil
+				ctxErr = ctx.Err()
+				grace = c.after(cancelWait)
+				if err := c.dev.WriteReport(InitPacket(c.info.CID, CmdCancel, 0, nil)); err != nil {
+					c.dirty = true
+					return nil, errors.Join(ctxErr, fmt.Errorf("ctaphid: writing a report: %w", err))
+				}
+				continue
+			case <-grace:
 				c.dirty = true
-				return nil, errors.Join(ctxErr, fmt.Errorf("ctaphid: writing a report: %w", err))
+				return nil, ctxErr
 			}
-			continue
-		case <-grace:
-			c.dirty = true
-			return nil, ctxErr
 		}
 
 		p, ok := parseReport(r)

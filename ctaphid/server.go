@@ -325,6 +325,10 @@ func newServer(dev ReportDevice, h Handler, cfg *ServerConfig) (*server, error) 
 	return s, nil
 }
 
+// maxFastReports bounds the reports the loop takes in a row without
+// looking at its other events: one maximum-size message.
+const maxFastReports = MaxSeq + 2
+
 // pipeSource is a Pipe end's incoming side, read by the loop directly;
 // all nil for any other device.
 type pipeSource struct {
@@ -339,7 +343,36 @@ func (s *server) loop(ctx context.Context, in <-chan inReport, readErr <-chan er
 		}
 		return fmt.Errorf("ctaphid: reading a report: %w", err)
 	}
+	fast := 0
 	for {
+		// A report already waiting is taken without the full select
+		// below, which locks every channel it watches; at most
+		// maxFastReports in a row, so that timers, the handler's result
+		// and ctx are still seen while a host floods the device.
+		if fast < maxFastReports {
+			var (
+				b    []byte
+				from netip.AddrPort
+				got  bool
+			)
+			select {
+			case b, got = <-pipe.rx:
+			case r := <-in:
+				b, from, got = r.b, r.from, true
+			default:
+			}
+			if got {
+				fast++
+				if err := s.handleReport(ctx, b, from); err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					return err
+				}
+				continue
+			}
+		}
+		fast = 0
 		var kaChanged <-chan struct{}
 		if s.run != nil && s.run.ka != nil && !s.run.aborted {
 			kaChanged = s.run.ka.changed
