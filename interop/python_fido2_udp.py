@@ -89,6 +89,10 @@ EXPECT = {
     "fido22": {"versions": {"FIDO_2_0", "FIDO_2_1", "FIDO_2_2"}, "not_versions": set(), "protocols": [2, 1],
                "options": {"rk", "up", "clientPin", "pinUvAuthToken", "credMgmt", "largeBlobs", "authnrCfg"},
                "not_options": set()},
+    # A CTAP 2.2 key without CTAP1/U2F (CAPABILITY_NMSG, no U2F_V2).
+    "fido22-uv": {"versions": {"FIDO_2_0", "FIDO_2_1", "FIDO_2_2"}, "not_versions": {"U2F_V2"}, "protocols": [2, 1],
+                  "options": {"rk", "up", "uv", "clientPin", "pinUvAuthToken", "credMgmt", "largeBlobs", "authnrCfg"},
+                  "not_options": {"bioEnroll"}},
 }
 
 

@@ -63,6 +63,8 @@ var (
 	PasskeyAAGUID = [16]byte{0x93, 0xb6, 0xc5, 0xe2, 0x0a, 0x41, 0x4d, 0x7c, 0xb8, 0xe9, 0x6f, 0x2d, 0x15, 0xa4, 0x7c, 0x30}
 	// FIDO22AAGUID is fido22's: 5f0b8d3a-c6e1-4f92-a7d4-08e3b1c95a6e.
 	FIDO22AAGUID = [16]byte{0x5f, 0x0b, 0x8d, 0x3a, 0xc6, 0xe1, 0x4f, 0x92, 0xa7, 0xd4, 0x08, 0xe3, 0xb1, 0xc9, 0x5a, 0x6e}
+	// FIDO22UVAAGUID is fido22-uv's: 617b15b7-b5f8-4e7e-97b6-95d31680744b.
+	FIDO22UVAAGUID = [16]byte{0x61, 0x7b, 0x15, 0xb7, 0xb5, 0xf8, 0x4e, 0x7e, 0x97, 0xb6, 0x95, 0xd3, 0x16, 0x80, 0x74, 0x4b}
 )
 
 // Versions of the models (CTAP 2.1 §6.4 member 0x01). Every CTAP 2.1
@@ -162,6 +164,19 @@ func all() []Profile {
 			Config:      authenticator.Config{Versions: slices.Clone(versions22), AAGUID: FIDO22AAGUID},
 			CTAP2:       true,
 			DeviceName:  "virtkey FIDO2",
+		},
+		{
+			Name: "fido22-uv",
+			Description: "CTAP 2.2 key with built-in user verification it configures itself and a PIN, made for " +
+				"passkeys alone: no CTAP1/U2F (no U2F_V2, CAPABILITY_NMSG in INIT)",
+			Config: authenticator.Config{
+				Versions:  slices.DeleteFunc(slices.Clone(versions22), func(v string) bool { return v == ctap.VersionU2FV2 }),
+				AAGUID:    FIDO22UVAAGUID,
+				BuiltInUV: true, // `virtkey finger N` verifies, `virtkey finger --bad` does not match
+			},
+			CTAP2:      true,
+			Sensor:     true,
+			DeviceName: "virtkey FIDO2 UV",
 		},
 		{
 			Name: "fido20-pin",

@@ -44,6 +44,7 @@ func TestNamesAndAAGUIDs(t *testing.T) {
 		"fido21-es256": "2c9e84b147d34a0e8f65d1b7a9c30e52",
 		"passkey":      "93b6c5e20a414d7cb8e96f2d15a47c30",
 		"fido22":       "5f0b8d3ac6e14f92a7d408e3b1c95a6e",
+		"fido22-uv":    "617b15b7b5f84e7e97b695d31680744b",
 	}
 	if got := profile.Names(); got[0] != profile.Default {
 		t.Errorf("Names()[0] = %s, want the default %s", got[0], profile.Default)
@@ -89,6 +90,7 @@ func TestProfilesAreConfigs(t *testing.T) {
 	}{
 		{name: "fido21", versions: []string{"U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"}, protocols: []uint64{2, 1}, rk: true, credMgmt: true, algorithms: 4},
 		{name: "fido22", versions: []string{"U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1", "FIDO_2_2"}, protocols: []uint64{2, 1}, rk: true, credMgmt: true, algorithms: 4},
+		{name: "fido22-uv", versions: []string{"FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1", "FIDO_2_2"}, protocols: []uint64{2, 1}, rk: true, credMgmt: true, algorithms: 4},
 		{name: "fido21-nork", versions: []string{"U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"}, protocols: []uint64{2, 1}, algorithms: 4},
 		{name: "fido21-es256", versions: []string{"U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"}, protocols: []uint64{2, 1}, rk: true, credMgmt: true, algorithms: 1},
 		{name: "fido20-pin", versions: []string{"U2F_V2", "FIDO_2_0"}, protocols: []uint64{1}, rk: true, ctap20: true},
