@@ -232,8 +232,11 @@ func parseJournal(b []byte) (*journal, error) {
 			if err != nil {
 				return nil, bad("record at %d: credential: %v", off, err)
 			}
-			drop(string(c.ID))
-			j.sizes[string(c.ID)] = credSlot{size: size, index: len(creds)}
+			// The key aliases b, as c.ID does: one string per credential
+			// less to allocate and collect (see aliasID).
+			id := aliasID(c.ID)
+			drop(id)
+			j.sizes[id] = credSlot{size: size, index: len(creds)}
 			creds = append(creds, c)
 			j.live += size
 		case kindDelete:
@@ -789,6 +792,14 @@ func (fs *FileStore) reopen() error {
 		fs.f.Close()
 	}
 	j.st = nil
+	// j.sizes's keys alias b (parseJournal); the running key's
+	// credentials alias the buffer read before, so copy them rather than
+	// keep a second whole file alive.
+	sizes := make(map[string]credSlot, len(j.sizes))
+	for id, s := range j.sizes {
+		sizes[strings.Clone(id)] = s
+	}
+	j.sizes = sizes
 	fs.f, fs.j = f, j
 	return nil
 }
