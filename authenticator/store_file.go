@@ -163,8 +163,8 @@ type journal struct {
 // credSlot is a live credential's record: its size, and while parsing,
 // the credential's index in the list being built.
 type credSlot struct {
-	size  int64
-	index int
+	size  int32 // at most maxRecordSize+recordOverhead
+	index int32 // a file holds fewer than 2^31 records of 9 bytes or more
 }
 
 // parseJournal reads a state file. Everything up to the header's end must
@@ -194,11 +194,11 @@ func parseJournal(b []byte) (*journal, error) {
 	// The credentials in record order; a replaced or deleted one is left
 	// with a nil ID (a put record always has an ID) and dropped at the end.
 	creds := make([]ResidentCredential, 0, hint)
-	rpIDs := make(map[string]string)
+	rpIDs := make(map[string]string, hint/16)
 	drop := func(id string) {
 		if old, ok := j.sizes[id]; ok {
-			j.live -= old.size
-			j.dead += old.size
+			j.live -= int64(old.size)
+			j.dead += int64(old.size)
 			creds[old.index].ID = nil
 			delete(j.sizes, id)
 		}
@@ -225,7 +225,11 @@ func parseJournal(b []byte) (*journal, error) {
 			j.parts[kind] = payload
 			j.live += size
 		case kindPut:
-			c, err := decodeCredRecord(payload, rpIDs)
+			// Decoded in place at the end of the list; a record that
+			// fails stops the parse, so nothing half-decoded survives.
+			creds = append(creds, ResidentCredential{})
+			c := &creds[len(creds)-1]
+			err := decodeCredRecordInto(c, payload, rpIDs)
 			if err == nil && len(c.ID) == 0 {
 				err = errors.New("no credential ID")
 			}
@@ -236,8 +240,7 @@ func parseJournal(b []byte) (*journal, error) {
 			// less to allocate and collect (see aliasID).
 			id := aliasID(c.ID)
 			drop(id)
-			j.sizes[id] = credSlot{size: size, index: len(creds)}
-			creds = append(creds, c)
+			j.sizes[id] = credSlot{size: int32(size), index: int32(len(creds) - 1)}
 			j.live += size
 		case kindDelete:
 			drop(string(payload))
@@ -680,8 +683,8 @@ func (fs *FileStore) Commit(ch *Change) error {
 	}
 	drop := func(id string) {
 		if old, ok := j.sizes[id]; ok {
-			j.live -= old.size
-			j.dead += old.size
+			j.live -= int64(old.size)
+			j.dead += int64(old.size)
 			delete(j.sizes, id)
 		}
 	}
@@ -695,7 +698,7 @@ func (fs *FileStore) Commit(ch *Change) error {
 	}
 	for i, c := range ch.Put {
 		drop(string(c.ID))
-		j.sizes[string(c.ID)] = credSlot{size: putSizes[i]}
+		j.sizes[string(c.ID)] = credSlot{size: int32(putSizes[i])}
 		j.live += putSizes[i]
 	}
 	if j.dead > j.live+fs.slack() {

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"slices"
-	"unsafe"
 )
 
 // credIndex is the running key's discoverable credentials, indexed by
@@ -202,9 +201,4 @@ func (x *credIndex) all() []ResidentCredential {
 // this way hold the credential, so the bytes live and stay as long as the
 // key. At 100,000 credentials this saves two allocations a credential at
 // start-up (docs/store.md, "Scale and speed").
-func aliasID(id []byte) string {
-	if len(id) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(id), len(id))
-}
+func aliasID(id []byte) string { return aliasText(id) }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // decodeCredRecord reads the payload of a put record (kindPut), the
@@ -22,20 +23,29 @@ import (
 // payload that decodes re-encodes to the same bytes (FuzzDecodeCredRecord
 // checks it against ctap.Unmarshal and ctap.Marshal).
 //
-// The byte fields of the result alias b (capped, so an append copies);
-// the caller keeps b unchanged for as long as the credential lives.
+// The byte fields of the result alias b (capped, so an append copies),
+// and so do its name strings; the caller keeps b unchanged for as long as
+// the credential lives.
 //
 // rpIDs, when not nil, interns RP IDs: credentials of one RP share one
 // string.
 func decodeCredRecord(b []byte, rpIDs map[string]string) (ResidentCredential, error) {
 	var c ResidentCredential
+	err := decodeCredRecordInto(&c, b, rpIDs)
+	return c, err
+}
+
+// decodeCredRecordInto is decodeCredRecord into *c, which must be the
+// zero value: start-up decodes straight into the list it builds, rather
+// than copying each credential there.
+func decodeCredRecordInto(c *ResidentCredential, b []byte, rpIDs map[string]string) error {
 	d := cborReader{b: b}
 	major, n, err := d.head()
 	if err != nil {
-		return c, err
+		return err
 	}
 	if major != cborMap || n > 16 {
-		return c, errors.New("not a map of at most 16 members")
+		return errors.New("not a map of at most 16 members")
 	}
 	// The members that are always encoded (no omitempty): ID, RPID,
 	// UserID, Alg, PrivateKey, Sequence, Created.
@@ -46,10 +56,10 @@ func decodeCredRecord(b []byte, rpIDs map[string]string) (ResidentCredential, er
 	for range n {
 		major, key, err := d.head()
 		if err != nil {
-			return c, err
+			return err
 		}
 		if major != cborUint || key <= last || key > 16 {
-			return c, fmt.Errorf("map key %d after %d", key, last)
+			return fmt.Errorf("map key %d after %d", key, last)
 		}
 		last = key
 		seen |= 1 << key
@@ -93,24 +103,20 @@ func decodeCredRecord(b []byte, rpIDs map[string]string) (ResidentCredential, er
 			c.PublicKey, err = d.bytesOrNull(true)
 		}
 		if err != nil {
-			return c, fmt.Errorf("member %d: %w", key, err)
+			return fmt.Errorf("member %d: %w", key, err)
 		}
 	}
 	if seen&required != required {
-		return c, fmt.Errorf("members %#x missing", required&^seen)
+		return fmt.Errorf("members %#x missing", required&^seen)
 	}
 	if len(d.b) != 0 {
-		return c, errors.New("trailing bytes")
+		return errors.New("trailing bytes")
 	}
-	// The three names become strings with one allocation.
-	if n := len(rpName) + len(userName) + len(displayName); n > 0 {
-		names := make([]byte, 0, n)
-		names = append(append(append(names, rpName...), userName...), displayName...)
-		all := string(names)
-		c.RPName, all = all[:len(rpName)], all[len(rpName):]
-		c.UserName, c.UserDisplayName = all[:len(userName)], all[len(userName):]
-	}
-	return c, nil
+	// The three names alias b as the byte fields do (b is not changed
+	// while the credential lives): no allocation, and no object per
+	// credential for the garbage collector to mark.
+	c.RPName, c.UserName, c.UserDisplayName = aliasText(rpName), aliasText(userName), aliasText(displayName)
+	return nil
 }
 
 // CBOR major types (RFC 8949 §3.1) that a credRecord uses.
@@ -297,4 +303,12 @@ func (d *cborReader) true() (bool, error) {
 		return false, errors.New("want true")
 	}
 	return true, nil
+}
+
+// aliasText is b as a string without a copy; b must never change after.
+func aliasText(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
