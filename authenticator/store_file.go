@@ -194,7 +194,6 @@ func parseJournal(b []byte) (*journal, error) {
 	// The credentials in record order; a replaced or deleted one is left
 	// with a nil ID (a put record always has an ID) and dropped at the end.
 	creds := make([]ResidentCredential, 0, hint)
-	rpIDs := make(map[string]string, hint/16)
 	drop := func(id string) {
 		if old, ok := j.sizes[id]; ok {
 			j.live -= int64(old.size)
@@ -229,7 +228,7 @@ func parseJournal(b []byte) (*journal, error) {
 			// fails stops the parse, so nothing half-decoded survives.
 			creds = append(creds, ResidentCredential{})
 			c := &creds[len(creds)-1]
-			err := decodeCredRecordInto(c, payload, rpIDs)
+			err := decodeCredRecordInto(c, payload, nil)
 			if err == nil && len(c.ID) == 0 {
 				err = errors.New("no credential ID")
 			}

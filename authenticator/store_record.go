@@ -28,7 +28,8 @@ import (
 // the credential lives.
 //
 // rpIDs, when not nil, interns RP IDs: credentials of one RP share one
-// string.
+// string. Start-up passes nil: the RP ID aliases b like the rest, and a
+// map lookup per credential costs more than it saves.
 func decodeCredRecord(b []byte, rpIDs map[string]string) (ResidentCredential, error) {
 	var c ResidentCredential
 	err := decodeCredRecordInto(&c, b, rpIDs)
@@ -214,8 +215,9 @@ func (d *cborReader) bytesOrNull(omitEmpty bool) ([]byte, error) {
 	return d.content(n)
 }
 
-// text reads a text string, valid UTF-8. With omitEmpty it may not be
-// empty. With intern, equal strings are returned as one.
+// text reads a text string, valid UTF-8, aliasing d's bytes. With
+// omitEmpty it may not be empty. With intern, equal strings are returned
+// as one.
 func (d *cborReader) text(omitEmpty bool, intern map[string]string) (string, error) {
 	major, n, err := d.head()
 	switch {
@@ -238,7 +240,7 @@ func (d *cborReader) text(omitEmpty bool, intern map[string]string) (string, err
 	if !utf8.Valid(s) {
 		return "", errors.New("invalid UTF-8")
 	}
-	t := string(s)
+	t := aliasText(s)
 	if intern != nil {
 		intern[t] = t
 	}
