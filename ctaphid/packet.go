@@ -98,14 +98,26 @@ func Fragment(cid uint32, cmd Cmd, msg []byte) ([][]byte, error) {
 	if len(msg) > InitDataSize {
 		n += (len(msg) - InitDataSize + ContDataSize - 1) / ContDataSize
 	}
+	if cmd&initBit != 0 {
+		panic(fmt.Sprintf("ctaphid: Fragment with command 0x%02x", byte(cmd)))
+	}
+	// One allocation for all the reports; each is capped at its own
+	// ReportSize bytes, so appending to one cannot spill into the next.
+	buf := make([]byte, n*ReportSize)
 	out := make([][]byte, 0, n)
-	first := msg[:min(len(msg), InitDataSize)]
-	out = append(out, InitPacket(cid, cmd, uint16(len(msg)), first))
-	rest := msg[len(first):]
+	r := buf[:ReportSize:ReportSize]
+	binary.BigEndian.PutUint32(r, cid)
+	r[4] = byte(cmd) | initBit
+	binary.BigEndian.PutUint16(r[5:], uint16(len(msg)))
+	rest := msg[copy(r[initHeaderSize:], msg):]
+	out = append(out, r)
 	for seq := byte(0); len(rest) > 0; seq++ {
-		chunk := rest[:min(len(rest), ContDataSize)]
-		out = append(out, ContPacket(cid, seq, chunk))
-		rest = rest[len(chunk):]
+		off := len(out) * ReportSize
+		r := buf[off : off+ReportSize : off+ReportSize]
+		binary.BigEndian.PutUint32(r, cid)
+		r[4] = seq
+		rest = rest[copy(r[contHeaderSize:], rest):]
+		out = append(out, r)
 	}
 	return out, nil
 }
