@@ -257,6 +257,13 @@ type server struct {
 
 	lockCID   uint32 // the channel holding CTAPHID_LOCK, or 0
 	lockTimer <-chan time.Time
+
+	// With the real clock (ServerConfig.After nil), the keepalive and
+	// message timers are two time.Timers reset for each use rather than a
+	// new timer per request; Reset drops a value an abandoned use left.
+	realClock bool
+	kaClock   *time.Timer
+	asmClock  *time.Timer
 }
 
 // transaction is a running handler.
@@ -297,6 +304,7 @@ func newServer(dev ReportDevice, h Handler, cfg *ServerConfig) (*server, error) 
 		s.cfg.TransactionTimeout = DefaultTransactionTimeout
 	}
 	if s.cfg.After == nil {
+		s.realClock = true
 		s.cfg.After = time.After
 	}
 	if s.cfg.Rand == nil {
@@ -401,7 +409,7 @@ func (s *server) loop(ctx context.Context, in <-chan inReport, readErr <-chan er
 		case <-s.asmTimer:
 			err = s.transactionTimeout()
 		case <-s.kaTimer:
-			s.kaTimer = s.cfg.After(s.cfg.KeepaliveInterval)
+			s.kaTimer = s.after(&s.kaClock, s.cfg.KeepaliveInterval)
 			err = s.keepalive()
 		case <-kaChanged:
 			err = s.keepalive()
@@ -471,7 +479,7 @@ func (s *server) handleReport(ctx context.Context, raw []byte, from netip.AddrPo
 	}
 	s.asm = a
 	s.asmPeer = from
-	s.asmTimer = s.cfg.After(s.cfg.TransactionTimeout)
+	s.asmTimer = s.after(&s.asmClock, s.cfg.TransactionTimeout)
 	return nil
 }
 
@@ -599,7 +607,7 @@ func (s *server) start(ctx context.Context, cid uint32, from netip.AddrPort, cmd
 		t.ka = &keepaliveNotifier{changed: make(chan struct{}, 1)}
 		t.ka.status.Store(uint32(StatusProcessing))
 		ctx = context.WithValue(ctx, keepaliveKey{}, t.ka)
-		s.kaTimer = s.cfg.After(s.cfg.KeepaliveInterval)
+		s.kaTimer = s.after(&s.kaClock, s.cfg.KeepaliveInterval)
 	}
 	ctx, t.cancel = context.WithCancel(ctx)
 	s.run = t
@@ -631,6 +639,20 @@ func (s *server) stopWorker() {
 		close(s.work)
 		s.work = nil
 	}
+}
+
+// after returns a channel that receives once d has passed: cfg.After's, or,
+// with the real clock, *t's, made on first use and reset after.
+func (s *server) after(t **time.Timer, d time.Duration) <-chan time.Time {
+	if !s.realClock {
+		return s.cfg.After(d)
+	}
+	if *t == nil {
+		*t = time.NewTimer(d)
+	} else {
+		(*t).Reset(d)
+	}
+	return (*t).C
 }
 
 // finish sends a handler's response.
