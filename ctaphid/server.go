@@ -273,6 +273,7 @@ type transaction struct {
 	cmd     Cmd
 	cancel  context.CancelFunc
 	ka      *keepaliveNotifier // nil for CTAPHID_MSG
+	kaSent  KeepaliveStatus    // the status of the last KEEPALIVE sent
 	aborted bool               // the channel was resynchronised: drop the response
 }
 
@@ -412,7 +413,7 @@ func (s *server) loop(ctx context.Context, in <-chan inReport, readErr <-chan er
 			s.kaTimer = s.after(&s.kaClock, s.cfg.KeepaliveInterval)
 			err = s.keepalive()
 		case <-kaChanged:
-			err = s.keepalive()
+			err = s.keepaliveChanged()
 		case <-s.lockTimer:
 			s.unlock()
 		}
@@ -602,7 +603,7 @@ func (s *server) dispatch(ctx context.Context, a *assembler, from netip.AddrPort
 
 // start runs the handler for a CTAPHID_CBOR or CTAPHID_MSG request.
 func (s *server) start(ctx context.Context, cid uint32, from netip.AddrPort, cmd Cmd, req []byte) {
-	t := &transaction{cid: cid, peer: from, cmd: cmd}
+	t := &transaction{cid: cid, peer: from, cmd: cmd, kaSent: StatusProcessing}
 	if cmd == CmdCBOR {
 		t.ka = &keepaliveNotifier{changed: make(chan struct{}, 1)}
 		t.ka.status.Store(uint32(StatusProcessing))
@@ -684,8 +685,21 @@ func (s *server) keepalive() error {
 	if t == nil || t.ka == nil || t.aborted {
 		return nil
 	}
-	status := byte(t.ka.status.Load())
-	return s.write(t.peer, InitPacket(t.cid, CmdKeepalive, 1, []byte{status}))
+	status := KeepaliveStatus(t.ka.status.Load())
+	t.kaSent = status
+	return s.write(t.peer, InitPacket(t.cid, CmdKeepalive, 1, []byte{byte(status)}))
+}
+
+// keepaliveChanged sends a KEEPALIVE packet at once when the handler's
+// status differs from the one the host last got (STATUS_PROCESSING before
+// any). A change the handler undid before Serve saw it, such as a touch
+// asked for and given at once, is not news to the host and sends nothing.
+func (s *server) keepaliveChanged() error {
+	t := s.run
+	if t == nil || t.ka == nil || t.aborted || KeepaliveStatus(t.ka.status.Load()) == t.kaSent {
+		return nil
+	}
+	return s.keepalive()
 }
 
 // transactionTimeout abandons a message that did not arrive in time

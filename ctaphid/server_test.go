@@ -338,6 +338,51 @@ func TestServeKeepalive(t *testing.T) {
 	ts.barrier(cid)
 }
 
+// TestKeepaliveChangeUndone: a status change is sent at once, but one the
+// handler undid before Serve looked (a touch asked for and given at once)
+// sends nothing, as the host already has that status (CTAP 2.1
+// §11.2.9.1.7).
+func TestKeepaliveChangeUndone(t *testing.T) {
+	t.Parallel()
+	dev := &recordingDevice{}
+	s, err := newServer(dev, &fakeHandler{}, &ServerConfig{Rand: bytes.NewReader([]byte{0xca, 0xfe, 0x00, 0x01})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka := &keepaliveNotifier{changed: make(chan struct{}, 1)}
+	ka.status.Store(uint32(StatusProcessing))
+	ctx := context.WithValue(context.Background(), keepaliveKey{}, ka)
+	s.run = &transaction{cid: 0xcafe0001, cmd: CmdCBOR, cancel: func() {}, ka: ka, kaSent: StatusProcessing}
+	step := func(want ...[]byte) {
+		t.Helper()
+		<-ka.changed
+		if err := s.keepaliveChanged(); err != nil {
+			t.Fatal(err)
+		}
+		if len(dev.out) != len(want) {
+			t.Fatalf("sent %d reports %x, want %d", len(dev.out), dev.out, len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(dev.out[i], want[i]) {
+				t.Errorf("report %d: got %x, want %x", i, dev.out[i], want[i])
+			}
+		}
+		dev.out = nil
+	}
+
+	SetKeepaliveStatus(ctx, StatusUPNeeded)
+	SetKeepaliveStatus(ctx, StatusProcessing)
+	step() // undone before Serve looked
+
+	SetKeepaliveStatus(ctx, StatusUPNeeded)
+	step(unhex(t, "cafe0001 bb 0001 02"))
+	SetKeepaliveStatus(ctx, StatusProcessing)
+	SetKeepaliveStatus(ctx, StatusUPNeeded)
+	step() // the host has UPNEEDED already
+	SetKeepaliveStatus(ctx, StatusProcessing)
+	step(unhex(t, "cafe0001 bb 0001 01"))
+}
+
 func TestServeMsgNoKeepalive(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, &fakeHandler{msg: func(ctx context.Context, req []byte) ([]byte, error) {
