@@ -47,11 +47,34 @@ func newCredIndex(creds []ResidentCredential) (*credIndex, error) {
 		dirty:  make(map[string]*ResidentCredential),
 	}
 	sortBySequence(creds)
+	// What insert does, in two passes so that every RP's list is carved
+	// from one array rather than grown one append at a time: first each
+	// credential's RP and the RPs' sizes, then the lists.
+	rpOf := make([]*rpCredentials, len(creds))
 	for i := range creds {
-		x.insert(&creds[i])
+		c := &creds[i]
+		x.byID[aliasID(c.ID)] = c
 		if len(x.byID) != i+1 {
 			return nil, fmt.Errorf("%w: credential %d: duplicate ID", ErrCorruptState, i)
 		}
+		r := x.rpByID[c.RPID]
+		if r == nil {
+			r = &rpCredentials{rpID: c.RPID, hash: sha256.Sum256([]byte(c.RPID))}
+			x.byRP[r.hash] = r
+			x.rpByID[r.rpID] = r
+		}
+		r.byProtect[c.credProtectLevel()]++
+		rpOf[i] = r
+	}
+	lists := make([]*ResidentCredential, len(creds))
+	for i, r := range rpOf {
+		if r.creds == nil {
+			n := r.byProtect[0] + r.byProtect[1] + r.byProtect[2] + r.byProtect[3]
+			// Capped: a later insert into one RP's list copies it
+			// rather than writing over the next RP's.
+			r.creds, lists = lists[:0:n], lists[n:]
+		}
+		r.creds = append(r.creds, &creds[i]) // in Sequence order, as insert keeps them
 	}
 	return x, nil
 }

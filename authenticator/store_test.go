@@ -1,6 +1,7 @@
 package authenticator
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"os"
@@ -462,5 +463,56 @@ func TestFileStoreRemovedWhileOpen(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("no new state file: %v", err)
+	}
+}
+
+// TestCredIndexBuild: the index built at start-up holds each RP's
+// credentials in Sequence order, each RP's list apart from the others
+// (a put into one leaves its neighbours' alone), finds a user's
+// credential, and refuses two credentials with one ID.
+func TestCredIndexBuild(t *testing.T) {
+	t.Parallel()
+	var creds []ResidentCredential
+	for i := range 12 {
+		creds = append(creds, ResidentCredential{ID: []byte{byte(i)}, RPID: []string{"a", "b", "c"}[i%3],
+			UserID: []byte{byte(i / 3)}, Sequence: uint64(12 - i), CredProtect: uint64(1 + i%3)})
+	}
+	x, err := newCredIndex(slices.Clone(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs := func(rp string) []uint64 {
+		var s []uint64
+		for _, c := range x.forRP(sha256.Sum256([]byte(rp))) {
+			if c.RPID != rp {
+				t.Errorf("RP %s lists a credential of %s", rp, c.RPID)
+			}
+			s = append(s, c.Sequence)
+		}
+		return s
+	}
+	if got, want := seqs("a"), []uint64{3, 6, 9, 12}; !slices.Equal(got, want) {
+		t.Errorf("RP a: sequences %v, want %v", got, want)
+	}
+	if r := x.rp(sha256.Sum256([]byte("b"))); r.byProtect != [4]int{0, 0, 4, 0} {
+		t.Errorf("RP b: byProtect %v", r.byProtect)
+	}
+	// c's list is carved first (it holds Sequence 1), b's next to it.
+	x.put(&ResidentCredential{ID: []byte{100}, RPID: "c", UserID: []byte{9}, Sequence: 13})
+	if got, want := seqs("c"), []uint64{1, 4, 7, 10, 13}; !slices.Equal(got, want) {
+		t.Errorf("RP c after a put: sequences %v, want %v", got, want)
+	}
+	if got, want := seqs("b"), []uint64{2, 5, 8, 11}; !slices.Equal(got, want) {
+		t.Errorf("RP b after a put into c: sequences %v, want %v", got, want)
+	}
+	if c := x.forUser("c", []byte{2}); c == nil || c.ID[0] != 8 {
+		t.Errorf("forUser(c, 2) = %v, want credential 8", c)
+	}
+	if c := x.forUser("c", []byte{9}); c == nil || c.ID[0] != 100 {
+		t.Errorf("forUser(c, 9) = %v, want credential 100", c)
+	}
+	creds[5].ID = []byte{4}
+	if _, err := newCredIndex(creds); !errors.Is(err, ErrCorruptState) {
+		t.Errorf("two credentials with one ID: %v, want ErrCorruptState", err)
 	}
 }
