@@ -1,12 +1,17 @@
 package authenticator
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -514,5 +519,51 @@ func TestCredIndexBuild(t *testing.T) {
 	creds[5].ID = []byte{4}
 	if _, err := newCredIndex(creds); !errors.Is(err, ErrCorruptState) {
 		t.Errorf("two credentials with one ID: %v, want ErrCorruptState", err)
+	}
+}
+
+// TestParseJournalFirstError: with the checksums verified beside the
+// decoding, the error is still the one at the lowest offset, a
+// checksum's where one record has both, as when each record was checked
+// before it was decoded.
+func TestParseJournalFirstError(t *testing.T) {
+	t.Parallel()
+	data, err := snapshot(scaleState(t, 4, 2), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The offsets of the put records (after the four parts).
+	var puts []int
+	for off := headerSize; off < len(data); {
+		n := int(binary.LittleEndian.Uint32(data[off:]))
+		if data[off+4] == kindPut {
+			puts = append(puts, off)
+		}
+		off += n + recordOverhead
+	}
+	if len(puts) != 4 {
+		t.Fatalf("%d put records, want 4", len(puts))
+	}
+	badSum := func(b []byte, off int) { b[off+5] ^= 0x01 } // the payload's first byte, the checksum left as it was
+	badPayload := func(b []byte, off int) {
+		n := int(binary.LittleEndian.Uint32(b[off:]))
+		b[off+5] = 0x80 // an array, not a map; the checksum made anew
+		binary.LittleEndian.PutUint32(b[off+5+n:], crc32.Checksum(b[off:off+5+n], castagnoli))
+	}
+	for name, tc := range map[string]struct {
+		corrupt func(b []byte)
+		want    string
+	}{
+		"checksum then payload": {func(b []byte) { badSum(b, puts[1]); badPayload(b, puts[2]) }, fmt.Sprintf("record at %d: checksum mismatch", puts[1])},
+		"payload then checksum": {func(b []byte) { badPayload(b, puts[1]); badSum(b, puts[2]) }, fmt.Sprintf("record at %d: credential", puts[1])},
+		"checksum only, last":   {func(b []byte) { badSum(b, puts[3]) }, fmt.Sprintf("record at %d: checksum mismatch", puts[3])},
+		"both in one record":    {func(b []byte) { badPayload(b, puts[0]); badSum(b, puts[0]) }, fmt.Sprintf("record at %d: checksum mismatch", puts[0])},
+	} {
+		b := bytes.Clone(data)
+		tc.corrupt(b)
+		_, err := parseJournal(b)
+		if !errors.Is(err, ErrCorruptState) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
 	}
 }
