@@ -645,20 +645,29 @@ func (fz *fuzzer) write(cid uint32, cmd ctaphid.Cmd, msg []byte) error {
 	return nil
 }
 
-// stableInfo returns the getInfo members that no command but reset and
-// config may change: versions, extensions, aaguid, pinUvAuthProtocols,
+// stableInfo returns the getInfo members that no command the fuzzer
+// sends may change: versions, extensions, aaguid, pinUvAuthProtocols,
 // maxMsgSize, algorithms (CTAP 2.1 §6.4: 0x01, 0x02, 0x03, 0x05, 0x06,
-// 0x0A), re-encoded.
+// 0x0A), re-encoded. U2F_V2 is left out of versions: a key drops it while
+// alwaysUv is on, which authenticatorConfig's toggleAlwaysUv switches
+// (CTAP 2.1 §7.2: CTAP1/U2F has no user verification).
 func stableInfo(body []byte) ([]byte, error) {
 	var m map[uint64]ctap.RawMessage
 	if err := ctap.Unmarshal(body, &m); err != nil {
 		return nil, fmt.Errorf("getInfo does not decode: %v", err)
 	}
-	keep := map[uint64]ctap.RawMessage{}
-	for _, k := range []uint64{0x01, 0x02, 0x03, 0x05, 0x06, 0x0A} {
+	keep := map[uint64]any{}
+	for _, k := range []uint64{0x02, 0x03, 0x05, 0x06, 0x0A} {
 		if v, ok := m[k]; ok {
 			keep[k] = v
 		}
+	}
+	if v, ok := m[0x01]; ok {
+		var versions []string
+		if err := ctap.Unmarshal(v, &versions); err != nil {
+			return nil, fmt.Errorf("getInfo versions do not decode: %v", err)
+		}
+		keep[0x01] = slices.DeleteFunc(versions, func(s string) bool { return s == ctap.VersionU2FV2 })
 	}
 	return ctap.Marshal(keep)
 }
