@@ -2,10 +2,7 @@ package authenticator
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +16,7 @@ import (
 	"time"
 
 	"github.com/virtkey/virtkey/ctap"
+	"github.com/virtkey/virtkey/internal/benchratio"
 )
 
 // The benchmarks put the command next to its floor, the bare crypto it
@@ -32,63 +30,22 @@ import (
 // The scale benchmarks (BenchmarkScale*) build keys with up to 100,000
 // discoverable credentials; they run only with -bench.
 
-// interleaved runs op and base alternately and reports their times per
-// operation, the ratio, and op's allocations.
+// interleaved is benchratio.Interleaved with op's allocations reported
+// too.
 func interleaved(b *testing.B, op, base func()) {
 	b.Helper()
 	allocs := testing.AllocsPerRun(20, op)
-	var opT, baseT time.Duration
-	n := 0
-	for b.Loop() {
-		t0 := time.Now()
-		op()
-		t1 := time.Now()
-		base()
-		t2 := time.Now()
-		opT += t1.Sub(t0)
-		baseT += t2.Sub(t1)
-		n++
-	}
-	b.ReportMetric(float64(opT.Nanoseconds())/float64(n), "cmd-ns/op")
-	b.ReportMetric(float64(baseT.Nanoseconds())/float64(n), "base-ns/op")
-	b.ReportMetric(float64(opT)/float64(baseT), "x-base")
+	benchratio.Interleaved(b, op, base)
 	b.ReportMetric(allocs, "cmd-allocs/op")
 }
 
 // p256Sign is the yardstick of an assertion: one bare ECDSA P-256
 // signature of a SHA-256 hash.
-func p256Sign(b *testing.B) func() {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	msg := make([]byte, 69)
-	return func() {
-		h := sha256.Sum256(msg)
-		if _, err := ecdsa.SignASN1(rand.Reader, priv, h[:]); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func p256Sign(b *testing.B) func() { return benchratio.P256Sign(b, false, make([]byte, 69)) }
 
 // p256KeygenSign is the yardstick of a non-discoverable makeCredential with
 // packed attestation: a P-256 key pair and one signature.
-func p256KeygenSign(b *testing.B) func() {
-	att, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	msg := make([]byte, 200)
-	return func() {
-		if _, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-			b.Fatal(err)
-		}
-		h := sha256.Sum256(msg)
-		if _, err := ecdsa.SignASN1(rand.Reader, att, h[:]); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func p256KeygenSign(b *testing.B) func() { return benchratio.P256Sign(b, true, make([]byte, 200)) }
 
 func (k *testKey) mustHandle(cmd ctap.Command, req []byte) []byte {
 	s, body := k.a.Handle(context.Background(), cmd, req)

@@ -8,9 +8,9 @@ import (
 	"crypto/sha256"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/virtkey/virtkey/ctap"
+	"github.com/virtkey/virtkey/internal/benchratio"
 )
 
 // BenchmarkDaemonUDPGetAssertion is getAssertion over loopback UDP against
@@ -50,25 +50,15 @@ func BenchmarkDaemonUDPGetAssertion(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var opT, baseT time.Duration
-			n := 0
-			for b.Loop() {
-				t0 := time.Now()
+			benchratio.Interleaved(b, func() {
 				if _, err := c.GetAssertion(ctx, req); err != nil {
 					b.Fatal(err)
 				}
-				t1 := time.Now()
+			}, func() {
 				if _, err := ecdsa.SignASN1(rand.Reader, priv, h[:]); err != nil {
 					b.Fatal(err)
 				}
-				t2 := time.Now()
-				opT += t1.Sub(t0)
-				baseT += t2.Sub(t1)
-				n++
-			}
-			b.ReportMetric(float64(opT.Nanoseconds())/float64(n), "cmd-ns/op")
-			b.ReportMetric(float64(baseT.Nanoseconds())/float64(n), "base-ns/op")
-			b.ReportMetric(float64(opT)/float64(baseT), "x-base")
+			})
 		})
 	}
 }
