@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -262,50 +263,100 @@ func keyName(key []byte) string {
 }
 
 // memberType finds the Go type of the member that encoded key selects in
-// t (a struct with keyasint or name tags, or a map).
+// t (a struct with keyasint or name tags, or a map). key is the canonical
+// encoding of an integer or a text string (mapItems has checked it).
 func memberType(t reflect.Type, key []byte) reflect.Type {
 	if t == nil {
 		return nil
 	}
-	var k any
-	if err := decMode.Unmarshal(key, &k); err != nil {
-		return nil
-	}
-	name := fmt.Sprint(k)
-	if t == coseKeyType {
-		// COSE_Key labels -2 and -3 are byte strings for every key type
-		// (RFC 9053 §7.1.1 x and y, §7.1.2 (OKP) x, RFC 8230 §4 e; -1 is
-		// crv for EC2 and OKP but n for RSA).
-		if name == "-2" || name == "-3" {
-			return byteSliceType
+	if t != coseKeyType {
+		switch t.Kind() {
+		case reflect.Map:
+			return t.Elem()
+		case reflect.Struct:
+		default:
+			return nil
 		}
-		return nil
 	}
-	switch t.Kind() {
-	case reflect.Map:
-		return t.Elem()
-	case reflect.Struct:
+	return membersOf(t)[string(key)]
+}
+
+// memberTables holds membersOf's tables by type.
+var memberTables sync.Map // reflect.Type -> map[string]reflect.Type
+
+// membersOf returns the member types of struct t by the canonical
+// encoding of the key that selects each, built once per type: a field
+// tagged keyasint is selected by its integer, another tagged field by its
+// name as a text string; where two fields share a key, the first counts.
+// COSE_Key labels -2 and -3 are byte strings for every key type (RFC 9053
+// §7.1.1 x and y, §7.1.2 (OKP) x, RFC 8230 §4 e; -1 is crv for EC2 and
+// OKP but n for RSA), whether sent as integers or, by a confused client,
+// as text.
+func membersOf(t reflect.Type) map[string]reflect.Type {
+	if m, ok := memberTables.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := map[string]reflect.Type{}
+	add := func(key []byte, ft reflect.Type) {
+		if _, ok := m[string(key)]; !ok {
+			m[string(key)] = ft
+		}
+	}
+	if t == coseKeyType {
+		for _, label := range []int64{-2, -3} {
+			add(appendIntKey(nil, label), byteSliceType)
+			add(appendTextKey(nil, strconv.FormatInt(label, 10)), byteSliceType)
+		}
+	} else {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			tag := f.Tag.Get("cbor")
 			if tag == "" || tag == "-" {
 				continue
 			}
-			fname, opts, _ := strings.Cut(tag, ",")
-			if fname == name && (strings.Contains(opts, "keyasint") == isInt(k)) {
-				return f.Type
+			name, opts, _ := strings.Cut(tag, ",")
+			if !strings.Contains(opts, "keyasint") {
+				add(appendTextKey(nil, name), f.Type)
+			} else if v, err := strconv.ParseInt(name, 10, 64); err == nil && strconv.FormatInt(v, 10) == name {
+				add(appendIntKey(nil, v), f.Type)
+			} else if u, err := strconv.ParseUint(name, 10, 64); err == nil && strconv.FormatUint(u, 10) == name {
+				add(appendHead(nil, 0, u), f.Type)
 			}
 		}
 	}
-	return nil
+	actual, _ := memberTables.LoadOrStore(t, m)
+	return actual.(map[string]reflect.Type)
 }
 
-func isInt(k any) bool {
-	switch k.(type) {
-	case uint64, int64:
-		return true
+// appendHead appends the shortest item head of major type major with
+// argument arg (§8.1).
+func appendHead(b []byte, major byte, arg uint64) []byte {
+	m := major << 5
+	switch {
+	case arg < 24:
+		return append(b, m|byte(arg))
+	case arg <= 0xff:
+		return append(b, m|24, byte(arg))
+	case arg <= 0xffff:
+		return append(b, m|25, byte(arg>>8), byte(arg))
+	case arg <= 0xffffffff:
+		return append(b, m|26, byte(arg>>24), byte(arg>>16), byte(arg>>8), byte(arg))
 	}
-	return false
+	return append(b, m|27, byte(arg>>56), byte(arg>>48), byte(arg>>40), byte(arg>>32),
+		byte(arg>>24), byte(arg>>16), byte(arg>>8), byte(arg))
+}
+
+// appendIntKey appends the canonical encoding of integer v.
+func appendIntKey(b []byte, v int64) []byte {
+	if v < 0 {
+		return appendHead(b, 1, uint64(-1-v))
+	}
+	return appendHead(b, 0, uint64(v))
+}
+
+// appendTextKey appends the canonical encoding of text string s.
+func appendTextKey(b []byte, s string) []byte {
+	return append(appendHead(b, 3, uint64(len(s))), s...)
 }
 
 func joinPath(path, member string) string {

@@ -3,6 +3,11 @@ package ctap
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -76,4 +81,104 @@ func FuzzUnmarshalRequest(f *testing.F) {
 			t.Fatalf("accepted what Unmarshal refuses: %v", err)
 		}
 	})
+}
+
+// TestMemberType checks memberType's tables against the reflection walk
+// they replace, which decoded the key and compared it with every field's
+// tag: for every struct and map reachable from a request type and a set
+// of keys holding every tag name, both as an integer and as text.
+func TestMemberType(t *testing.T) {
+	seen := map[reflect.Type]bool{}
+	var types []reflect.Type
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			t = t.Elem()
+		}
+		if seen[t] || (t.Kind() != reflect.Struct && t.Kind() != reflect.Map) {
+			return
+		}
+		seen[t] = true
+		types = append(types, t)
+		if t.Kind() == reflect.Map {
+			walk(t.Elem())
+			return
+		}
+		for i := 0; i < t.NumField(); i++ {
+			walk(t.Field(i).Type)
+		}
+	}
+	for c := range 256 {
+		if r := NewRequest(Command(c)); r != nil {
+			walk(reflect.TypeOf(r))
+		}
+	}
+	walk(coseKeyType)
+	var keys [][]byte
+	texts := map[string]bool{"x": true, "": true, "-1": true, "-2": true, "-3": true}
+	for _, t := range types {
+		if t.Kind() != reflect.Struct {
+			continue
+		}
+		for i := 0; i < t.NumField(); i++ {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("cbor"), ",")
+			texts[name] = true
+		}
+	}
+	for s := range texts {
+		keys = append(keys, MustMarshal(s))
+		if v, err := strconv.ParseInt(s, 10, 64); err == nil {
+			keys = append(keys, MustMarshal(v))
+		}
+	}
+	for v := int64(-300); v <= 300; v++ {
+		keys = append(keys, MustMarshal(v))
+	}
+	keys = append(keys, MustMarshal(uint64(math.MaxUint64)), MustMarshal(int64(math.MinInt64)))
+	if len(types) < 10 {
+		t.Fatalf("walked only %d types", len(types))
+	}
+	for _, typ := range types {
+		for _, key := range keys {
+			if got, want := memberType(typ, key), memberTypeByTags(typ, key); got != want {
+				t.Errorf("memberType(%v, %x) = %v, want %v", typ, key, got, want)
+			}
+		}
+	}
+}
+
+// memberTypeByTags is memberType as a walk over t's fields for each key.
+func memberTypeByTags(t reflect.Type, key []byte) reflect.Type {
+	var k any
+	if err := decMode.Unmarshal(key, &k); err != nil {
+		return nil
+	}
+	name := fmt.Sprint(k)
+	_, isInt := k.(uint64)
+	if _, ok := k.(int64); ok {
+		isInt = true
+	}
+	if t == coseKeyType {
+		if name == "-2" || name == "-3" {
+			return byteSliceType
+		}
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Map:
+		return t.Elem()
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("cbor")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			fname, opts, _ := strings.Cut(tag, ",")
+			if fname == name && strings.Contains(opts, "keyasint") == isInt {
+				return f.Type
+			}
+		}
+	}
+	return nil
 }
