@@ -445,18 +445,14 @@ func (a *Authenticator) ClearCredentials(ctx context.Context) error {
 	return nil
 }
 
-// emitAdded reports the credential makeCredential made, from its
-// authenticator data.
+// emitAdded reports the credential makeCredential made, with the public
+// key and signature counter of its authenticator data.
 func (hs *makeCredentialState) emitAdded() {
-	ad, err := ctap.ParseAuthData(hs.authData)
-	if err != nil || ad.AttestedCredential == nil {
-		return
-	}
 	var userID []byte
 	if hs.resident != nil {
 		userID = hs.resident.UserID
 	}
-	hs.a.cc.emitAdded(hs.req.RP.ID, hs.rpIDHash, hs.credID, userID, hs.resident != nil, ad.SignCount, ad.AttestedCredential.PublicKey)
+	hs.a.cc.emitAdded(hs.req.RP.ID, hs.rpIDHash, hs.credID, userID, hs.resident != nil, hs.signCount, hs.pub)
 }
 
 // CredentialBackupFlags returns the BE and BS flags the credential with id

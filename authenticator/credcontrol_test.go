@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/virtkey/virtkey/ctap"
 )
 
@@ -265,5 +266,31 @@ func TestResetEvents(t *testing.T) {
 	want := []CredentialEventKind{CredentialAdded, CredentialAdded, CredentialDeleted, CredentialsCleared}
 	if got := log.kinds(); !equalKinds(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
+	}
+}
+
+// TestCredentialAddedEvent: makeCredential's credentialAdded event carries
+// the credential ID, public key and signature counter of the
+// authenticator data it answered with, for each algorithm, discoverable
+// or not.
+func TestCredentialAddedEvent(t *testing.T) {
+	for _, alg := range []int64{ctap.AlgES256, ctap.AlgEdDSA} {
+		for _, rk := range []bool{false, true} {
+			var log eventLog
+			k := newTestKey(t, withEvents(&log))
+			k.mustRegister(mcReq("example.com", []byte("u0"), rk, alg)) // the counter moves on
+			id, ad := k.mustRegister(mcReq("example.com", []byte("u1"), rk, alg))
+			if len(log.evs) != 2 {
+				t.Fatalf("alg %d rk %v: %d events", alg, rk, len(log.evs))
+			}
+			want := CredentialEvent{Kind: CredentialAdded, CredentialID: id, RPID: "example.com",
+				RPIDHash: rpHash("example.com"), Resident: rk, SignCount: ad.SignCount, PublicKey: ad.AttestedCredential.PublicKey}
+			if rk {
+				want.UserID = []byte("u1")
+			}
+			if diff := cmp.Diff(want, log.evs[1]); diff != "" {
+				t.Errorf("alg %d rk %v: event (-want +got):\n%s", alg, rk, diff)
+			}
+		}
 	}
 }

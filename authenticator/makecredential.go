@@ -37,7 +37,11 @@ type makeCredentialState struct {
 	resident *ResidentCredential // to store, for rk
 	replace  *ResidentCredential // the stored credential it replaces, or nil
 	authData []byte
-	resp     ctap.MakeCredentialResponse
+	// pub and signCount are the credential's public key and the
+	// signature counter in authData, for the credentialAdded event.
+	pub       ctap.COSEKey
+	signCount uint32
+	resp      ctap.MakeCredentialResponse
 
 	// ext is what the extensions keep with the credential, extOutputs
 	// the authenticator extension outputs (step 15, ext_*.go).
@@ -542,6 +546,7 @@ func (hs *makeCredentialState) makeAuthData() error {
 	if len(hs.extOutputs) > 0 {
 		ad.Extensions = ctap.MustMarshal(hs.extOutputs)
 	}
+	hs.pub, hs.signCount = pub, ad.SignCount
 	hs.authData, err = ad.Marshal()
 	return err
 }
