@@ -202,6 +202,14 @@ type Config struct {
 	// name says (faults.go); an unknown name is an error of New. None is
 	// a correct key.
 	Faults []Fault
+	// FaultReached, if set, is called with a fault's name each time the
+	// key comes to the one place where that fault would change what it
+	// does, whether the fault is on or not (faults.go). Until the first
+	// such call a key with the fault does what a correct key does, so a
+	// tester need not run against a faulty key the checks that never
+	// reach its fault (conformance's TestEveryFaultCaught). It may be
+	// called from any goroutine that runs a command.
+	FaultReached func(Fault)
 }
 
 // Implements reports whether a key of this Config implements protocol
@@ -234,6 +242,8 @@ type Authenticator struct {
 	epRPIDs  []string       // Config.EnterpriseRPIDs, enterprise.go
 	versions []string       // Config.Versions
 	feat     features       // what Config enables, precomputed (features.go)
+
+	faultReached func(Fault) // Config.FaultReached
 
 	builtInUV bool
 
@@ -313,7 +323,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.faults = faults
+	a.faults, a.faultReached = faults, cfg.FaultReached
 	a.verifier = AutoPresence{}
 	if v, ok := a.presence.(Verifier); ok {
 		a.verifier = v
@@ -515,7 +525,7 @@ func (a *Authenticator) handle(ctx context.Context, cmd ctap.Command, params []b
 
 	// §6.3: the getAssertion state is discarded when the platform sends
 	// any command other than getNextAssertion.
-	if cmd != ctap.CmdGetNextAssertion && !a.faulty(FaultGNASurvivesOtherCommand) {
+	if cmd != ctap.CmdGetNextAssertion && a.rt.pending != nil && !a.faulty(FaultGNASurvivesOtherCommand) {
 		a.rt.pending = nil
 	}
 	// §6.8.3, §6.8.4: the enumeration state goes too (credman.go).

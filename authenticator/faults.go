@@ -255,8 +255,14 @@ func faultSet(names []Fault) (map[Fault]bool, error) {
 	return set, nil
 }
 
-// faulty reports whether the key was built with fault f.
-func (a *Authenticator) faulty(f Fault) bool { return a.faults[f] }
+// faulty reports whether the key was built with fault f, and tells
+// Config.FaultReached that the key came to fault f's place.
+func (a *Authenticator) faulty(f Fault) bool {
+	if a.faultReached != nil {
+		a.faultReached(f)
+	}
+	return a.faults[f]
+}
 
 // infoAAGUID is getInfo's aaguid (CTAP 2.1 §6.4): the key's AAGUID.
 func (a *Authenticator) infoAAGUID() []byte {
