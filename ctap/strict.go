@@ -77,7 +77,11 @@ var (
 type strictWalker struct {
 	data []byte
 	off  int
-	path []strictMember // the members around the item being checked
+	// path[:npath] are the members around the item being checked: at
+	// most one per level of nesting, a fixed array so that the walk
+	// allocates nothing.
+	path  [maxStrictDepth + 1]strictMember
+	npath int
 }
 
 // strictMember is one step of an error path: a map member, by its encoded
@@ -89,7 +93,7 @@ type strictMember struct {
 
 func (w *strictWalker) fail(s Status, format string, args ...any) error {
 	path := ""
-	for _, m := range w.path {
+	for _, m := range w.path[:w.npath] {
 		if m.key != nil {
 			path = joinPath(path, keyName(m.key))
 		} else {
@@ -97,6 +101,14 @@ func (w *strictWalker) fail(s Status, format string, args ...any) error {
 		}
 	}
 	return &StrictError{status: s, Path: path, Reason: fmt.Sprintf(format, args...)}
+}
+
+// push adds m to the path. item(t, depth) is entered with at most depth
+// members on it and refuses a depth over maxStrictDepth, so the array has
+// room.
+func (w *strictWalker) push(m strictMember) {
+	w.path[w.npath] = m
+	w.npath++
 }
 
 // head reads one item head: major type, additional information and
@@ -190,11 +202,11 @@ func (w *strictWalker) item(t reflect.Type, depth int) error {
 			elem = t.Elem()
 		}
 		for i := uint64(0); i < arg; i++ {
-			w.path = append(w.path, strictMember{index: i})
+			w.push(strictMember{index: i})
 			if err := w.item(elem, depth+1); err != nil {
 				return err
 			}
-			w.path = w.path[:len(w.path)-1]
+			w.npath--
 		}
 		return nil
 	case 5:
@@ -231,11 +243,11 @@ func (w *strictWalker) mapItems(t reflect.Type, n uint64, depth int) error {
 			return w.fail(StatusInvalidCBOR, "map key %x after %x: not in canonical order", key, prev)
 		}
 		prev = key
-		w.path = append(w.path, strictMember{key: key})
+		w.push(strictMember{key: key})
 		if err := w.item(memberType(t, key), depth+1); err != nil {
 			return err
 		}
-		w.path = w.path[:len(w.path)-1]
+		w.npath--
 	}
 	return nil
 }

@@ -182,3 +182,36 @@ func memberTypeByTags(t reflect.Type, key []byte) reflect.Type {
 	}
 	return nil
 }
+
+// TestUnmarshalRequestNesting nests arrays and maps ever deeper inside a
+// request, through members with a Go type and through an extension input
+// of any shape: up to the decoder's limit they decode, beyond it they are
+// CTAP2_ERR_INVALID_CBOR, and the walk's path never outgrows its array.
+func TestUnmarshalRequestNesting(t *testing.T) {
+	cdh := "5820" + strings.Repeat("00", 32)
+	for depth := 0; depth <= maxStrictDepth+4; depth++ {
+		for _, shape := range []struct{ open, close string }{{"81", ""}, {"a101", ""}, {"a16178", ""}} {
+			inner := strings.Repeat(shape.open, depth) + "01"
+			for name, h := range map[string]string{
+				"extension": "a5" + "01" + cdh + "02a1626964616" + "1" + "03a1626964410" + "1" + "0480" + "06a1" + "6178" + inner,
+				"options":   "a3" + "0161" + "61" + "02" + cdh + "05a1" + "6178" + inner,
+			} {
+				data, err := hex.DecodeString(h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var into any = new(MakeCredentialRequest)
+				if name == "options" {
+					into = new(GetAssertionRequest)
+				}
+				err = UnmarshalRequest(data, into)
+				if s := StatusOf(err); err != nil && s != StatusInvalidCBOR && s != StatusCBORUnexpectedType {
+					t.Errorf("%s depth %d (%s): %v", name, depth, shape.open, err)
+				}
+				if depth > maxStrictDepth && err == nil {
+					t.Errorf("%s depth %d (%s): accepted", name, depth, shape.open)
+				}
+			}
+		}
+	}
+}
