@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/virtkey/virtkey/ctap"
 	"github.com/virtkey/virtkey/ctaphid"
@@ -103,9 +105,9 @@ func (a *Authenticator) askUser(ctx context.Context, what string, ask func(conte
 	ctaphid.SetKeepaliveStatus(ctx, ctaphid.StatusUPNeeded)
 	defer ctaphid.SetKeepaliveStatus(ctx, ctaphid.StatusProcessing)
 	if a.touchTO > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, a.touchTO)
-		defer cancel()
+		d := &lazyDeadline{parent: ctx, deadline: time.Now().Add(a.touchTO)}
+		defer d.stop()
+		ctx = d
 	}
 	err := ask(ctx)
 	switch {
@@ -123,6 +125,64 @@ func (a *Authenticator) askUser(ctx context.Context, what string, ask func(conte
 	}
 	return fmt.Errorf("authenticator: %s: %w", what, err)
 }
+
+// lazyDeadline is parent with a deadline, as context.WithDeadline makes
+// it, except that the context with the timer is made only when a method
+// other than Deadline is first called: a Presence that answers at once
+// (AutoPresence, a daemon or control.User touching automatically) costs
+// no timer.
+type lazyDeadline struct {
+	parent   context.Context
+	deadline time.Time
+
+	mu      sync.Mutex
+	ctx     context.Context // context.WithDeadline(parent, deadline), once started
+	cancel  context.CancelFunc
+	stopped bool
+}
+
+// started returns the context with the deadline, made now if it was not
+// yet; after stop, a cancelled one, as a cancelled context.WithDeadline
+// would be.
+func (d *lazyDeadline) started() context.Context {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ctx == nil {
+		d.ctx, d.cancel = context.WithDeadline(d.parent, d.deadline)
+		if d.stopped {
+			d.cancel()
+		}
+	}
+	return d.ctx
+}
+
+// stop cancels the context, releasing its timer if it was started.
+func (d *lazyDeadline) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stopped = true
+	if d.cancel != nil {
+		d.cancel()
+	}
+}
+
+// Deadline implements context.Context: the earlier of the parent's and
+// its own.
+func (d *lazyDeadline) Deadline() (time.Time, bool) {
+	if pd, ok := d.parent.Deadline(); ok && pd.Before(d.deadline) {
+		return pd, true
+	}
+	return d.deadline, true
+}
+
+// Done implements context.Context.
+func (d *lazyDeadline) Done() <-chan struct{} { return d.started().Done() }
+
+// Err implements context.Context.
+func (d *lazyDeadline) Err() error { return d.started().Err() }
+
+// Value implements context.Context.
+func (d *lazyDeadline) Value(key any) any { return d.started().Value(key) }
 
 // presenceOutcome classifies a touch error for the commands whose spec
 // text maps declines and timeouts differently.

@@ -135,3 +135,73 @@ func TestDefaultTouchTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestLazyDeadline checks that the deadline askUser gives a Presence
+// behaves as context.WithDeadline's: the earlier deadline, the parent's
+// cancellation, its own expiry, and cancellation once askUser is done
+// (even for a context first looked at after that), and that a Presence
+// that only answers starts no timer.
+func TestLazyDeadline(t *testing.T) {
+	far := time.Now().Add(time.Hour)
+	parent, cancel := context.WithCancel(context.Background())
+	d := &lazyDeadline{parent: parent, deadline: far}
+	if got, ok := d.Deadline(); !ok || !got.Equal(far) {
+		t.Fatalf("Deadline %v %v, want %v", got, ok, far)
+	}
+	if d.ctx != nil {
+		t.Fatal("Deadline made the timer context")
+	}
+	select {
+	case <-d.Done():
+		t.Fatal("done before anything happened")
+	default:
+	}
+	cancel()
+	<-d.Done()
+	if err := d.Err(); err != context.Canceled {
+		t.Fatalf("Err after the parent's cancel: %v", err)
+	}
+	d.stop()
+
+	near, cancelNear := context.WithDeadline(context.Background(), time.Now().Add(time.Minute))
+	defer cancelNear()
+	if got, _ := (&lazyDeadline{parent: near, deadline: far}).Deadline(); !got.Before(far) {
+		t.Fatalf("Deadline %v, not the parent's earlier one", got)
+	}
+
+	past := &lazyDeadline{parent: context.Background(), deadline: time.Now().Add(-time.Second)}
+	<-past.Done()
+	if err := past.Err(); err != context.DeadlineExceeded {
+		t.Fatalf("Err after the deadline: %v", err)
+	}
+	past.stop()
+
+	late := &lazyDeadline{parent: context.Background(), deadline: far}
+	late.stop()
+	<-late.Done()
+	if err := late.Err(); err != context.Canceled {
+		t.Fatalf("Err of a stopped context: %v", err)
+	}
+
+	var seen context.Context
+	k := newTestKey(t, func(c *Config) {
+		c.TouchTimeout = time.Hour
+		c.Presence = presenceFunc(func(ctx context.Context) error { seen = ctx; return nil })
+	})
+	k.mustRegister(mcReq("example.com", []byte{1}, false))
+	ld, ok := seen.(*lazyDeadline)
+	if !ok {
+		t.Fatalf("the Presence got a %T", seen)
+	}
+	if ld.ctx != nil {
+		t.Error("a Presence that only answered started a timer")
+	}
+	if !ld.stopped {
+		t.Error("askUser did not stop the deadline")
+	}
+}
+
+// presenceFunc is a Presence answering every touch with f.
+type presenceFunc func(context.Context) error
+
+func (f presenceFunc) Touch(ctx context.Context, req TouchRequest) error { return f(ctx) }
