@@ -230,6 +230,7 @@ func (w *strictWalker) item(t reflect.Type, depth int) error {
 // (canonicalLess), each value against the member type the key selects.
 func (w *strictWalker) mapItems(t reflect.Type, n uint64, depth int) error {
 	var prev []byte
+	ms := membersIn(t)
 	for i := uint64(0); i < n; i++ {
 		kstart := w.off
 		if err := w.item(nil, depth+1); err != nil {
@@ -244,7 +245,7 @@ func (w *strictWalker) mapItems(t reflect.Type, n uint64, depth int) error {
 		}
 		prev = key
 		w.push(strictMember{key: key})
-		if err := w.item(memberType(t, key), depth+1); err != nil {
+		if err := w.item(ms.of(key), depth+1); err != nil {
 			return err
 		}
 		w.npath--
@@ -277,20 +278,39 @@ func keyName(key []byte) string {
 // memberType finds the Go type of the member that encoded key selects in
 // t (a struct with keyasint or name tags, or a map). key is the canonical
 // encoding of an integer or a text string (mapItems has checked it).
-func memberType(t reflect.Type, key []byte) reflect.Type {
+func memberType(t reflect.Type, key []byte) reflect.Type { return membersIn(t).of(key) }
+
+// members finds the Go types of the members of one map.
+type members struct {
+	byKey map[string]reflect.Type // a struct's (membersOf), or
+	elem  reflect.Type            // a map's element type
+}
+
+// membersIn returns the members of t, looked up once for all the keys of
+// a map.
+func membersIn(t reflect.Type) members {
 	if t == nil {
-		return nil
+		return members{}
 	}
-	if t != coseKeyType {
-		switch t.Kind() {
-		case reflect.Map:
-			return t.Elem()
-		case reflect.Struct:
-		default:
-			return nil
-		}
+	if t == coseKeyType {
+		return members{byKey: membersOf(t)}
 	}
-	return membersOf(t)[string(key)]
+	switch t.Kind() {
+	case reflect.Map:
+		return members{elem: t.Elem()}
+	case reflect.Struct:
+		return members{byKey: membersOf(t)}
+	}
+	return members{}
+}
+
+// of returns the type of the member that encoded key selects, nil for
+// none.
+func (m members) of(key []byte) reflect.Type {
+	if m.byKey != nil {
+		return m.byKey[string(key)]
+	}
+	return m.elem
 }
 
 // memberTables holds membersOf's tables by type.
