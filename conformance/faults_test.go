@@ -20,6 +20,7 @@ import (
 type faultCatch struct {
 	fault authenticator.FaultInfo
 	cases []string
+	ran   int    // how many cases ran: those that reach the fault
 	prop  string // the shrunk failure's reason, "" when prop found none
 }
 
@@ -31,10 +32,16 @@ type faultCatch struct {
 // suite (faults_cases.go), the fault is never dropped. Each fault gets a
 // fresh in-process key per case.
 //
+// A faulty key runs only the cases that come to its fault's place on a
+// correct key (reachingCases): until it comes there a key with the fault
+// does what a correct key does (authenticator.Config.FaultReached), so
+// the cases left out cannot catch the fault. Leaving them out can only
+// lose a catch, never make one, so the score is not flattered by it.
+//
 // The faults run faultWorkers at a time, not as parallel subtests: a
-// fault's run spends most of its time waiting (hid-msg-timeout waits out
-// the key's 3 s transaction timeout), and -parallel, GOMAXPROCS by
-// default, would let only two of them wait at once.
+// fault's run spends part of its time waiting (the touch and keepalive
+// cases), and -parallel, GOMAXPROCS by default, would let only two of
+// them wait at once.
 func TestEveryFaultCaught(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole suite once per fault")
@@ -86,23 +93,26 @@ func TestEveryFaultCaught(t *testing.T) {
 		if len(c.cases) > 0 {
 			n++
 		}
-		fmt.Fprintf(&b, "%-28s %-60s prop: %s\n", c.fault.Name, strings.Join(c.cases, ","), orNothing(firstLine(c.prop)))
+		fmt.Fprintf(&b, "%-28s %-60s %3d ran, prop: %s\n", c.fault.Name, strings.Join(c.cases, ","), c.ran, orNothing(firstLine(c.prop)))
 	}
-	t.Logf("fault → catching cases\n%sscore: %d of %d faults caught by the suite (%d crash faults left to ctaptest fuzz)", b.String(), n, len(faults)-crashes, crashes)
+	t.Logf("fault → catching cases, of the cases that reach it\n%sscore: %d of %d faults caught by the suite (%d crash faults left to ctaptest fuzz)", b.String(), n, len(faults)-crashes, crashes)
 }
 
 // faultWorkers is how many faults TestEveryFaultCaught runs at once.
 const faultWorkers = 12
 
 func catchFault(f authenticator.FaultInfo) (faultCatch, error) {
+	reaching := reachingCases
 	cfg := authenticator.Config{Faults: []authenticator.Fault{f.Name}}
 	if f.Family == "ctap22" {
+		reaching = reachingCases22
 		cfg = ctap22Config() // a CTAP 2.2 fault shows on a key that implements 2.2
 		cfg.Faults = []authenticator.Fault{f.Name}
 	}
-	target := virtkeytest.NewTarget(cfg, true)
-	c := faultCatch{fault: f}
-	for _, r := range conformance.Run(context.Background(), target, conformance.Options{}) {
+	cases := reaching()(f.Name)
+	target := quick(virtkeytest.NewTarget(cfg, true))
+	c := faultCatch{fault: f, ran: len(cases)}
+	for _, r := range conformance.Run(context.Background(), target, conformance.Options{Cases: cases}) {
 		switch r.Outcome {
 		case conformance.Fail:
 			c.cases = append(c.cases, r.Case.ID)
@@ -127,6 +137,83 @@ func catchFault(f authenticator.FaultInfo) (faultCatch, error) {
 		c.prop = pf.Reason
 	}
 	return c, err
+}
+
+// The cases that reach each fault's place, on a correct key of the
+// Config the faults of TestEveryFaultCaught are put in: the CTAP 2.2 key
+// for the ctap22 family, the default key for the others.
+var (
+	reachingCases   = sync.OnceValue(func() func(authenticator.Fault) []conformance.Case { return casesReaching(authenticator.Config{}) })
+	reachingCases22 = sync.OnceValue(func() func(authenticator.Fault) []conformance.Case { return casesReaching(ctap22Config()) })
+)
+
+// casesReaching runs every case, one at a time, against a fresh correct
+// key of cfg that reports each fault's place it comes to
+// (authenticator.Config.FaultReached), and returns a function giving the
+// cases, in the suite's order, that came to a fault's place. A place
+// reached outside a case (making a key, which every case does) counts
+// for every case.
+func casesReaching(cfg authenticator.Config) func(authenticator.Fault) []conformance.Case {
+	var (
+		mu      sync.Mutex
+		current string // the running case's ID; "" while making a key
+		reached = map[authenticator.Fault]map[string]bool{}
+	)
+	cfg.FaultReached = func(f authenticator.Fault) {
+		mu.Lock()
+		defer mu.Unlock()
+		if reached[f] == nil {
+			reached[f] = map[string]bool{}
+		}
+		reached[f][current] = true
+	}
+	set := func(id string) {
+		mu.Lock()
+		defer mu.Unlock()
+		current = id
+	}
+	target := reachTarget{quickTarget: quick(virtkeytest.NewTarget(cfg, true)), set: set}
+	all := conformance.Cases()
+	for _, c := range all {
+		target.id = c.ID
+		set(c.ID)
+		conformance.Run(context.Background(), target, conformance.Options{Cases: []conformance.Case{c}, RunID: "reach"})
+		set("")
+	}
+	return func(f authenticator.Fault) []conformance.Case {
+		mu.Lock()
+		defer mu.Unlock()
+		if reached[f][""] {
+			return all
+		}
+		var out []conformance.Case
+		for _, c := range all {
+			if reached[f][c.ID] {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+}
+
+// reachTarget is a fresh quick in-process target whose Fresh, and the first
+// key Capabilities makes, count as outside any case for casesReaching.
+type reachTarget struct {
+	quickTarget
+	id  string
+	set func(caseID string)
+}
+
+func (r reachTarget) Fresh(ctx context.Context) error {
+	r.set("")
+	defer r.set(r.id)
+	return r.Target.Fresh(ctx)
+}
+
+func (r reachTarget) Capabilities() []conformance.Capability {
+	r.set("")
+	defer r.set(r.id)
+	return r.Target.Capabilities()
 }
 
 func orNothing(s string) string {

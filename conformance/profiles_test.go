@@ -29,14 +29,27 @@ import (
 // the default (TestSuiteInProcess runs the default's Config).
 func TestSuiteEveryProfile(t *testing.T) {
 	t.Parallel() // beside TestEveryFaultCaught, the other long one
-	var table []string
+	var profiles []profile.Profile
 	for _, p := range profile.All() {
 		if testing.Short() && p.Name != "fido20-pin" && p.Name != "u2f" {
 			continue
 		}
+		profiles = append(profiles, p)
+	}
+	// The runs are independent: all at once, so that their waits (touch
+	// and keepalive cases, hid-msg-timeout) overlap.
+	results := make([][]conformance.Result, len(profiles))
+	var wg sync.WaitGroup
+	for i, p := range profiles {
+		wg.Go(func() {
+			results[i] = conformance.Run(context.Background(), quick(virtkeytest.NewProfileTarget(p, true)), conformance.Options{})
+		})
+	}
+	wg.Wait()
+	var table []string
+	for i, p := range profiles {
 		t.Run(p.Name, func(t *testing.T) {
-			target := virtkeytest.NewProfileTarget(p, true)
-			results := conformance.Run(context.Background(), target, conformance.Options{})
+			results := results[i]
 			passed, failed, skipped := conformance.Summary(results)
 			table = append(table, fmt.Sprintf("%-14s %4d %4d %4d %4d", p.Name, passed, conformance.Warnings(results), failed, skipped))
 			for _, r := range results {
@@ -185,7 +198,7 @@ func TestSuiteStrippedConfigs(t *testing.T) {
 		"minimal": {Versions: []string{ctap.VersionFIDO20, ctap.VersionFIDO21}, NoClientPIN: true, NoResidentKeys: true, NoCredentialManagement: true, NoLargeBlobs: true,
 			NoAuthenticatorConfig: true, Extensions: []string{}, Algorithms: []int64{ctap.AlgES256}, MaxMsgSize: 1024},
 	} {
-		results := conformance.Run(context.Background(), virtkeytest.NewTarget(cfg, true), conformance.Options{})
+		results := conformance.Run(context.Background(), quick(virtkeytest.NewTarget(cfg, true)), conformance.Options{})
 		p, f, s := conformance.Summary(results)
 		t.Logf("%s: %d passed, %d failed, %d skipped", name, p, f, s)
 		for _, r := range results {

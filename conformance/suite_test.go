@@ -62,7 +62,7 @@ func TestSuiteInProcess(t *testing.T) {
 // TestSuiteSharedKey runs the non-destructive cases one after the other
 // against one key, as they run against a daemon or a hardware token.
 func TestSuiteSharedKey(t *testing.T) {
-	target := virtkeytest.NewTarget(authenticator.Config{}, false)
+	target := quick(virtkeytest.NewTarget(authenticator.Config{}, false))
 	results := conformance.Run(context.Background(), target, conformance.Options{})
 	for _, r := range results {
 		if r.Outcome == conformance.Fail {
@@ -98,7 +98,7 @@ func TestCaseCanFail(t *testing.T) {
 // key protected by a simulated fingerprint sensor.
 func TestSuiteBuiltInUV(t *testing.T) {
 	for _, fresh := range []bool{true, false} {
-		target := virtkeytest.NewTarget(authenticator.Config{BuiltInUV: true}, fresh)
+		target := quick(virtkeytest.NewTarget(authenticator.Config{BuiltInUV: true}, fresh))
 		// On the shared key the destructive cases (which block UV on
 		// purpose) are left out, as they are on a hardware key by default.
 		results := conformance.Run(context.Background(), target, conformance.Options{
