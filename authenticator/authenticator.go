@@ -350,7 +350,7 @@ func New(cfg Config) (*Authenticator, error) {
 		a.touchTO = DefaultTouchTimeout
 	}
 
-	st, err := a.store.Load()
+	st, tab, err := loadState(a.store)
 	if err != nil {
 		return nil, fmt.Errorf("authenticator: loading state: %w", err)
 	}
@@ -372,7 +372,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if err := st.validate(false); err != nil {
 		return nil, err
 	}
-	if n := len(st.Credentials); n > a.maxCreds {
+	if n := len(st.Credentials) + tab.len(); n > a.maxCreds {
 		return nil, fmt.Errorf("%w: %d discoverable credentials, more than this key's capacity of %d", ErrCorruptState, n, a.maxCreds)
 	}
 	a.att, err = loadAttestation(st.Attestation)
@@ -392,7 +392,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.sealer, err = newSealer(st.MasterSecret); err != nil {
 		return nil, err
 	}
-	if a.creds, err = newCredIndex(st.Credentials); err != nil {
+	if a.creds, err = newCredIndex(tab, st.Credentials); err != nil {
 		return nil, err
 	}
 	st.Credentials = nil
@@ -643,7 +643,7 @@ func (a *Authenticator) save() error {
 // failed commit. If even loading fails, unsynced is set and every command
 // tries again first, failing until the stored state is back in memory.
 func (a *Authenticator) rollback() error {
-	st, err := a.store.Load()
+	st, tab, err := loadState(a.store)
 	if err == nil && st == nil {
 		err = errors.New("the store lost its state")
 	}
@@ -656,7 +656,7 @@ func (a *Authenticator) rollback() error {
 	}
 	var creds *credIndex
 	if err == nil {
-		creds, err = newCredIndex(st.Credentials)
+		creds, err = newCredIndex(tab, st.Credentials)
 	}
 	if err != nil {
 		a.unsynced = true

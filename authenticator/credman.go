@@ -20,9 +20,10 @@ const credProtectUVOptional = 1
 // command, any other credentialManagement subcommand and PowerCycle
 // discard it, and it ends with the last entry.
 type credManEnumeration struct {
-	next  uint64                // the subcommand that continues it
-	rps   []*rpCredentials      // remaining RPs, for enumerateRPsGetNextRP
-	creds []*ResidentCredential // remaining credentials, answered as asked for
+	next  uint64           // the subcommand that continues it
+	rps   []*rpCredentials // remaining RPs, for enumerateRPsGetNextRP
+	creds []credRef        // remaining credentials of x, answered as asked for
+	x     *credIndex
 }
 
 // credManState is one authenticatorCredentialManagement (CTAP 2.1 §6.8),
@@ -235,25 +236,25 @@ func (hs *credManState) enumerateCredentialsBegin() error {
 			return fmt.Errorf("%w: token bound to another RP", ctap.StatusPINAuthInvalid)
 		}
 	}
-	var creds []*ResidentCredential
+	var r *rpCredentials
 	if len(hs.params.RPIDHash) == sha256.Size {
-		creds = hs.a.creds.forRP([32]byte(hs.params.RPIDHash)) // in creation order
+		r = hs.a.creds.rp([32]byte(hs.params.RPIDHash)) // in creation order
 	}
-	if len(creds) == 0 { // step 7
+	if r == nil || r.len() == 0 { // step 7
 		return fmt.Errorf("%w: no discoverable credentials for rpIDHash", ctap.StatusNoCredentials)
 	}
-	total := uint64(len(creds)) // step 8
-	first, err := credentialEntry(creds[0])
+	total := uint64(r.len()) // step 8
+	first, err := credentialEntry(r.cred(0))
 	if err != nil {
 		return err
 	}
 	hs.resp = first
 	hs.resp.TotalCredentials = &total
-	if len(creds) > 1 {
+	if r.len() > 1 {
 		// The index's slice changes with the next put or remove, and
 		// any command that could do either ends the enumeration first;
-		// a copy of the pointers costs 8 bytes a credential.
-		hs.a.rt.credMan = &credManEnumeration{next: ctap.CredMgmtEnumerateCredentialsGetNextCredential, creds: slices.Clone(creds[1:])}
+		// a copy of the references costs 4 bytes a credential.
+		hs.a.rt.credMan = &credManEnumeration{next: ctap.CredMgmtEnumerateCredentialsGetNextCredential, creds: slices.Clone(r.creds[1:]), x: r.x}
 	}
 	return nil
 }
@@ -262,7 +263,7 @@ func (hs *credManState) enumerateCredentialsBegin() error {
 // newest credential, and rpIDHash.
 func rpEntry(r *rpCredentials) ctap.CredentialManagementResponse {
 	return ctap.CredentialManagementResponse{
-		RP:       &ctap.RPEntity{ID: r.rpID, Name: r.creds[len(r.creds)-1].RPName},
+		RP:       &ctap.RPEntity{ID: r.rpID, Name: r.cred(r.len() - 1).RPName},
 		RPIDHash: bytes.Clone(r.hash[:]),
 	}
 }
@@ -321,7 +322,7 @@ func (hs *credManState) enumerateCredentialsGetNextCredential() error {
 	if e == nil || e.next != ctap.CredMgmtEnumerateCredentialsGetNextCredential || len(e.creds) == 0 {
 		return fmt.Errorf("%w: no credential enumeration in progress", ctap.StatusNotAllowed)
 	}
-	r, err := credentialEntry(e.creds[0])
+	r, err := credentialEntry(e.x.cred(e.creds[0]))
 	if err != nil {
 		return err
 	}

@@ -234,7 +234,7 @@ func (hs *getAssertionState) locateCredentials() error {
 		hs.view = &residentView{newestFirst: !a.faulty(FaultCredentialsOldFirst)}
 		if r := a.creds.rp(hs.rpIDHash); r != nil && r.rpID == hs.req.RPID {
 			hs.view.rp = r
-			hs.view.n = len(r.creds)
+			hs.view.n = r.len()
 		}
 	}
 	hs.filterCredProtect() // 7.4, 7.5 (ext_credprotect.go)
@@ -265,14 +265,14 @@ func (v *residentView) next(pos int) (c credentialRef, after int, ok bool) {
 	if v.rp == nil {
 		return c, pos, false
 	}
-	list := v.rp.creds
-	for ; pos < len(list); pos++ {
+	n := v.rp.len()
+	for ; pos < n; pos++ {
 		i := pos
 		if v.newestFirst {
-			i = len(list) - 1 - pos
+			i = n - 1 - pos
 		}
-		if r := list[i]; !v.hide[r.credProtectLevel()] {
-			return residentRef(r), pos + 1, true
+		if !v.hide[v.rp.protect(i)] {
+			return residentRef(v.rp.cred(i)), pos + 1, true
 		}
 	}
 	return c, pos, false

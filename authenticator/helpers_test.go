@@ -204,3 +204,17 @@ func withMember(req any, key int, val any) rawParams {
 	m[key] = ctap.MustMarshal(val)
 	return ctap.MustMarshal(m)
 }
+
+// forRP returns the credentials of the RP with that rpIdHash, oldest
+// first, or nil.
+func (x *credIndex) forRP(rpIDHash [32]byte) []*ResidentCredential {
+	r := x.rp(rpIDHash)
+	if r == nil {
+		return nil
+	}
+	out := make([]*ResidentCredential, r.len())
+	for i := range out {
+		out[i] = r.cred(i)
+	}
+	return out
+}

@@ -188,6 +188,65 @@ type Store interface {
 	Commit(ch *Change) error
 }
 
+// RecordLoader is a Store that can hand the key its credentials as the
+// records it read, rather than as State.Credentials: New then keeps each
+// a fixed-size entry and decodes a credential when a command uses it, so
+// that a key with many credentials holds no object per credential for the
+// garbage collector to follow (FileStore; docs/store.md, "Scale and
+// speed"). New and the reload after a failed commit call LoadRecords
+// instead of Load.
+type RecordLoader interface {
+	Store
+	// LoadRecords is Load with the credentials in recs; the State's
+	// Credentials field holds any others. recs is nil when there are
+	// none, and not to be changed.
+	LoadRecords() (st *State, recs *CredentialRecords, err error)
+}
+
+// CredentialRecords is discoverable credentials as a state file holds
+// them, checked as State.Validate checks Credentials, in creation order.
+type CredentialRecords struct{ t *credTable }
+
+// Len is the number of credentials; 0 for nil.
+func (r *CredentialRecords) Len() int {
+	if r == nil {
+		return 0
+	}
+	return len(r.t.ents)
+}
+
+// Each calls f with each credential's ID and RP ID, in creation order,
+// without decoding the rest. Both strings alias the records, which never
+// change: f may keep them without a copy.
+func (r *CredentialRecords) Each(f func(id, rpID string)) {
+	if r == nil {
+		return
+	}
+	for i := range r.t.ents {
+		e := &r.t.ents[i]
+		f(aliasText(e.idIn(r.t.buf)), aliasText(r.t.buf[e.rp:e.rp+e.rpN]))
+	}
+}
+
+// table is r's credTable, nil for nil.
+func (r *CredentialRecords) table() *credTable {
+	if r == nil {
+		return nil
+	}
+	return r.t
+}
+
+// loadState loads s's state, the credentials as records when s is a
+// RecordLoader.
+func loadState(s Store) (*State, *credTable, error) {
+	if rl, ok := s.(RecordLoader); ok {
+		st, recs, err := rl.LoadRecords()
+		return st, recs.table(), err
+	}
+	st, err := s.Load()
+	return st, nil, err
+}
+
 // Change is what one command changed: the state outside the credentials,
 // and the credentials it added, replaced or removed.
 type Change struct {
@@ -215,6 +274,31 @@ func (s *State) Validate() error { return s.validate(true) }
 // credential IDs are unique, for a caller that knows they are (a journal
 // keyed by them) or checks it itself (the index).
 func (s *State) validate(dups bool) error {
+	if err := s.validateHead(); err != nil {
+		return err
+	}
+	var seen map[string]struct{}
+	if dups {
+		seen = make(map[string]struct{}, len(s.Credentials))
+	}
+	for i := range s.Credentials {
+		c := &s.Credentials[i]
+		if err := c.validate(s.CreationSequence); err != nil {
+			return fmt.Errorf("%w: credential %d: %v", ErrCorruptState, i, err)
+		}
+		if !dups {
+			continue
+		}
+		if _, dup := seen[string(c.ID)]; dup {
+			return fmt.Errorf("%w: credential %d: duplicate ID", ErrCorruptState, i)
+		}
+		seen[string(c.ID)] = struct{}{}
+	}
+	return s.validateFingerprints()
+}
+
+// validateHead is the part of validate before the credentials.
+func (s *State) validateHead() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrCorruptState, fmt.Sprintf(format, args...))
 	}
@@ -244,26 +328,14 @@ func (s *State) validate(dups bool) error {
 	case len(s.DeviceID) != 0 && len(s.DeviceID) != 16, len(s.CredStoreState) != 0 && len(s.CredStoreState) != 16:
 		return bad("device identifier or credential store state not 16 bytes")
 	}
-	var seen map[string]struct{}
-	if dups {
-		seen = make(map[string]struct{}, len(s.Credentials))
-	}
-	for i := range s.Credentials {
-		c := &s.Credentials[i]
-		if err := c.validate(s.CreationSequence); err != nil {
-			return bad("credential %d: %v", i, err)
-		}
-		if !dups {
-			continue
-		}
-		if _, dup := seen[string(c.ID)]; dup {
-			return bad("credential %d: duplicate ID", i)
-		}
-		seen[string(c.ID)] = struct{}{}
-	}
+	return nil
+}
+
+// validateFingerprints is the part of validate after the credentials.
+func (s *State) validateFingerprints() error {
 	for i, f := range s.Fingerprints {
 		if len(f.ID) == 0 {
-			return bad("fingerprint %d: no template ID", i)
+			return fmt.Errorf("%w: fingerprint %d: no template ID", ErrCorruptState, i)
 		}
 	}
 	return nil

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,24 +152,102 @@ func encodeHeader(seq uint64, end int64) []byte {
 type journal struct {
 	st    *State
 	seq   uint64
-	end   int64               // committed end
-	parts [numParts][]byte    // the payload of each part's last record
-	sizes map[string]credSlot // each live credential's record
-	live  int64               // bytes of the records that make the state
-	dead  int64               // bytes of superseded records
+	end   int64            // committed end
+	parts [numParts][]byte // the payload of each part's last record
+	// tab is the credentials, while the state is handed over; st's
+	// Credentials field is nil (readJournal) or tab is (parseJournal).
+	tab   *credTable
+	sizes *credSizes // each live credential's record
+	live  int64      // bytes of the records that make the state
+	dead  int64      // bytes of superseded records
 }
 
-// credSlot is a live credential's record: its size, and while parsing,
-// the credential's index in the list being built.
+// credSizes is the record size of each live credential, by credential
+// ID, for the live and dead byte counts that decide compaction; while
+// parsing, also each credential's index in the list being built. It holds
+// no pointers for the garbage collector to follow: the IDs are copied
+// into one array, and the map is by a hash of the ID (idMap).
+type credSizes struct {
+	ids   idMap[int32] // index in slots
+	slots []credSlot   // a removed ID's slot stays until the file is read again
+	arena []byte       // the IDs, back to back
+	bytes int64        // the live records' sizes, summed
+}
+
+// credSlot is a live credential's record: its ID in credSizes.arena, its
+// size, and while parsing, the credential's index in the list being
+// built.
 type credSlot struct {
+	off   int
+	n     int32 // an ID is shorter than a record, at most maxRecordSize
 	size  int32 // at most maxRecordSize+recordOverhead
 	index int32 // a file holds fewer than 2^31 records of 9 bytes or more
+}
+
+// newCredSizes returns an empty credSizes with room for about hint IDs.
+func newCredSizes(hint int) *credSizes {
+	s := &credSizes{slots: make([]credSlot, 0, hint), arena: make([]byte, 0, hint*residentIDLength)}
+	s.ids = newIDMap(hint, func(i int32) []byte {
+		sl := &s.slots[i]
+		return s.arena[sl.off : sl.off+int(sl.n)]
+	})
+	return s
+}
+
+// put records id's record size and list index, and returns what it
+// replaced: the slot of the same ID, if it had one. s keeps a copy of id.
+func (s *credSizes) put(id []byte, size, index int32) (old credSlot, replaced bool) {
+	h := s.ids.hash(id)
+	i, ok, taken := s.ids.find(h, id)
+	if ok {
+		sl := &s.slots[i]
+		old = *sl
+		sl.size, sl.index = size, index
+		s.bytes += int64(size) - int64(old.size)
+		return old, true
+	}
+	s.ids.add(h, id, int32(len(s.slots)), taken)
+	s.slots = append(s.slots, credSlot{off: len(s.arena), n: int32(len(id)), size: size, index: index})
+	s.arena = append(s.arena, id...)
+	s.bytes += int64(size)
+	return credSlot{}, false
+}
+
+// drop removes id and returns its slot, if it had one.
+func (s *credSizes) drop(id []byte) (old credSlot, dropped bool) {
+	h := s.ids.hash(id)
+	i, ok, _ := s.ids.find(h, id)
+	if !ok {
+		return credSlot{}, false
+	}
+	s.ids.delete(h, id)
+	old = s.slots[i]
+	s.bytes -= int64(old.size)
+	return old, true
+}
+
+// clear removes every ID.
+func (s *credSizes) clear() {
+	s.ids.clear()
+	s.slots, s.arena, s.bytes = s.slots[:0], s.arena[:0], 0
 }
 
 // parseJournal reads a state file. Everything up to the header's end must
 // check out; a file shorter than that is truncated. The result passes
 // State.Validate. Errors wrap ErrCorruptState.
 func parseJournal(b []byte) (*journal, error) {
+	j, err := readJournal(b)
+	if err != nil {
+		return nil, err
+	}
+	j.st.Credentials, j.tab = j.tab.credentials(), nil
+	return j, nil
+}
+
+// readJournal is parseJournal without decoding the credentials into the
+// state: they are in j.tab, whose entries point into b, and
+// j.st.Credentials is nil.
+func readJournal(b []byte) (*journal, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrCorruptState, fmt.Sprintf(format, args...))
 	}
@@ -185,22 +262,22 @@ func parseJournal(b []byte) (*journal, error) {
 	}
 	// About 200 bytes a credential record: size the map and list once.
 	hint := len(b) / 200
-	j := &journal{seq: binary.LittleEndian.Uint64(b[16:]), sizes: make(map[string]credSlot, hint)}
+	j := &journal{seq: binary.LittleEndian.Uint64(b[16:]), sizes: newCredSizes(hint)}
 	end := binary.LittleEndian.Uint64(b[24:])
 	if end < headerSize || end > uint64(len(b)) {
 		return nil, bad("file truncated: %d bytes, the header names %d", len(b), end)
 	}
+	if end > maxTableBuffer {
+		return nil, bad("state of %d bytes, more than this build reads", end)
+	}
 	j.end = int64(end)
-	// The credentials in record order; a replaced or deleted one is left
-	// with a nil ID (a put record always has an ID) and dropped at the end.
-	creds := make([]ResidentCredential, 0, hint)
-	drop := func(id string) {
-		if old, ok := j.sizes[id]; ok {
-			j.live -= int64(old.size)
-			j.dead += int64(old.size)
-			creds[old.index].ID = nil
-			delete(j.sizes, id)
-		}
+	// The credentials in record order; a replaced or deleted one is
+	// marked dead and dropped at the end.
+	tab := &credTable{buf: b, ents: make([]credEntry, 0, hint)}
+	gone := func(old credSlot) {
+		j.live -= int64(old.size)
+		j.dead += int64(old.size)
+		tab.ents[old.index].dead = true
 	}
 	// The checksums are verified beside the decoding, on another core if
 	// there is one (about a tenth of a large start-up). The records are
@@ -242,31 +319,31 @@ func parseJournal(b []byte) (*journal, error) {
 			j.parts[kind] = payload
 			j.live += size
 		case kindPut:
-			// Decoded in place at the end of the list; a record that
-			// fails stops the parse, so nothing half-decoded survives.
-			creds = append(creds, ResidentCredential{})
-			c := &creds[len(creds)-1]
-			err := decodeCredRecordInto(c, payload, nil)
+			// Decoded into a credential on the stack, of which the
+			// table keeps only where its parts lie in b.
+			var c ResidentCredential
+			err := decodeCredRecordInto(&c, payload, nil)
 			if err == nil && len(c.ID) == 0 {
 				err = errors.New("no credential ID")
 			}
 			if err != nil {
 				return nil, fail(off, bad("record at %d: credential: %v", off, err))
 			}
-			// The key aliases b, as c.ID does: one string per credential
-			// less to allocate and collect (see aliasID).
-			id := aliasID(c.ID)
-			drop(id)
-			j.sizes[id] = credSlot{size: int32(size), index: int32(len(creds) - 1)}
+			tab.ents = append(tab.ents, entryOf(b, payload, &c))
+			if old, ok := j.sizes.put(c.ID, int32(size), int32(len(tab.ents)-1)); ok {
+				gone(old)
+			}
 			j.live += size
 		case kindDelete:
-			drop(string(payload))
+			if old, ok := j.sizes.drop(payload); ok {
+				gone(old)
+			}
 			j.dead += size
 		case kindClear:
-			for id := range j.sizes {
-				drop(id)
-			}
-			creds = creds[:0]
+			j.live -= j.sizes.bytes
+			j.dead += j.sizes.bytes
+			j.sizes.clear()
+			tab.ents = tab.ents[:0]
 			j.dead += size
 		default:
 			return nil, fail(off, bad("record at %d: unknown kind %d", off, kind))
@@ -300,16 +377,22 @@ func parseJournal(b []byte) (*journal, error) {
 	if err := ctap.Unmarshal(j.parts[kindFingerprints], &st.Fingerprints); err != nil {
 		return nil, bad("fingerprints: %v", err)
 	}
-	st.Credentials = slices.DeleteFunc(creds, func(c ResidentCredential) bool { return c.ID == nil })
-	sortBySequence(st.Credentials)
-	// The IDs are unique: j.sizes is keyed by them.
-	if err := st.validate(false); err != nil {
+	// The IDs are unique: j.sizes is keyed by them. The checks are
+	// State.validate's, in its order.
+	tab.compact()
+	if err := st.validateHead(); err != nil {
+		return nil, err
+	}
+	if err := tab.check(st.CreationSequence); err != nil {
+		return nil, err
+	}
+	if err := st.validateFingerprints(); err != nil {
 		return nil, err
 	}
 	for k := range j.parts {
 		j.parts[k] = bytes.Clone(j.parts[k])
 	}
-	j.st = st
+	j.st, j.tab = st, tab
 	return j, nil
 }
 
@@ -379,7 +462,7 @@ type FileStore struct {
 	mu   sync.Mutex
 	lock *os.File
 	f    *os.File // the state file; nil until the first commit creates it
-	j    *journal // the writer's view; j.st is nil once handed to Load
+	j    *journal // the writer's view; j.st and j.tab are nil once handed to Load
 
 	broken  error // a failed write could not be undone: every commit fails
 	written int64 // bytes written to the state file
@@ -483,7 +566,7 @@ func (fs *FileStore) open() error {
 		}
 		return fs.open()
 	}
-	j, err := parseJournal(b)
+	j, err := readJournal(b)
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("%s: %w", fs.path, err)
@@ -631,14 +714,25 @@ func (fs *FileStore) Close() error {
 // read; later ones read the file again. A file removed since is an empty
 // store.
 func (fs *FileStore) Load() (*State, error) {
+	st, recs, err := fs.LoadRecords()
+	if st != nil {
+		st.Credentials = recs.table().credentials()
+	}
+	return st, err
+}
+
+// LoadRecords implements RecordLoader: Load with the credentials left as
+// the records read from the file (State.Credentials is nil).
+func (fs *FileStore) LoadRecords() (*State, *CredentialRecords, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if fs.j == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if st := fs.j.st; st != nil {
-		fs.j.st = nil
-		return st, nil
+		recs := &CredentialRecords{fs.j.tab}
+		fs.j.st, fs.j.tab = nil, nil
+		return st, recs, nil
 	}
 	b, err := os.ReadFile(fs.path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -646,19 +740,19 @@ func (fs *FileStore) Load() (*State, error) {
 		// creates the file (not one that writes to the removed file).
 		fs.f.Close()
 		fs.f, fs.j = nil, nil
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("authenticator: loading state: %w", err)
+		return nil, nil, fmt.Errorf("authenticator: loading state: %w", err)
 	}
 	if int64(len(b)) > fs.j.end {
 		b = b[:fs.j.end]
 	}
-	j, err := parseJournal(b)
+	j, err := readJournal(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", fs.path, err)
+		return nil, nil, fmt.Errorf("%s: %w", fs.path, err)
 	}
-	return j.st, nil
+	return j.st, &CredentialRecords{j.tab}, nil
 }
 
 // Commit implements Store: the records of the parts that changed and of
@@ -722,24 +816,24 @@ func (fs *FileStore) Commit(ch *Change) error {
 			j.parts[k] = parts[k]
 		}
 	}
-	drop := func(id string) {
-		if old, ok := j.sizes[id]; ok {
-			j.live -= int64(old.size)
-			j.dead += int64(old.size)
-			delete(j.sizes, id)
-		}
+	gone := func(old credSlot) {
+		j.live -= int64(old.size)
+		j.dead += int64(old.size)
 	}
 	if ch.Clear {
-		for id := range j.sizes {
-			drop(id)
-		}
+		j.live -= j.sizes.bytes
+		j.dead += j.sizes.bytes
+		j.sizes.clear()
 	}
 	for _, id := range ch.Delete {
-		drop(string(id))
+		if old, ok := j.sizes.drop(id); ok {
+			gone(old)
+		}
 	}
 	for i, c := range ch.Put {
-		drop(string(c.ID))
-		j.sizes[string(c.ID)] = credSlot{size: int32(putSizes[i])}
+		if old, ok := j.sizes.put(c.ID, int32(putSizes[i]), 0); ok {
+			gone(old)
+		}
 		j.live += putSizes[i]
 	}
 	if j.dead > j.live+fs.slack() {
@@ -825,7 +919,7 @@ func (fs *FileStore) reopen() error {
 	b, err := io.ReadAll(f)
 	var j *journal
 	if err == nil {
-		j, err = parseJournal(b)
+		j, err = readJournal(b)
 	}
 	if err != nil {
 		f.Close()
@@ -835,15 +929,7 @@ func (fs *FileStore) reopen() error {
 	if fs.f != nil {
 		fs.f.Close()
 	}
-	j.st = nil
-	// j.sizes's keys alias b (parseJournal); the running key's
-	// credentials alias the buffer read before, so copy them rather than
-	// keep a second whole file alive.
-	sizes := make(map[string]credSlot, len(j.sizes))
-	for id, s := range j.sizes {
-		sizes[strings.Clone(id)] = s
-	}
-	j.sizes = sizes
+	j.st, j.tab = nil, nil // j.sizes holds copies of the IDs, not b
 	fs.f, fs.j = f, j
 	return nil
 }

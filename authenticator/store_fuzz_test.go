@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -110,6 +111,23 @@ func FuzzParseJournal(f *testing.F) {
 		snap, err := snapshot(st, 1)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The key's index of the records holds the same credentials
+		// (in no set order among equal sequence numbers).
+		if recs, err := readJournal(snap); err != nil {
+			t.Fatalf("snapshot does not read: %v", err)
+		} else if x, err := newCredIndex(recs.tab, nil); err != nil {
+			t.Fatalf("index of the records: %v", err)
+		} else {
+			byID := func(p, q ResidentCredential) int { return bytes.Compare(p.ID, q.ID) }
+			want, got := slices.Clone(st.Credentials), x.all()
+			slices.SortFunc(want, byID)
+			slices.SortFunc(got, byID)
+			if !reflect.DeepEqual(want, got) {
+				if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("index of the records (-want +got):\n%s", diff)
+				}
+			}
 		}
 		j, err := parseJournal(snap)
 		if err != nil {

@@ -1,7 +1,9 @@
 package authenticator
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -12,84 +14,175 @@ import (
 // never all of them: getAssertion without an allowList reads its RP's
 // list, with one it looks IDs up, and credentialManagement walks the RPs
 // once and each RP's credentials once (O(total) for a whole enumeration).
+//
+// The credentials read from a state file stay records in its buffer
+// (credTable), each decoded when a command uses it; the index holds a
+// fixed-size entry without pointers for each, and lists and maps of entry
+// numbers, so that the garbage collector has next to nothing to follow
+// however many credentials there are. A credential put since, or given
+// as a ResidentCredential (MemoryStore), is held as one.
 type credIndex struct {
-	byID   map[string]*ResidentCredential
-	byRP   map[[32]byte]*rpCredentials
-	rpByID map[string]*rpCredentials // byRP by RP ID: one hash per RP, not per credential
+	buf  []byte      // the table's buffer, which its entries point into
+	ents []credEntry // by credRef
+	heap []*ResidentCredential
+	// free is the entries of removed credentials of heap, for insert to
+	// reuse. The table's entries are never written: CredentialRecords.Each
+	// reads them.
+	free []credRef
+	byID idMap[credRef]
+	byRP map[[32]byte]*rpCredentials
+	// rpByID is byRP by RP ID: one hash per RP, not per credential.
+	rpByID map[string]*rpCredentials
 	// byUser is by RP ID, NUL, user ID; nil until forUser first needs it,
 	// so that start-up does not build a map that only makeCredential and
 	// credentialManagement's updateUserInformation read.
-	byUser map[string]*ResidentCredential
+	byUser map[string]credRef
 
 	// The change since the last commit (Change.Clear, Delete, Put).
 	cleared bool
 	dirty   map[string]*ResidentCredential // put; nil value: deleted
 }
 
+// credRef is a credential of a credIndex: the number of its entry.
+type credRef int32
+
 // rpCredentials is one RP's credentials in creation order (ascending
 // Sequence).
 type rpCredentials struct {
+	x     *credIndex
 	rpID  string
 	hash  [32]byte
-	creds []*ResidentCredential
+	creds []credRef
 	// byProtect counts creds by credProtect level (index 1 to 3), so that
 	// getAssertion knows how many it may use without looking at each.
 	byProtect [4]int
 }
 
-// newCredIndex indexes creds, which it takes over; it sorts them by
-// Sequence first. Two credentials with one ID are ErrCorruptState.
-func newCredIndex(creds []ResidentCredential) (*credIndex, error) {
-	x := &credIndex{
-		byID:   make(map[string]*ResidentCredential, len(creds)),
-		byRP:   make(map[[32]byte]*rpCredentials, len(creds)/8),
-		rpByID: make(map[string]*rpCredentials, len(creds)/8),
-		dirty:  make(map[string]*ResidentCredential),
+// len is the number of the RP's credentials.
+func (r *rpCredentials) len() int { return len(r.creds) }
+
+// cred returns the RP's i'th credential, oldest first. A stored
+// credential is decoded anew each time: the caller may keep it, and must
+// not change it.
+func (r *rpCredentials) cred(i int) *ResidentCredential { return r.x.cred(r.creds[i]) }
+
+// protect is the credProtect level of the RP's i'th credential.
+func (r *rpCredentials) protect(i int) uint64 { return uint64(r.x.ents[r.creds[i]].prot) }
+
+// newCredIndex indexes the credentials of tab, which may be nil, and
+// creds, all of which it takes over, in order of Sequence. Two
+// credentials with one ID are ErrCorruptState.
+func newCredIndex(tab *credTable, creds []ResidentCredential) (*credIndex, error) {
+	return buildCredIndex(tab, creds, 0)
+}
+
+// buildCredIndex is newCredIndex with byID's narrow (tests make IDs
+// collide with it).
+func buildCredIndex(tab *credTable, creds []ResidentCredential, narrow uint8) (*credIndex, error) {
+	x := &credIndex{dirty: make(map[string]*ResidentCredential)}
+	if tab != nil {
+		x.buf, x.ents = tab.buf, tab.ents
 	}
-	sortBySequence(creds)
+	if len(creds) > 0 {
+		sortBySequence(creds)
+		x.heap = make([]*ResidentCredential, len(creds))
+		for i := range creds {
+			c := &creds[i]
+			x.heap[i] = c
+			x.ents = append(x.ents, credEntry{rec: uint32(i), seq: c.Sequence, prot: uint8(c.credProtectLevel()), heap: true})
+		}
+		if tab != nil && len(tab.ents) > 0 {
+			slices.SortStableFunc(x.ents, func(p, q credEntry) int { return cmpUint64(p.seq, q.seq) })
+		}
+	}
+	n := len(x.ents)
+	x.byID = newIDMap(n, x.id)
+	x.byID.narrow = narrow
+	x.byRP = make(map[[32]byte]*rpCredentials, n/8)
+	x.rpByID = make(map[string]*rpCredentials, n/8)
 	// What insert does, in two passes so that every RP's list is carved
 	// from one array rather than grown one append at a time: first each
 	// credential's RP and the RPs' sizes, then the lists.
-	rpOf := make([]*rpCredentials, len(creds))
-	for i := range creds {
-		c := &creds[i]
-		x.byID[aliasID(c.ID)] = c
-		if len(x.byID) != i+1 {
-			return nil, fmt.Errorf("%w: credential %d: duplicate ID", ErrCorruptState, i)
+	rpOf := make([]*rpCredentials, n)
+	for i := range x.ents {
+		ref := credRef(i)
+		id := x.id(ref)
+		// One map operation a credential: the map grows unless another
+		// credential had its hash, a duplicate or (rarely) a collision.
+		h := x.byID.hash(id)
+		x.byID.byHash[h] = ref
+		if x.byID.len() != i+1 {
+			if err := x.collided(h, ref); err != nil {
+				return nil, fmt.Errorf("%w: credential %d: %v", ErrCorruptState, i, err)
+			}
 		}
-		r := x.rpByID[c.RPID]
+		rpID := x.rpID(ref)
+		r := x.rpByID[rpID]
 		if r == nil {
-			r = &rpCredentials{rpID: c.RPID, hash: sha256.Sum256([]byte(c.RPID))}
+			r = &rpCredentials{x: x, rpID: rpID, hash: sha256.Sum256([]byte(rpID))}
 			x.byRP[r.hash] = r
 			x.rpByID[r.rpID] = r
 		}
-		r.byProtect[c.credProtectLevel()]++
+		r.byProtect[x.ents[i].prot]++
 		rpOf[i] = r
 	}
-	lists := make([]*ResidentCredential, len(creds))
+	lists := make([]credRef, n)
 	for i, r := range rpOf {
 		if r.creds == nil {
-			n := r.byProtect[0] + r.byProtect[1] + r.byProtect[2] + r.byProtect[3]
+			m := r.byProtect[0] + r.byProtect[1] + r.byProtect[2] + r.byProtect[3]
 			// Capped: a later insert into one RP's list copies it
 			// rather than writing over the next RP's.
-			r.creds, lists = lists[:0:n], lists[n:]
+			r.creds, lists = lists[:0:m], lists[m:]
 		}
-		r.creds = append(r.creds, &creds[i]) // in Sequence order, as insert keeps them
+		r.creds = append(r.creds, credRef(i)) // in Sequence order, as insert keeps them
 	}
 	return x, nil
 }
 
+// cred returns the credential ref refers to. A stored one is decoded anew
+// each time: the caller may keep it, and must not change it.
+func (x *credIndex) cred(ref credRef) *ResidentCredential {
+	e := &x.ents[ref]
+	if e.heap {
+		return x.heap[e.rec]
+	}
+	return e.decode(x.buf)
+}
+
+// id is the credential ID of ref.
+func (x *credIndex) id(ref credRef) []byte {
+	e := &x.ents[ref]
+	if e.heap {
+		return x.heap[e.rec].ID
+	}
+	return e.idIn(x.buf)
+}
+
+// rpID is the RP ID of ref; a stored credential's aliases the buffer.
+func (x *credIndex) rpID(ref credRef) string {
+	e := &x.ents[ref]
+	if e.heap {
+		return x.heap[e.rec].RPID
+	}
+	return aliasText(x.buf[e.rp : e.rp+e.rpN])
+}
+
+// userID is the user ID of ref.
+func (x *credIndex) userID(ref credRef) []byte {
+	e := &x.ents[ref]
+	if e.heap {
+		return x.heap[e.rec].UserID
+	}
+	return x.buf[e.user : e.user+e.userN : e.user+e.userN]
+}
+
 // len is the number of discoverable credentials.
-func (x *credIndex) len() int { return len(x.byID) }
+func (x *credIndex) len() int { return x.byID.len() }
 
 // byCredentialID returns the credential with that ID, or nil.
-func (x *credIndex) byCredentialID(id []byte) *ResidentCredential { return x.byID[string(id)] }
-
-// forRP returns the credentials of the RP with that rpIdHash, oldest
-// first, or nil. The caller must not change the slice.
-func (x *credIndex) forRP(rpIDHash [32]byte) []*ResidentCredential {
-	if r := x.byRP[rpIDHash]; r != nil {
-		return r.creds
+func (x *credIndex) byCredentialID(id []byte) *ResidentCredential {
+	if ref, ok := x.byID.get(id); ok {
+		return x.cred(ref)
 	}
 	return nil
 }
@@ -101,16 +194,20 @@ func (x *credIndex) rp(rpIDHash [32]byte) *rpCredentials { return x.byRP[rpIDHas
 // (makeCredential replaces it, CTAP 2.1 §6.1.2 step 17).
 func (x *credIndex) forUser(rpID string, userID []byte) *ResidentCredential {
 	if x.byUser == nil {
-		x.byUser = make(map[string]*ResidentCredential, len(x.byID))
-		for _, c := range x.byID {
+		x.byUser = make(map[string]credRef, x.byID.len())
+		x.byID.all(func(ref credRef) bool {
 			// As insert leaves it: the newest of one RP and user.
-			k := userKey(c.RPID, c.UserID)
-			if o := x.byUser[k]; o == nil || o.Sequence < c.Sequence {
-				x.byUser[k] = c
+			k := userKey(x.rpID(ref), x.userID(ref))
+			if o, ok := x.byUser[k]; !ok || x.ents[o].seq < x.ents[ref].seq {
+				x.byUser[k] = ref
 			}
-		}
+			return true
+		})
 	}
-	return x.byUser[userKey(rpID, userID)]
+	if ref, ok := x.byUser[userKey(rpID, userID)]; ok {
+		return x.cred(ref)
+	}
+	return nil
 }
 
 func userKey(rpID string, userID []byte) string { return rpID + "\x00" + string(userID) }
@@ -122,12 +219,13 @@ func (x *credIndex) rps() []*rpCredentials {
 	for _, r := range x.byRP {
 		rps = append(rps, r)
 	}
-	slices.SortFunc(rps, func(p, q *rpCredentials) int { return cmpUint64(p.creds[0].Sequence, q.creds[0].Sequence) })
+	slices.SortFunc(rps, func(p, q *rpCredentials) int { return cmpUint64(x.ents[p.creds[0]].seq, x.ents[q.creds[0]].seq) })
 	return rps
 }
 
 // put adds c, whose Sequence is larger than any stored one, or replaces
-// the credential with its ID.
+// the credential with its ID. The index keeps c, which must not change
+// after.
 func (x *credIndex) put(c *ResidentCredential) {
 	x.remove(c.ID)
 	x.insert(c)
@@ -136,31 +234,43 @@ func (x *credIndex) put(c *ResidentCredential) {
 
 // remove deletes the credential with that ID, if there is one.
 func (x *credIndex) remove(id []byte) {
-	c := x.byID[string(id)]
-	if c == nil {
+	h := x.byID.hash(id)
+	ref, ok, _ := x.byID.find(h, id)
+	if !ok {
 		return
 	}
-	delete(x.byID, string(id))
+	x.byID.delete(h, id)
+	rpID := x.rpID(ref)
 	if x.byUser != nil {
-		if k := userKey(c.RPID, c.UserID); x.byUser[k] == c {
+		if k := userKey(rpID, x.userID(ref)); x.byUser[k] == ref {
 			delete(x.byUser, k)
 		}
 	}
-	r := x.rpByID[c.RPID]
-	if i := slices.Index(r.creds, c); i >= 0 {
+	r := x.rpByID[rpID]
+	if i := slices.Index(r.creds, ref); i >= 0 {
 		r.creds = slices.Delete(r.creds, i, i+1)
-		r.byProtect[c.credProtectLevel()]--
+		r.byProtect[x.ents[ref].prot]--
 	}
 	if len(r.creds) == 0 {
 		delete(x.byRP, r.hash)
 		delete(x.rpByID, r.rpID)
+	}
+	if e := &x.ents[ref]; e.heap {
+		x.heap[e.rec] = nil
+		x.free = append(x.free, ref)
 	}
 	x.dirty[string(id)] = nil
 }
 
 // clear deletes every credential (authenticatorReset).
 func (x *credIndex) clear() {
-	clear(x.byID)
+	// A getAssertion view kept past the reset (FaultGNASurvivesOtherCommand)
+	// finds its RP empty rather than entries that are gone.
+	for _, r := range x.byRP {
+		r.creds = nil
+	}
+	x.buf, x.ents, x.heap, x.free = nil, nil, nil, nil
+	x.byID.clear()
 	clear(x.byRP)
 	clear(x.rpByID)
 	clear(x.byUser)
@@ -169,23 +279,37 @@ func (x *credIndex) clear() {
 }
 
 func (x *credIndex) insert(c *ResidentCredential) {
-	x.byID[aliasID(c.ID)] = c
+	e := credEntry{seq: c.Sequence, prot: uint8(c.credProtectLevel()), heap: true}
+	var ref credRef
+	if n := len(x.free); n > 0 {
+		// A removed credential's entry and place in heap.
+		ref, x.free = x.free[n-1], x.free[:n-1]
+		e.rec = x.ents[ref].rec
+		x.heap[e.rec] = c
+		x.ents[ref] = e
+	} else {
+		x.heap = append(x.heap, c)
+		e.rec = uint32(len(x.heap) - 1)
+		ref = credRef(len(x.ents))
+		x.ents = append(x.ents, e)
+	}
+	x.byID.set(c.ID, ref)
 	if x.byUser != nil {
-		x.byUser[userKey(c.RPID, c.UserID)] = c
+		x.byUser[userKey(c.RPID, c.UserID)] = ref
 	}
 	r := x.rpByID[c.RPID]
 	if r == nil {
-		r = &rpCredentials{rpID: c.RPID, hash: sha256.Sum256([]byte(c.RPID))}
+		r = &rpCredentials{x: x, rpID: c.RPID, hash: sha256.Sum256([]byte(c.RPID))}
 		x.byRP[r.hash] = r
 		x.rpByID[r.rpID] = r
 	}
 	// Credentials arrive in creation order, except when an older one is
 	// updated in place; keep the list sorted either way.
 	i := len(r.creds)
-	for i > 0 && r.creds[i-1].Sequence > c.Sequence {
+	for i > 0 && x.ents[r.creds[i-1]].seq > c.Sequence {
 		i--
 	}
-	r.creds = slices.Insert(r.creds, i, c)
+	r.creds = slices.Insert(r.creds, i, ref)
 	r.byProtect[c.credProtectLevel()]++
 }
 
@@ -209,19 +333,35 @@ func (x *credIndex) committed() {
 
 // all returns every credential in creation order, for tests and export.
 func (x *credIndex) all() []ResidentCredential {
-	out := make([]ResidentCredential, 0, len(x.byID))
-	for _, c := range x.byID {
-		out = append(out, *c)
-	}
+	out := make([]ResidentCredential, 0, x.byID.len())
+	x.byID.all(func(ref credRef) bool {
+		out = append(out, *x.cred(ref))
+		return true
+	})
 	sortBySequence(out)
 	return out
 }
 
-// aliasID is a credential ID as a map key without a copy: the string
-// shares id's bytes. A credential ID is never changed in place once the
-// credential exists (it is made once by makeCredential, or decoded into
-// the state file's buffer, which nothing writes to), and the maps keyed
-// this way hold the credential, so the bytes live and stay as long as the
-// key. At 100,000 credentials this saves two allocations a credential at
-// start-up (docs/store.md, "Scale and speed").
-func aliasID(id []byte) string { return aliasText(id) }
+// collided is newCredIndex's way out when storing ref under its ID's
+// hash h did not grow byID: its ID is a duplicate of an earlier
+// credential's, or it collided with the one it replaced in byHash, which
+// it puts back, ref going to the others.
+func (x *credIndex) collided(h uint64, ref credRef) error {
+	id := x.id(ref)
+	replaced := credRef(-1)
+	for p := range ref {
+		pid := x.id(p)
+		if x.byID.hash(pid) != h {
+			continue
+		}
+		if bytes.Equal(pid, id) {
+			return errors.New("duplicate ID")
+		}
+		if _, other := x.byID.others[string(pid)]; !other {
+			replaced = p
+		}
+	}
+	x.byID.byHash[h] = replaced
+	x.byID.add(h, id, ref, true)
+	return nil
+}

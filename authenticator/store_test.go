@@ -482,7 +482,7 @@ func TestCredIndexBuild(t *testing.T) {
 		creds = append(creds, ResidentCredential{ID: []byte{byte(i)}, RPID: []string{"a", "b", "c"}[i%3],
 			UserID: []byte{byte(i / 3)}, Sequence: uint64(12 - i), CredProtect: uint64(1 + i%3)})
 	}
-	x, err := newCredIndex(slices.Clone(creds))
+	x, err := newCredIndex(nil, slices.Clone(creds))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,7 +517,7 @@ func TestCredIndexBuild(t *testing.T) {
 		t.Errorf("forUser(c, 9) = %v, want credential 100", c)
 	}
 	creds[5].ID = []byte{4}
-	if _, err := newCredIndex(creds); !errors.Is(err, ErrCorruptState) {
+	if _, err := newCredIndex(nil, creds); !errors.Is(err, ErrCorruptState) {
 		t.Errorf("two credentials with one ID: %v, want ErrCorruptState", err)
 	}
 }

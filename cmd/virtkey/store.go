@@ -36,15 +36,42 @@ type stateSummary struct {
 func (w *watchedStore) Load() (*authenticator.State, error) {
 	st, err := w.Store.Load()
 	if err == nil && st != nil {
-		w.mu.Lock()
-		w.rpOf, w.perRP = make(map[string]string, len(st.Credentials)), map[string]int{}
-		for i := range st.Credentials {
-			w.add(&st.Credentials[i])
-		}
-		w.noteMeta(st)
-		w.mu.Unlock()
+		w.noteLoaded(st, nil)
 	}
 	return st, err
+}
+
+// LoadRecords implements authenticator.RecordLoader, so that the key
+// gets a FileStore's credentials as the records it read; from another
+// store they come in the State.
+func (w *watchedStore) LoadRecords() (*authenticator.State, *authenticator.CredentialRecords, error) {
+	rl, ok := w.Store.(authenticator.RecordLoader)
+	if !ok {
+		st, err := w.Load()
+		return st, nil, err
+	}
+	st, recs, err := rl.LoadRecords()
+	if err == nil && st != nil {
+		w.noteLoaded(st, recs)
+	}
+	return st, recs, err
+}
+
+// noteLoaded makes the summary that of a loaded state, whose credentials
+// are st's and recs'.
+func (w *watchedStore) noteLoaded(st *authenticator.State, recs *authenticator.CredentialRecords) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.rpOf, w.perRP = make(map[string]string, len(st.Credentials)+recs.Len()), map[string]int{}
+	for i := range st.Credentials {
+		w.add(&st.Credentials[i])
+	}
+	// The records' IDs and RP IDs never change: kept without a copy.
+	recs.Each(func(id, rpID string) {
+		w.rpOf[id] = rpID
+		w.perRP[rpID]++
+	})
+	w.noteMeta(st)
 }
 
 // Commit implements authenticator.Store.

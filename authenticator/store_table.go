@@ -1,0 +1,134 @@
+package authenticator
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"unsafe"
+)
+
+// credTable is discoverable credentials as a state file holds them: the
+// file's buffer, and for each credential a fixed-size entry without
+// pointers that says where its record, ID, user ID and RP ID lie in the
+// buffer and holds what the index reads of every credential (sequence,
+// credProtect level). A credential is decoded from its record when a
+// command uses it (credIndex.cred). At 100,000 credentials the entries
+// are one 4.8 MB array that the garbage collector does not scan, where a
+// ResidentCredential each was 26 MB with a dozen pointers a credential
+// for every collection to follow (docs/store.md, "Scale and speed").
+//
+// Nothing writes to buf: the decoded credentials alias it.
+type credTable struct {
+	buf  []byte
+	ents []credEntry
+}
+
+// credEntry is one credential of a credTable, or of a credIndex. The
+// offsets are into the table's buffer, which is shorter than 4 GiB.
+type credEntry struct {
+	rec, recN   uint32 // the record's payload
+	id, idN     uint32 // the credential ID
+	user, userN uint32 // the user ID
+	rp, rpN     uint32 // the RP ID
+	seq         uint64 // Sequence
+	prot        uint8  // credProtectLevel
+	// bad is set for a record whose values ResidentCredential.validate
+	// refuses (but for the upper bound of its sequence); the state is
+	// refused if it is still live at the end of the journal.
+	bad bool
+	// dead marks a credential replaced or deleted later in the journal;
+	// in a credIndex, heap marks one put since the table was read, whose
+	// ResidentCredential is credIndex.heap[rec].
+	dead, heap bool
+}
+
+// len is the number of credentials; 0 for nil.
+func (t *credTable) len() int {
+	if t == nil {
+		return 0
+	}
+	return len(t.ents)
+}
+
+// maxTableBuffer is the largest state file whose credentials a credTable
+// can point into.
+const maxTableBuffer = math.MaxUint32
+
+// entryOf makes the entry of c, decoded from payload, both inside buf.
+func entryOf(buf, payload []byte, c *ResidentCredential) credEntry {
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	at := func(p *byte) uint32 {
+		if p == nil {
+			return 0
+		}
+		return uint32(uintptr(unsafe.Pointer(p)) - base)
+	}
+	return credEntry{
+		rec: at(unsafe.SliceData(payload)), recN: uint32(len(payload)),
+		id: at(unsafe.SliceData(c.ID)), idN: uint32(len(c.ID)),
+		user: at(unsafe.SliceData(c.UserID)), userN: uint32(len(c.UserID)),
+		rp: at(unsafe.StringData(c.RPID)), rpN: uint32(len(c.RPID)),
+		seq:  c.Sequence,
+		prot: uint8(c.credProtectLevel()),
+		bad:  c.validate(math.MaxUint64) != nil,
+	}
+}
+
+// record is e's record payload in buf.
+func (e *credEntry) record(buf []byte) []byte { return buf[e.rec : e.rec+e.recN : e.rec+e.recN] }
+
+// idIn is e's credential ID in buf.
+func (e *credEntry) idIn(buf []byte) []byte { return buf[e.id : e.id+e.idN : e.id+e.idN] }
+
+// decode decodes e's record from buf. The record decoded when it was
+// read and nothing writes to buf, so an error is a bug.
+func (e *credEntry) decode(buf []byte) *ResidentCredential {
+	c := new(ResidentCredential)
+	if err := decodeCredRecordInto(c, e.record(buf), nil); err != nil {
+		panic(fmt.Sprintf("authenticator: a stored credential record no longer decodes: %v", err))
+	}
+	return c
+}
+
+// compact drops the dead entries and orders the rest by sequence.
+func (t *credTable) compact() {
+	t.ents = slices.DeleteFunc(t.ents, func(e credEntry) bool { return e.dead })
+	sorted := true // as a journal or a snapshot usually holds them
+	for i := 1; i < len(t.ents) && sorted; i++ {
+		sorted = t.ents[i-1].seq <= t.ents[i].seq
+	}
+	if !sorted {
+		slices.SortStableFunc(t.ents, func(x, y credEntry) int { return cmpUint64(x.seq, y.seq) })
+	}
+}
+
+// check checks the compacted table's credentials as State.validate checks
+// its Credentials; seq is the state's CreationSequence. A failure wraps
+// ErrCorruptState and names the first credential that fails.
+func (t *credTable) check(seq uint64) error {
+	for i := range t.ents {
+		e := &t.ents[i]
+		if e.bad || e.seq > seq {
+			err := e.decode(t.buf).validate(seq)
+			if err == nil {
+				err = fmt.Errorf("sequence %d outside 1 to %d", e.seq, seq)
+			}
+			return fmt.Errorf("%w: credential %d: %v", ErrCorruptState, i, err)
+		}
+	}
+	return nil
+}
+
+// credentials decodes every credential, in the table's order.
+func (t *credTable) credentials() []ResidentCredential {
+	if len(t.ents) == 0 {
+		return nil
+	}
+	out := make([]ResidentCredential, len(t.ents))
+	for i := range t.ents {
+		if err := decodeCredRecordInto(&out[i], t.ents[i].record(t.buf), nil); err != nil {
+			panic(fmt.Sprintf("authenticator: a stored credential record no longer decodes: %v", err))
+		}
+	}
+	return out
+}
