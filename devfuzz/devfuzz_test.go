@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,14 +80,14 @@ func (p panicky) HandleCBOR(ctx context.Context, req []byte) []byte {
 // TestFuzzFindsPlantedPanic: a panic planted in a subcommand's parser is
 // found, minimized and reproduced from its saved form.
 func TestFuzzFindsPlantedPanic(t *testing.T) {
-	crashes := 0
+	var crashes atomic.Int32 // Crashed runs on the key's goroutine
 	cfg, p := newTarget(t, func(k *control.Key) interface {
 		HandleCBOR(ctx context.Context, req []byte) []byte
 		HandleMsg(ctx context.Context, req []byte) ([]byte, error)
 	} {
 		return panicky{k}
 	})
-	p.Crashed = func(any) { crashes++ }
+	p.Crashed = func(any) { crashes.Add(1) }
 	cfg.Seed, cfg.MaxInputs, cfg.MaxFindings = 3, 3000, 1
 	st, findings, err := devfuzz.Run(context.Background(), cfg)
 	if err != nil {
@@ -97,8 +98,8 @@ func TestFuzzFindsPlantedPanic(t *testing.T) {
 	}
 	f := findings[0]
 	t.Logf("after %d inputs (%d executions): %s", st.Inputs, st.Execs, f)
-	if f.Kind != devfuzz.KindDead || crashes == 0 {
-		t.Fatalf("finding %q, %d crashes", f.Kind, crashes)
+	if f.Kind != devfuzz.KindDead || crashes.Load() == 0 {
+		t.Fatalf("finding %q, %d crashes", f.Kind, crashes.Load())
 	}
 	b, err := json.Marshal(f)
 	if err != nil {
