@@ -55,6 +55,7 @@ func TestFuzzCatchesCrashOverUDP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts a daemon")
 	}
+	t.Parallel() // it waits on the daemon, as the other parallel tests do
 	bin := buildVirtkey(t)
 	addr := freeUDPAddr(t)
 	start := func() chan error {
@@ -89,7 +90,7 @@ func TestFuzzCatchesCrashOverUDP(t *testing.T) {
 	exited := start()
 	dir := t.TempDir()
 	var out, errb bytes.Buffer
-	code := run([]string{"fuzz", "--udp", addr, "--inputs", "3000", "--seed", "3", "--out", dir}, &out, &errb)
+	code := run([]string{"fuzz", "--udp", addr, "--wait", "100ms", "--inputs", "3000", "--seed", "3", "--out", dir}, &out, &errb)
 	if code != 1 || !strings.Contains(out.String(), "FINDING: the key stopped answering") {
 		t.Fatalf("exit %d, want 1 with a finding\n%s%s", code, out.String(), errb.String())
 	}
@@ -108,7 +109,7 @@ func TestFuzzCatchesCrashOverUDP(t *testing.T) {
 	start()
 	out.Reset()
 	errb.Reset()
-	code = run([]string{"fuzz", "--udp", addr, "--wait", "5s", "--replay", repros[0]}, &out, &errb)
+	code = run([]string{"fuzz", "--udp", addr, "--wait", "100ms", "--replay", repros[0]}, &out, &errb)
 	if code != 1 || !strings.Contains(out.String(), "stopped answering") {
 		t.Fatalf("replay: exit %d, want 1 with the finding again\n%s%s", code, out.String(), errb.String())
 	}

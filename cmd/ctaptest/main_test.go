@@ -44,6 +44,7 @@ func TestRunSelection(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
+	t.Parallel() // no key at the address: it waits the 3 s ctaptest gives one to answer
 	var out, errb bytes.Buffer
 	if code := run([]string{"--run", "("}, &out, &errb); code != 2 {
 		t.Fatalf("bad regexp: exit %d, want 2", code)

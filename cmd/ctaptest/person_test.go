@@ -96,20 +96,6 @@ func freeUDPAddr(t *testing.T) string {
 	return c.LocalAddr().String()
 }
 
-// buildVirtkey builds the daemon for the test.
-func buildVirtkey(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go command to build the daemon with")
-	}
-	bin := filepath.Join(t.TempDir(), "virtkey")
-	out, err := exec.Command("go", "build", "-o", bin, "../virtkey").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ../virtkey: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestPersonOnStandIn is the hardware run without hardware: ctaptest
 // --person against a virtkey daemon over UDP, without --control. The
 // test reads ctaptest's prompts and does what a person would: it sets
@@ -123,6 +109,7 @@ func TestPersonOnStandIn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and restarts a daemon")
 	}
+	t.Parallel() // it waits on the daemon, as the other parallel tests do
 	s := &standIn{t: t, bin: buildVirtkey(t), addr: freeUDPAddr(t), profile: "fido21",
 		state: filepath.Join(t.TempDir(), "key.state"), sock: filepath.Join(t.TempDir(), "c.sock")}
 	s.start()
