@@ -90,15 +90,18 @@ func decodeExtensionInput(id string, raw ctap.RawMessage, v any) error {
 
 // extensionFlag decodes a boolean extension input: present reports
 // whether the extension was sent at all.
+// The decoded value is a variable of its own, so that a request without
+// the extension allocates nothing.
 func extensionFlag(exts map[string]ctap.RawMessage, id string) (value, present bool, err error) {
 	raw, ok := exts[id]
 	if !ok {
 		return false, false, nil
 	}
-	if err := decodeExtensionInput(id, raw, &value); err != nil {
+	var v bool
+	if err := decodeExtensionInput(id, raw, &v); err != nil {
 		return false, true, err
 	}
-	return value, true, nil
+	return v, true, nil
 }
 
 // addAssertionExtensions runs the assertion's extensions for c and puts
