@@ -359,3 +359,38 @@ func TestAlgorithmsU2FStaysES256(t *testing.T) {
 		}
 	}
 }
+
+// TestES256PublicKey: the COSE public key of an ES256 credential, read
+// from the parsed key's coordinates, is the one ctap.NewCOSEKey makes,
+// for enough keys that some coordinates have leading zero bytes.
+func TestES256PublicKey(t *testing.T) {
+	r := seededRand(7)
+	short := 0
+	for range 500 {
+		k, err := generateKey(r, ctap.AlgES256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := k.publicKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ctap.NewCOSEKey(ctap.AlgES256, &k.ec.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("key %x (-want +got):\n%s", k.priv, diff)
+		}
+		if k.ec.X.BitLen() <= 248 || k.ec.Y.BitLen() <= 248 {
+			short++
+		}
+		k.ec = nil // parsed again from the scalar
+		if again, err := k.publicKey(); err != nil || !cmp.Equal(want, again) {
+			t.Fatalf("key %x parsed again: %v %v", k.priv, again, err)
+		}
+	}
+	if short == 0 {
+		t.Fatal("no coordinate with a leading zero byte")
+	}
+}

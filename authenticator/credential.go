@@ -115,7 +115,14 @@ func (k credentialKey) publicKey() (ctap.COSEKey, error) {
 		if err != nil {
 			return ctap.COSEKey{}, err
 		}
-		return ctap.NewCOSEKey(k.alg, &priv.PublicKey)
+		// The point is ParseRawPrivateKey's, computed from the scalar:
+		// its coordinates are read as they are, without the conversion
+		// and curve check of ctap.NewCOSEKey (PublicKey.Bytes).
+		xy := make([]byte, 2*privateKeyLength)
+		priv.X.FillBytes(xy[:privateKeyLength])
+		priv.Y.FillBytes(xy[privateKeyLength:])
+		return ctap.COSEKey{Kty: ctap.KtyEC2, Alg: k.alg, Crv: ctap.CrvP256,
+			X: xy[:privateKeyLength:privateKeyLength], Y: xy[privateKeyLength:]}, nil
 	case ctap.AlgEdDSA:
 		priv := ed25519.NewKeyFromSeed(k.priv)
 		return ctap.NewCOSEKey(k.alg, priv.Public())
