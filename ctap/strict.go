@@ -336,7 +336,7 @@ func membersOf(t reflect.Type) map[string]reflect.Type {
 	}
 	if t == coseKeyType {
 		for _, label := range []int64{-2, -3} {
-			add(appendIntKey(nil, label), byteSliceType)
+			add(appendCBORInt(nil, label), byteSliceType)
 			add(appendTextKey(nil, strconv.FormatInt(label, 10)), byteSliceType)
 		}
 	} else {
@@ -350,9 +350,9 @@ func membersOf(t reflect.Type) map[string]reflect.Type {
 			if !strings.Contains(opts, "keyasint") {
 				add(appendTextKey(nil, name), f.Type)
 			} else if v, err := strconv.ParseInt(name, 10, 64); err == nil && strconv.FormatInt(v, 10) == name {
-				add(appendIntKey(nil, v), f.Type)
+				add(appendCBORInt(nil, v), f.Type)
 			} else if u, err := strconv.ParseUint(name, 10, 64); err == nil && strconv.FormatUint(u, 10) == name {
-				add(appendHead(nil, 0, u), f.Type)
+				add(appendCBORHead(nil, 0, u), f.Type)
 			}
 		}
 	}
@@ -360,35 +360,9 @@ func membersOf(t reflect.Type) map[string]reflect.Type {
 	return actual.(map[string]reflect.Type)
 }
 
-// appendHead appends the shortest item head of major type major with
-// argument arg (§8.1).
-func appendHead(b []byte, major byte, arg uint64) []byte {
-	m := major << 5
-	switch {
-	case arg < 24:
-		return append(b, m|byte(arg))
-	case arg <= 0xff:
-		return append(b, m|24, byte(arg))
-	case arg <= 0xffff:
-		return append(b, m|25, byte(arg>>8), byte(arg))
-	case arg <= 0xffffffff:
-		return append(b, m|26, byte(arg>>24), byte(arg>>16), byte(arg>>8), byte(arg))
-	}
-	return append(b, m|27, byte(arg>>56), byte(arg>>48), byte(arg>>40), byte(arg>>32),
-		byte(arg>>24), byte(arg>>16), byte(arg>>8), byte(arg))
-}
-
-// appendIntKey appends the canonical encoding of integer v.
-func appendIntKey(b []byte, v int64) []byte {
-	if v < 0 {
-		return appendHead(b, 1, uint64(-1-v))
-	}
-	return appendHead(b, 0, uint64(v))
-}
-
 // appendTextKey appends the canonical encoding of text string s.
 func appendTextKey(b []byte, s string) []byte {
-	return append(appendHead(b, 3, uint64(len(s))), s...)
+	return append(appendCBORHead(b, 3, uint64(len(s))), s...)
 }
 
 func joinPath(path, member string) string {
