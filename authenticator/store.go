@@ -212,10 +212,10 @@ func (r *CredentialRecords) Len() int {
 	if r == nil {
 		return 0
 	}
-	return len(r.t.ents)
+	return r.t.live
 }
 
-// Each calls f with each credential's ID and RP ID, in creation order,
+// Each calls f with each credential's ID and RP ID, in the file's order,
 // without decoding the rest. Both strings alias the records, which never
 // change: f may keep them without a copy.
 func (r *CredentialRecords) Each(f func(id, rpID string)) {
@@ -223,8 +223,9 @@ func (r *CredentialRecords) Each(f func(id, rpID string)) {
 		return
 	}
 	for i := range r.t.ents {
-		e := &r.t.ents[i]
-		f(aliasText(e.idIn(r.t.buf)), aliasText(r.t.buf[e.rp:e.rp+e.rpN]))
+		if e := &r.t.ents[i]; !e.dead {
+			f(aliasText(e.idIn(r.t.buf)), aliasText(r.t.buf[e.rp:e.rp+e.rpN]))
+		}
 	}
 }
 

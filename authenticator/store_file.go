@@ -154,34 +154,36 @@ type journal struct {
 	seq   uint64
 	end   int64            // committed end
 	parts [numParts][]byte // the payload of each part's last record
-	// tab is the credentials, while the state is handed over; st's
-	// Credentials field is nil (readJournal) or tab is (parseJournal).
-	tab   *credTable
-	sizes *credSizes // each live credential's record
-	live  int64      // bytes of the records that make the state
-	dead  int64      // bytes of superseded records
+	// tab is the credentials as read; st's Credentials field is nil
+	// (readJournal) or tab is (parseJournal). The writer keeps it until
+	// it makes sizes from it.
+	tab *credTable
+	// sizes is each live credential's record size, by ID, made from tab
+	// when a commit first puts or deletes a credential (credSizes); a
+	// commit that changes only the rest of the state needs none.
+	sizes *credSizes
+	// credBytes is the live credential records' sizes, summed.
+	credBytes int64
+	live      int64 // bytes of the records that make the state
+	dead      int64 // bytes of superseded records
 }
 
 // credSizes is the record size of each live credential, by credential
-// ID, for the live and dead byte counts that decide compaction; while
-// parsing, also each credential's index in the list being built. It holds
+// ID, for the live and dead byte counts that decide compaction. It holds
 // no pointers for the garbage collector to follow: the IDs are copied
 // into one array, and the map is by a hash of the ID (idMap).
 type credSizes struct {
-	ids   idMap[int32] // index in slots
-	slots []credSlot   // a removed ID's slot stays until the file is read again
-	arena []byte       // the IDs, back to back
-	bytes int64        // the live records' sizes, summed
+	ids   idMap      // index in slots
+	slots []credSlot // a removed ID's slot stays until the file is read again
+	arena []byte     // the IDs, back to back
 }
 
-// credSlot is a live credential's record: its ID in credSizes.arena, its
-// size, and while parsing, the credential's index in the list being
-// built.
+// credSlot is a live credential's record: its ID in credSizes.arena and
+// its size.
 type credSlot struct {
-	off   int
-	n     int32 // an ID is shorter than a record, at most maxRecordSize
-	size  int32 // at most maxRecordSize+recordOverhead
-	index int32 // a file holds fewer than 2^31 records of 9 bytes or more
+	off  int
+	n    int32 // an ID is shorter than a record, at most maxRecordSize
+	size int32 // at most maxRecordSize+recordOverhead
 }
 
 // newCredSizes returns an empty credSizes with room for about hint IDs.
@@ -194,42 +196,45 @@ func newCredSizes(hint int) *credSizes {
 	return s
 }
 
-// put records id's record size and list index, and returns what it
-// replaced: the slot of the same ID, if it had one. s keeps a copy of id.
-func (s *credSizes) put(id []byte, size, index int32) (old credSlot, replaced bool) {
-	h := s.ids.hash(id)
-	i, ok, taken := s.ids.find(h, id)
+// put records id's record size, and returns the size it replaced, if
+// the ID had one. s keeps a copy of id.
+func (s *credSizes) put(id []byte, size int32) (old int32, replaced bool) {
+	i, ok := s.ids.add(s.ids.hash(id), id, int32(len(s.slots)))
 	if ok {
 		sl := &s.slots[i]
-		old = *sl
-		sl.size, sl.index = size, index
-		s.bytes += int64(size) - int64(old.size)
+		old, sl.size = sl.size, size
 		return old, true
 	}
-	s.ids.add(h, id, int32(len(s.slots)), taken)
-	s.slots = append(s.slots, credSlot{off: len(s.arena), n: int32(len(id)), size: size, index: index})
+	s.slots = append(s.slots, credSlot{off: len(s.arena), n: int32(len(id)), size: size})
 	s.arena = append(s.arena, id...)
-	s.bytes += int64(size)
-	return credSlot{}, false
+	return 0, false
 }
 
-// drop removes id and returns its slot, if it had one.
-func (s *credSizes) drop(id []byte) (old credSlot, dropped bool) {
-	h := s.ids.hash(id)
-	i, ok, _ := s.ids.find(h, id)
+// drop removes id and returns its record size, if it had one.
+func (s *credSizes) drop(id []byte) (old int32, dropped bool) {
+	i, ok := s.ids.delete(s.ids.hash(id), id)
 	if !ok {
-		return credSlot{}, false
+		return 0, false
 	}
-	s.ids.delete(h, id)
-	old = s.slots[i]
-	s.bytes -= int64(old.size)
-	return old, true
+	return s.slots[i].size, true
 }
 
-// clear removes every ID.
-func (s *credSizes) clear() {
-	s.ids.clear()
-	s.slots, s.arena, s.bytes = s.slots[:0], s.arena[:0], 0
+// credSizes returns j.sizes, made from j.tab first if there is none
+// yet, and lets go of j.tab.
+func (j *journal) credSizes() *credSizes {
+	if j.sizes == nil {
+		s := newCredSizes(j.tab.len())
+		if t := j.tab; t != nil {
+			for i := range t.ents {
+				if e := &t.ents[i]; !e.dead {
+					s.put(e.idIn(t.buf), int32(e.recN)+recordOverhead)
+				}
+			}
+		}
+		j.sizes = s
+	}
+	j.tab = nil
+	return j.sizes
 }
 
 // parseJournal reads a state file. Everything up to the header's end must
@@ -240,7 +245,7 @@ func parseJournal(b []byte) (*journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	j.st.Credentials, j.tab = j.tab.credentials(), nil
+	j.st.Credentials = j.tab.credentials()
 	return j, nil
 }
 
@@ -262,7 +267,7 @@ func readJournal(b []byte) (*journal, error) {
 	}
 	// About 200 bytes a credential record: size the map and list once.
 	hint := len(b) / 200
-	j := &journal{seq: binary.LittleEndian.Uint64(b[16:]), sizes: newCredSizes(hint)}
+	j := &journal{seq: binary.LittleEndian.Uint64(b[16:])}
 	end := binary.LittleEndian.Uint64(b[24:])
 	if end < headerSize || end > uint64(len(b)) {
 		return nil, bad("file truncated: %d bytes, the header names %d", len(b), end)
@@ -271,13 +276,17 @@ func readJournal(b []byte) (*journal, error) {
 		return nil, bad("state of %d bytes, more than this build reads", end)
 	}
 	j.end = int64(end)
-	// The credentials in record order; a replaced or deleted one is
-	// marked dead and dropped at the end.
+	// The credentials in record order, by ID in tab.ids; a replaced or
+	// deleted one is marked dead.
 	tab := &credTable{buf: b, ents: make([]credEntry, 0, hint)}
-	gone := func(old credSlot) {
-		j.live -= int64(old.size)
-		j.dead += int64(old.size)
-		tab.ents[old.index].dead = true
+	tab.ids = newIDMap(hint, func(v int32) []byte { return tab.ents[v].idIn(b) })
+	gone := func(old int32) {
+		e := &tab.ents[old]
+		size := int64(e.recN) + recordOverhead
+		e.dead = true
+		j.credBytes -= size
+		j.live -= size
+		j.dead += size
 	}
 	// The checksums are verified beside the decoding, on another core if
 	// there is one (about a tenth of a large start-up). The records are
@@ -330,19 +339,21 @@ func readJournal(b []byte) (*journal, error) {
 				return nil, fail(off, bad("record at %d: credential: %v", off, err))
 			}
 			tab.ents = append(tab.ents, entryOf(b, payload, &c))
-			if old, ok := j.sizes.put(c.ID, int32(size), int32(len(tab.ents)-1)); ok {
+			if old, ok := tab.ids.put(tab.ids.hash(c.ID), c.ID, int32(len(tab.ents)-1)); ok {
 				gone(old)
 			}
+			j.credBytes += size
 			j.live += size
 		case kindDelete:
-			if old, ok := j.sizes.drop(payload); ok {
+			if old, ok := tab.ids.delete(tab.ids.hash(payload), payload); ok {
 				gone(old)
 			}
 			j.dead += size
 		case kindClear:
-			j.live -= j.sizes.bytes
-			j.dead += j.sizes.bytes
-			j.sizes.clear()
+			j.live -= j.credBytes
+			j.dead += j.credBytes
+			j.credBytes = 0
+			tab.ids.clear()
 			tab.ents = tab.ents[:0]
 			j.dead += size
 		default:
@@ -377,9 +388,9 @@ func readJournal(b []byte) (*journal, error) {
 	if err := ctap.Unmarshal(j.parts[kindFingerprints], &st.Fingerprints); err != nil {
 		return nil, bad("fingerprints: %v", err)
 	}
-	// The IDs are unique: j.sizes is keyed by them. The checks are
+	// The IDs are unique: tab.ids is keyed by them. The checks are
 	// State.validate's, in its order.
-	tab.compact()
+	tab.finish()
 	if err := st.validateHead(); err != nil {
 		return nil, err
 	}
@@ -730,9 +741,10 @@ func (fs *FileStore) LoadRecords() (*State, *CredentialRecords, error) {
 		return nil, nil, nil
 	}
 	if st := fs.j.st; st != nil {
-		recs := &CredentialRecords{fs.j.tab}
-		fs.j.st, fs.j.tab = nil, nil
-		return st, recs, nil
+		// The writer keeps the table, whose entries the key's index
+		// does not write, to make its sizes from.
+		fs.j.st = nil
+		return st, &CredentialRecords{fs.j.tab}, nil
 	}
 	b, err := os.ReadFile(fs.path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -816,25 +828,31 @@ func (fs *FileStore) Commit(ch *Change) error {
 			j.parts[k] = parts[k]
 		}
 	}
-	gone := func(old credSlot) {
-		j.live -= int64(old.size)
-		j.dead += int64(old.size)
+	gone := func(old int32) {
+		j.credBytes -= int64(old)
+		j.live -= int64(old)
+		j.dead += int64(old)
 	}
 	if ch.Clear {
-		j.live -= j.sizes.bytes
-		j.dead += j.sizes.bytes
-		j.sizes.clear()
+		j.live -= j.credBytes
+		j.dead += j.credBytes
+		j.credBytes = 0
+		j.sizes, j.tab = newCredSizes(0), nil
 	}
-	for _, id := range ch.Delete {
-		if old, ok := j.sizes.drop(id); ok {
-			gone(old)
+	if len(ch.Delete)+len(ch.Put) > 0 {
+		sizes := j.credSizes()
+		for _, id := range ch.Delete {
+			if old, ok := sizes.drop(id); ok {
+				gone(old)
+			}
 		}
-	}
-	for i, c := range ch.Put {
-		if old, ok := j.sizes.put(c.ID, int32(putSizes[i]), 0); ok {
-			gone(old)
+		for i, c := range ch.Put {
+			if old, ok := sizes.put(c.ID, int32(putSizes[i])); ok {
+				gone(old)
+			}
+			j.credBytes += putSizes[i]
+			j.live += putSizes[i]
 		}
-		j.live += putSizes[i]
 	}
 	if j.dead > j.live+fs.slack() {
 		fs.compact()
@@ -929,7 +947,10 @@ func (fs *FileStore) reopen() error {
 	if fs.f != nil {
 		fs.f.Close()
 	}
-	j.st, j.tab = nil, nil // j.sizes holds copies of the IDs, not b
+	// The key's credentials are in the buffer read before: copy the IDs
+	// rather than keep a second whole file alive.
+	j.credSizes()
+	j.st = nil
 	fs.f, fs.j = f, j
 	return nil
 }

@@ -3,116 +3,165 @@ package authenticator
 import (
 	"bytes"
 	"hash/maphash"
+	"math/bits"
 )
 
-// idMap maps credential IDs to values by a 64-bit hash of the ID, seeded
-// per map (hash/maphash), rather than by the ID as a string. A lookup
-// compares one integer a probe, not a string whose bytes lie elsewhere in
-// memory (at 100,000 credentials that is a cache miss a probe, and most
-// of the start-up's map time), and the keys hold no pointers for the
-// garbage collector to follow. Two IDs with one hash, about n²/2⁶⁵ for n
-// IDs, are told apart by the ID that idOf returns for a value: the second
-// goes to a map by the ID itself.
-type idMap[V any] struct {
-	seed   maphash.Seed
-	byHash map[uint64]V
-	others map[string]V // IDs whose hash a different ID in byHash has; nil until one does
-	idOf   func(V) []byte
+// idMap maps credential IDs to int32 values (a position in a list that
+// also holds each ID): an open-addressing table by a 64-bit hash of the
+// ID, seeded per map (hash/maphash), probed linearly and kept at most
+// half full. A slot holds the hash and the value, no pointer, so the
+// garbage collector does not scan the table; a probe compares integers
+// and reads an ID (through idOf) only where the hashes match, so adding a
+// new ID touches one slot array, not the ID's bytes elsewhere in memory
+// as a Go map by the ID as a string does, and put and delete hand back
+// the value they replace in the same probe (one map operation where a Go
+// map needs a lookup and an assignment). Two IDs with one hash (about
+// n²/2⁶⁵ of n IDs) each have a slot, told apart by idOf.
+type idMap struct {
+	seed  maphash.Seed
+	slots []idSlot // a power of two long, at most half full
+	n     int
+	idOf  func(int32) []byte
 	// narrow, set by tests, keeps only the top 64-narrow bits of the
 	// hash, so that IDs collide.
 	narrow uint8
 }
 
-func newIDMap[V any](hint int, idOf func(V) []byte) idMap[V] {
-	return idMap[V]{seed: maphash.MakeSeed(), byHash: make(map[uint64]V, hint), idOf: idOf}
+// idSlot is one slot of an idMap: v is the value plus one, 0 when the
+// slot is empty.
+type idSlot struct {
+	h uint64
+	v int32
 }
 
-// hash is id's key in byHash.
-func (m *idMap[V]) hash(id []byte) uint64 { return maphash.Bytes(m.seed, id) >> m.narrow }
+func newIDMap(hint int, idOf func(int32) []byte) idMap {
+	size := 8
+	if hint > 2 {
+		size = max(size, 1<<bits.Len(uint(2*hint-1)))
+	}
+	return idMap{seed: maphash.MakeSeed(), slots: make([]idSlot, size), idOf: idOf}
+}
+
+// hash is id's hash in m.
+func (m *idMap) hash(id []byte) uint64 { return maphash.Bytes(m.seed, id) >> m.narrow }
 
 // len is the number of IDs in m.
-func (m *idMap[V]) len() int { return len(m.byHash) + len(m.others) }
+func (m *idMap) len() int { return m.n }
 
-// find returns the value of id, whose hash is h. When id is absent,
-// taken reports whether another ID has that hash, for add.
-func (m *idMap[V]) find(h uint64, id []byte) (v V, ok, taken bool) {
-	v, ok = m.byHash[h]
-	if !ok {
-		return v, false, false
+// probe returns the slot of id, whose hash is h, and true; or, when id
+// is absent, the empty slot where it would go, and false.
+func (m *idMap) probe(h uint64, id []byte) (int, bool) {
+	mask := uint64(len(m.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := &m.slots[i]
+		if s.v == 0 {
+			return int(i), false
+		}
+		if s.h == h && bytes.Equal(m.idOf(s.v-1), id) {
+			return int(i), true
+		}
 	}
-	if bytes.Equal(m.idOf(v), id) {
-		return v, true, false
-	}
-	v, ok = m.others[string(id)]
-	return v, ok, true
 }
 
 // get returns the value of id.
-func (m *idMap[V]) get(id []byte) (V, bool) {
-	v, ok, _ := m.find(m.hash(id), id)
-	return v, ok
+func (m *idMap) get(id []byte) (int32, bool) {
+	i, ok := m.probe(m.hash(id), id)
+	return m.slots[i].v - 1, ok
 }
 
-// add adds id, whose hash is h and which find reported absent, with
-// taken as find reported it. idOf(v) must be id.
-func (m *idMap[V]) add(h uint64, id []byte, v V, taken bool) {
-	if !taken {
-		m.byHash[h] = v
-		return
+// add adds id, whose hash is h, with v, unless id is there: then it
+// returns id's value and true, and m is unchanged. idOf(v) must be id.
+func (m *idMap) add(h uint64, id []byte, v int32) (had int32, present bool) {
+	if 2*(m.n+1) > len(m.slots) {
+		m.grow()
 	}
-	if m.others == nil {
-		m.others = make(map[string]V)
+	i, ok := m.probe(h, id)
+	if ok {
+		return m.slots[i].v - 1, true
 	}
-	m.others[string(id)] = v
+	m.slots[i] = idSlot{h: h, v: v + 1}
+	m.n++
+	return 0, false
+}
+
+// put adds id, whose hash is h, with v, or replaces its value and
+// returns the one it had. idOf(v) must be id.
+func (m *idMap) put(h uint64, id []byte, v int32) (old int32, replaced bool) {
+	if 2*(m.n+1) > len(m.slots) {
+		m.grow()
+	}
+	i, ok := m.probe(h, id)
+	if ok {
+		old = m.slots[i].v - 1
+		m.slots[i].v = v + 1
+		return old, true
+	}
+	m.slots[i] = idSlot{h: h, v: v + 1}
+	m.n++
+	return 0, false
 }
 
 // set adds id with v or replaces its value. idOf(v) must be id.
-func (m *idMap[V]) set(id []byte, v V) {
-	h := m.hash(id)
-	_, ok, taken := m.find(h, id)
-	if ok && !taken {
-		m.byHash[h] = v
-		return
-	}
-	m.add(h, id, v, taken) // new, or replacing its entry in others
-}
+func (m *idMap) set(id []byte, v int32) { m.put(m.hash(id), id, v) }
 
-// delete removes id, whose hash is h, if it is there.
-func (m *idMap[V]) delete(h uint64, id []byte) {
-	v, ok := m.byHash[h]
+// delete removes id, whose hash is h, and returns its value, if it is
+// there.
+func (m *idMap) delete(h uint64, id []byte) (int32, bool) {
+	i, ok := m.probe(h, id)
 	if !ok {
-		return
+		return 0, false
 	}
-	if !bytes.Equal(m.idOf(v), id) {
-		delete(m.others, string(id))
-		return
-	}
-	delete(m.byHash, h)
-	for o, w := range m.others {
-		if maphash.String(m.seed, o)>>m.narrow == h {
-			// Another ID with that hash takes its place.
-			m.byHash[h] = w
-			delete(m.others, o)
+	v := m.slots[i].v - 1
+	// Backward-shift deletion (Knuth, TAOCP vol. 3, §6.4, algorithm R):
+	// move up each later slot of the run that may live at i, so that no
+	// probe stops early at the hole.
+	mask := len(m.slots) - 1
+	for j := i; ; {
+		j = (j + 1) & mask
+		s := m.slots[j]
+		if s.v == 0 {
 			break
 		}
+		home := int(s.h & uint64(mask))
+		// s stays if its home lies cyclically in (i, j].
+		if i <= j && i < home && home <= j || i > j && (i < home || home <= j) {
+			continue
+		}
+		m.slots[i] = s
+		i = j
+	}
+	m.slots[i] = idSlot{}
+	m.n--
+	return v, true
+}
+
+// grow doubles the table.
+func (m *idMap) grow() {
+	old := m.slots
+	m.slots = make([]idSlot, 2*len(old))
+	mask := uint64(len(m.slots) - 1)
+	for _, s := range old {
+		if s.v == 0 {
+			continue
+		}
+		i := s.h & mask
+		for m.slots[i].v != 0 {
+			i = (i + 1) & mask
+		}
+		m.slots[i] = s
 	}
 }
 
 // clear removes every ID.
-func (m *idMap[V]) clear() {
-	clear(m.byHash)
-	m.others = nil
+func (m *idMap) clear() {
+	clear(m.slots)
+	m.n = 0
 }
 
 // all calls f for every ID's value, in no order, until f returns false.
-func (m *idMap[V]) all(f func(V) bool) {
-	for _, v := range m.byHash {
-		if !f(v) {
-			return
-		}
-	}
-	for _, v := range m.others {
-		if !f(v) {
+func (m *idMap) all(f func(int32) bool) {
+	for _, s := range m.slots {
+		if s.v != 0 && !f(s.v-1) {
 			return
 		}
 	}

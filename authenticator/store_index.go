@@ -1,9 +1,7 @@
 package authenticator
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"slices"
 )
@@ -29,7 +27,7 @@ type credIndex struct {
 	// reuse. The table's entries are never written: CredentialRecords.Each
 	// reads them.
 	free []credRef
-	byID idMap[credRef]
+	byID idMap // of credRefs
 	byRP map[[32]byte]*rpCredentials
 	// rpByID is byRP by RP ID: one hash per RP, not per credential.
 	rpByID map[string]*rpCredentials
@@ -80,10 +78,14 @@ func newCredIndex(tab *credTable, creds []ResidentCredential) (*credIndex, error
 // collide with it).
 func buildCredIndex(tab *credTable, creds []ResidentCredential, narrow uint8) (*credIndex, error) {
 	x := &credIndex{dirty: make(map[string]*ResidentCredential)}
+	live, sorted := 0, true
 	if tab != nil {
+		// Dead entries stay in ents, in neither the map nor a list.
 		x.buf, x.ents = tab.buf, tab.ents
+		live, sorted = tab.live, tab.sorted
 	}
 	if len(creds) > 0 {
+		x.ents = slices.Clip(x.ents) // the table's entries are not written
 		sortBySequence(creds)
 		x.heap = make([]*ResidentCredential, len(creds))
 		for i := range creds {
@@ -91,29 +93,34 @@ func buildCredIndex(tab *credTable, creds []ResidentCredential, narrow uint8) (*
 			x.heap[i] = c
 			x.ents = append(x.ents, credEntry{rec: uint32(i), seq: c.Sequence, prot: uint8(c.credProtectLevel()), heap: true})
 		}
-		if tab != nil && len(tab.ents) > 0 {
-			slices.SortStableFunc(x.ents, func(p, q credEntry) int { return cmpUint64(p.seq, q.seq) })
-		}
+		live += len(creds)
+		sorted = sorted && live == len(creds)
 	}
-	n := len(x.ents)
-	x.byID = newIDMap(n, x.id)
-	x.byID.narrow = narrow
-	x.byRP = make(map[[32]byte]*rpCredentials, n/8)
-	x.rpByID = make(map[string]*rpCredentials, n/8)
+	idOf := func(v int32) []byte { return x.id(credRef(v)) }
+	// The table's map of its entries, when it is all there is.
+	taken := tab != nil && len(creds) == 0 && tab.ids.slots != nil && narrow == 0
+	if taken {
+		x.byID, tab.ids = tab.ids, idMap{}
+		x.byID.idOf = idOf
+	} else {
+		x.byID = newIDMap(live, idOf)
+		x.byID.narrow = narrow
+	}
+	x.byRP = make(map[[32]byte]*rpCredentials, live/8)
+	x.rpByID = make(map[string]*rpCredentials, live/8)
 	// What insert does, in two passes so that every RP's list is carved
 	// from one array rather than grown one append at a time: first each
 	// credential's RP and the RPs' sizes, then the lists.
-	rpOf := make([]*rpCredentials, n)
+	rpOf := make([]*rpCredentials, len(x.ents))
 	for i := range x.ents {
+		if x.ents[i].dead {
+			continue
+		}
 		ref := credRef(i)
-		id := x.id(ref)
-		// One map operation a credential: the map grows unless another
-		// credential had its hash, a duplicate or (rarely) a collision.
-		h := x.byID.hash(id)
-		x.byID.byHash[h] = ref
-		if x.byID.len() != i+1 {
-			if err := x.collided(h, ref); err != nil {
-				return nil, fmt.Errorf("%w: credential %d: %v", ErrCorruptState, i, err)
+		if !taken { // the journal's map is by ID: no two are the same
+			id := x.id(ref)
+			if _, dup := x.byID.add(x.byID.hash(id), id, int32(ref)); dup {
+				return nil, fmt.Errorf("%w: credential %d: duplicate ID", ErrCorruptState, i)
 			}
 		}
 		rpID := x.rpID(ref)
@@ -126,15 +133,24 @@ func buildCredIndex(tab *credTable, creds []ResidentCredential, narrow uint8) (*
 		r.byProtect[x.ents[i].prot]++
 		rpOf[i] = r
 	}
-	lists := make([]credRef, n)
+	lists := make([]credRef, live)
 	for i, r := range rpOf {
+		if r == nil {
+			continue
+		}
 		if r.creds == nil {
 			m := r.byProtect[0] + r.byProtect[1] + r.byProtect[2] + r.byProtect[3]
 			// Capped: a later insert into one RP's list copies it
 			// rather than writing over the next RP's.
 			r.creds, lists = lists[:0:m], lists[m:]
 		}
-		r.creds = append(r.creds, credRef(i)) // in Sequence order, as insert keeps them
+		r.creds = append(r.creds, credRef(i))
+	}
+	if !sorted {
+		// In Sequence order, as insert keeps them.
+		for _, r := range x.byRP {
+			slices.SortStableFunc(r.creds, func(p, q credRef) int { return cmpUint64(x.ents[p].seq, x.ents[q].seq) })
+		}
 	}
 	return x, nil
 }
@@ -182,7 +198,7 @@ func (x *credIndex) len() int { return x.byID.len() }
 // byCredentialID returns the credential with that ID, or nil.
 func (x *credIndex) byCredentialID(id []byte) *ResidentCredential {
 	if ref, ok := x.byID.get(id); ok {
-		return x.cred(ref)
+		return x.cred(credRef(ref))
 	}
 	return nil
 }
@@ -195,7 +211,8 @@ func (x *credIndex) rp(rpIDHash [32]byte) *rpCredentials { return x.byRP[rpIDHas
 func (x *credIndex) forUser(rpID string, userID []byte) *ResidentCredential {
 	if x.byUser == nil {
 		x.byUser = make(map[string]credRef, x.byID.len())
-		x.byID.all(func(ref credRef) bool {
+		x.byID.all(func(v int32) bool {
+			ref := credRef(v)
 			// As insert leaves it: the newest of one RP and user.
 			k := userKey(x.rpID(ref), x.userID(ref))
 			if o, ok := x.byUser[k]; !ok || x.ents[o].seq < x.ents[ref].seq {
@@ -234,12 +251,11 @@ func (x *credIndex) put(c *ResidentCredential) {
 
 // remove deletes the credential with that ID, if there is one.
 func (x *credIndex) remove(id []byte) {
-	h := x.byID.hash(id)
-	ref, ok, _ := x.byID.find(h, id)
+	v, ok := x.byID.delete(x.byID.hash(id), id)
 	if !ok {
 		return
 	}
-	x.byID.delete(h, id)
+	ref := credRef(v)
 	rpID := x.rpID(ref)
 	if x.byUser != nil {
 		if k := userKey(rpID, x.userID(ref)); x.byUser[k] == ref {
@@ -293,7 +309,7 @@ func (x *credIndex) insert(c *ResidentCredential) {
 		ref = credRef(len(x.ents))
 		x.ents = append(x.ents, e)
 	}
-	x.byID.set(c.ID, ref)
+	x.byID.set(c.ID, int32(ref))
 	if x.byUser != nil {
 		x.byUser[userKey(c.RPID, c.UserID)] = ref
 	}
@@ -334,34 +350,10 @@ func (x *credIndex) committed() {
 // all returns every credential in creation order, for tests and export.
 func (x *credIndex) all() []ResidentCredential {
 	out := make([]ResidentCredential, 0, x.byID.len())
-	x.byID.all(func(ref credRef) bool {
-		out = append(out, *x.cred(ref))
+	x.byID.all(func(v int32) bool {
+		out = append(out, *x.cred(credRef(v)))
 		return true
 	})
 	sortBySequence(out)
 	return out
-}
-
-// collided is newCredIndex's way out when storing ref under its ID's
-// hash h did not grow byID: its ID is a duplicate of an earlier
-// credential's, or it collided with the one it replaced in byHash, which
-// it puts back, ref going to the others.
-func (x *credIndex) collided(h uint64, ref credRef) error {
-	id := x.id(ref)
-	replaced := credRef(-1)
-	for p := range ref {
-		pid := x.id(p)
-		if x.byID.hash(pid) != h {
-			continue
-		}
-		if bytes.Equal(pid, id) {
-			return errors.New("duplicate ID")
-		}
-		if _, other := x.byID.others[string(pid)]; !other {
-			replaced = p
-		}
-	}
-	x.byID.byHash[h] = replaced
-	x.byID.add(h, id, ref, true)
-	return nil
 }

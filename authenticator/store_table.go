@@ -19,8 +19,18 @@ import (
 //
 // Nothing writes to buf: the decoded credentials alias it.
 type credTable struct {
-	buf  []byte
+	buf []byte
+	// ents is in the journal's order, and holds the entries of
+	// credentials replaced or deleted later (dead) as well.
 	ents []credEntry
+	live int // the entries not dead
+	// sorted tells whether the live entries are in creation order, as a
+	// journal or a snapshot usually holds them.
+	sorted bool
+	// ids is the live entries by credential ID: the map the journal was
+	// read with, for the key's index to take over, so that start-up does
+	// not make a second one.
+	ids idMap
 }
 
 // credEntry is one credential of a credTable, or of a credIndex. The
@@ -42,12 +52,12 @@ type credEntry struct {
 	dead, heap bool
 }
 
-// len is the number of credentials; 0 for nil.
+// len is the number of live credentials; 0 for nil.
 func (t *credTable) len() int {
 	if t == nil {
 		return 0
 	}
-	return len(t.ents)
+	return t.live
 }
 
 // maxTableBuffer is the largest state file whose credentials a credTable
@@ -90,43 +100,71 @@ func (e *credEntry) decode(buf []byte) *ResidentCredential {
 	return c
 }
 
-// compact drops the dead entries and orders the rest by sequence.
-func (t *credTable) compact() {
-	t.ents = slices.DeleteFunc(t.ents, func(e credEntry) bool { return e.dead })
-	sorted := true // as a journal or a snapshot usually holds them
-	for i := 1; i < len(t.ents) && sorted; i++ {
-		sorted = t.ents[i-1].seq <= t.ents[i].seq
-	}
-	if !sorted {
-		slices.SortStableFunc(t.ents, func(x, y credEntry) int { return cmpUint64(x.seq, y.seq) })
+// finish counts the live entries and sees whether they are in creation
+// order, once the journal is read.
+func (t *credTable) finish() {
+	t.live, t.sorted = 0, true
+	var last uint64
+	for i := range t.ents {
+		if e := &t.ents[i]; !e.dead {
+			t.live++
+			t.sorted = t.sorted && e.seq >= last
+			last = e.seq
+		}
 	}
 }
 
-// check checks the compacted table's credentials as State.validate checks
-// its Credentials; seq is the state's CreationSequence. A failure wraps
-// ErrCorruptState and names the first credential that fails.
-func (t *credTable) check(seq uint64) error {
+// order returns the numbers of the live entries in creation order.
+func (t *credTable) order() []int32 {
+	order := make([]int32, 0, t.live)
 	for i := range t.ents {
+		if !t.ents[i].dead {
+			order = append(order, int32(i))
+		}
+	}
+	if !t.sorted {
+		slices.SortStableFunc(order, func(p, q int32) int { return cmpUint64(t.ents[p].seq, t.ents[q].seq) })
+	}
+	return order
+}
+
+// check checks the live credentials as State.validate checks its
+// Credentials; seq is the state's CreationSequence. A failure wraps
+// ErrCorruptState and names the first credential in creation order that
+// fails, by its place in that order.
+func (t *credTable) check(seq uint64) error {
+	failed := false
+	for i := range t.ents {
+		if e := &t.ents[i]; !e.dead && (e.bad || e.seq > seq) {
+			failed = true
+			break
+		}
+	}
+	if !failed {
+		return nil
+	}
+	for k, i := range t.order() {
 		e := &t.ents[i]
 		if e.bad || e.seq > seq {
 			err := e.decode(t.buf).validate(seq)
 			if err == nil {
 				err = fmt.Errorf("sequence %d outside 1 to %d", e.seq, seq)
 			}
-			return fmt.Errorf("%w: credential %d: %v", ErrCorruptState, i, err)
+			return fmt.Errorf("%w: credential %d: %v", ErrCorruptState, k, err)
 		}
 	}
 	return nil
 }
 
-// credentials decodes every credential, in the table's order.
+// credentials decodes every live credential, in creation order.
 func (t *credTable) credentials() []ResidentCredential {
-	if len(t.ents) == 0 {
+	if t.len() == 0 {
 		return nil
 	}
-	out := make([]ResidentCredential, len(t.ents))
-	for i := range t.ents {
-		if err := decodeCredRecordInto(&out[i], t.ents[i].record(t.buf), nil); err != nil {
+	order := t.order()
+	out := make([]ResidentCredential, len(order))
+	for k, i := range order {
+		if err := decodeCredRecordInto(&out[k], t.ents[i].record(t.buf), nil); err != nil {
 			panic(fmt.Sprintf("authenticator: a stored credential record no longer decodes: %v", err))
 		}
 	}
