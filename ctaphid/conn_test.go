@@ -60,13 +60,20 @@ func TestConnCall(t *testing.T) {
 		t.Errorf("Call (-want +got):\n%s", diff)
 	}
 
-	// Keepalives reach onKeepalive.
+	// Keepalives reach onKeepalive: the one the status change sends at
+	// once, then the timer's. The timer fires only after the first has
+	// arrived: fired earlier, it could send UPNEEDED first, and the
+	// change would then be no news to the host.
 	var statuses []KeepaliveStatus
+	first := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
 		_, err := c.Call(ctx, CmdCBOR, []byte{0x01}, func(s KeepaliveStatus) {
 			statuses = append(statuses, s)
-			if len(statuses) == 2 {
+			switch len(statuses) {
+			case 1:
+				close(first)
+			case 2:
 				close(touch)
 			}
 		})
@@ -74,7 +81,9 @@ func TestConnCall(t *testing.T) {
 	}()
 	<-started
 	clock.take(t, testKeepalive) // the first CBOR's, abandoned
-	clock.take(t, testKeepalive).fire()
+	timer := clock.take(t, testKeepalive)
+	<-first
+	timer.fire()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

@@ -250,3 +250,15 @@ func seqBytes(n int) []byte {
 	}
 	return b
 }
+
+// runPending runs the handler call the last report asked for, if any, on
+// the calling goroutine, as the loop's goroutine does, and sends its
+// response.
+func (s *server) runPending() error {
+	j := s.pending
+	if j == nil {
+		return nil
+	}
+	s.pending = nil
+	return s.runJob(j)
+}

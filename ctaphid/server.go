@@ -195,18 +195,18 @@ func Serve(ctx context.Context, dev ReportDevice, h Handler, cfg *ServerConfig) 
 		})
 	}
 
-	err = s.loop(ctx, in, readErr, pipeSource{rx, pipeDone, pipePeer})
+	s.ctx = ctx
+	s.src = source{in: in, readErr: readErr, pipe: pipeSource{rx, pipeDone, pipePeer}}
+	s.handOff = time.AfterFunc(time.Hour, func() { s.role <- struct{}{} })
+	s.handOff.Stop()
+	s.other.Go(func() { s.drive(false) })
+	s.drive(true)
+	s.other.Wait() // the other goroutine, and with it a running handler
 
 	close(quit)
-	if s.run != nil {
-		s.run.cancel()
-		<-s.done
-		s.run = nil
-	}
-	s.stopWorker()
 	dev.Close()
 	wg.Wait()
-	return err
+	return s.stopErr
 }
 
 // inReport is a report from a host, and the host when the device tells
@@ -225,7 +225,19 @@ type route struct {
 	used uint64 // server.tick when the channel was last used
 }
 
-// server is the state of one Serve call. Only the loop goroutine touches it.
+// server is the state of one Serve call.
+//
+// Two goroutines take turns running the loop, which reads reports and
+// timers. When a message calls for the handler, the loop's goroutine runs
+// it itself, then sends the response: a request goes from the host's
+// write to the handler, and from the handler to the host, with no
+// goroutine in between. A handler still running after handOffDelay gets
+// the loop taken over by the other goroutine, which from then on sees
+// CANCEL, sends keepalives and answers other channels; the handler's
+// goroutine then waits for its next turn. mu guards the state: the loop
+// holds it except while it waits, a handler's goroutine takes it to send
+// the response, so a response never interleaves with a keepalive or an
+// error the loop sends.
 type server struct {
 	dev    ReportDevice
 	peers  PeerDevice // dev, when it tells hosts apart; nil otherwise
@@ -233,6 +245,20 @@ type server struct {
 	winker Winker // nil when h does not implement Winker
 	cfg    ServerConfig
 	caps   byte
+
+	// Set by Serve before the loop runs, then only read.
+	ctx context.Context
+	src source
+
+	// role passes the loop to the goroutine waiting for it (capacity 1);
+	// handOff sends on it once a handler has run for handOffDelay; stop
+	// is closed when Serve stops; other is the second goroutine.
+	role    chan struct{}
+	handOff *time.Timer
+	stop    chan struct{}
+	other   sync.WaitGroup
+
+	mu sync.Mutex
 
 	// Channel allocation: IDs count up from first; next is the next one to
 	// hand out; all is set once every ID has been handed out.
@@ -249,14 +275,17 @@ type server struct {
 
 	run     *transaction // the running handler, or nil
 	kaTimer <-chan time.Time
-	done    chan handlerResult // capacity 1
-	// work feeds the handler goroutine, started by the first start and
-	// kept for the next ones: a fresh goroutine per request would grow
-	// its stack anew through the handler's crypto every time.
-	work chan job
+	// pending is the handler call dispatch asked for, which the loop
+	// hands to its own goroutine; nil otherwise.
+	pending *job
 
 	lockCID   uint32 // the channel holding CTAPHID_LOCK, or 0
 	lockTimer <-chan time.Time
+
+	// stopErr is what Serve returns, set once when it stops; a response
+	// due after that is dropped.
+	stopErr error
+	stopped bool
 
 	// With the real clock (ServerConfig.After nil), the keepalive and
 	// message timers are two time.Timers reset for each use rather than a
@@ -264,6 +293,14 @@ type server struct {
 	realClock bool
 	kaClock   *time.Timer
 	asmClock  *time.Timer
+}
+
+// source is where the loop gets reports: the reader goroutine's channels,
+// or a Pipe end's.
+type source struct {
+	in      <-chan inReport
+	readErr <-chan error
+	pipe    pipeSource
 }
 
 // transaction is a running handler.
@@ -275,9 +312,10 @@ type transaction struct {
 	ka      *keepaliveNotifier // nil for CTAPHID_MSG
 	kaSent  KeepaliveStatus    // the status of the last KEEPALIVE sent
 	aborted bool               // the channel was resynchronised: drop the response
+	job     job
 }
 
-// job is one handler call for the handler goroutine.
+// job is one handler call.
 type job struct {
 	ctx context.Context
 	cmd Cmd
@@ -290,7 +328,7 @@ type handlerResult struct {
 }
 
 func newServer(dev ReportDevice, h Handler, cfg *ServerConfig) (*server, error) {
-	s := &server{dev: dev, h: h, done: make(chan handlerResult, 1)}
+	s := &server{dev: dev, h: h, role: make(chan struct{}, 1), stop: make(chan struct{})}
 	if pd, ok := dev.(PeerDevice); ok {
 		s.peers = pd
 		s.routes = make(map[uint32]route)
@@ -345,19 +383,80 @@ type pipeSource struct {
 	done, peer <-chan struct{}
 }
 
-func (s *server) loop(ctx context.Context, in <-chan inReport, readErr <-chan error, pipe pipeSource) error {
-	readFailed := func(err error) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
+// handOffDelay is how long a handler runs before the other goroutine
+// takes the loop over. Most handlers return sooner, so that nothing but
+// the host and the handler's goroutine run for a request; one that waits
+// for a touch or a CANCEL has its transport back after this delay, far
+// below the keepalive interval (CTAP 2.1 §11.2.9.1.7).
+const handOffDelay = time.Millisecond
+
+// drive runs the loop, when it has it or is given it, and the handlers it
+// finds, on the calling goroutine until Serve stops.
+func (s *server) drive(hasLoop bool) {
+	for {
+		if !hasLoop {
+			select {
+			case <-s.role:
+			case <-s.stop:
+				return
+			}
 		}
+		j := s.loop()
+		if j == nil {
+			return
+		}
+		s.handOff.Reset(handOffDelay)
+		err := s.runJob(j)
+		// A timer stopped before it fired leaves the loop here;
+		// otherwise the role went, or is going, to the other goroutine.
+		hasLoop = s.handOff.Stop()
+		if err != nil {
+			s.mu.Lock()
+			s.fail(err)
+			s.mu.Unlock()
+		}
+	}
+}
+
+// fail stops Serve with err (ctx's error when ctx is done): it cancels a
+// running handler, whose response is then dropped, and wakes both
+// goroutines. Only the first call counts. s.mu is held.
+func (s *server) fail(err error) {
+	if s.stopped {
+		return
+	}
+	if s.ctx.Err() != nil {
+		err = s.ctx.Err()
+	}
+	s.stopped, s.stopErr = true, err
+	if s.run != nil {
+		s.run.cancel()
+	}
+	close(s.stop)
+}
+
+// loop reads reports and timers until a message calls for the handler,
+// which it returns, or until Serve stops (nil).
+func (s *server) loop() *job {
+	ctx, in, readErr, pipe := s.ctx, s.src.in, s.src.readErr, s.src.pipe
+	readFailed := func(err error) error {
 		return fmt.Errorf("ctaphid: reading a report: %w", err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	fast := 0
 	for {
+		if s.stopped {
+			return nil
+		}
+		if j := s.pending; j != nil {
+			s.pending = nil
+			return j
+		}
 		// A report already waiting is taken without the full select
 		// below, which locks every channel it watches; at most
-		// maxFastReports in a row, so that timers, the handler's result
-		// and ctx are still seen while a host floods the device.
+		// maxFastReports in a row, so that timers and ctx are still
+		// seen while a host floods the device.
 		if fast < maxFastReports {
 			var (
 				b    []byte
@@ -373,10 +472,7 @@ func (s *server) loop(ctx context.Context, in <-chan inReport, readErr <-chan er
 			if got {
 				fast++
 				if err := s.handleReport(ctx, b, from); err != nil {
-					if ctx.Err() != nil {
-						return ctx.Err()
-					}
-					return err
+					s.fail(err)
 				}
 				continue
 			}
@@ -386,42 +482,66 @@ func (s *server) loop(ctx context.Context, in <-chan inReport, readErr <-chan er
 		if s.run != nil && s.run.ka != nil && !s.run.aborted {
 			kaChanged = s.run.ka.changed
 		}
-		var err error
+		run, kaTimer, asmTimer, lockTimer := s.run, s.kaTimer, s.asmTimer, s.lockTimer
+		s.mu.Unlock()
+		var (
+			r     inReport
+			got   bool
+			event int
+			err   error
+		)
+		const (
+			evKeepalive = iota + 1
+			evKeepaliveChanged
+			evMsgTimeout
+			evUnlock
+		)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-readErr:
-			return readFailed(err)
-		case r := <-in:
-			err = s.handleReport(ctx, r.b, r.from)
-		case b := <-pipe.rx:
-			err = s.handleReport(ctx, b, netip.AddrPort{})
+			err = ctx.Err()
+		case <-s.stop:
+		case e := <-readErr:
+			err = readFailed(e)
+		case r = <-in:
+			got = true
+		case r.b = <-pipe.rx:
+			got = true
 		case <-pipe.done:
-			return readFailed(net.ErrClosed)
+			err = readFailed(net.ErrClosed)
 		case <-pipe.peer:
 			select { // what the host sent before closing
-			case b := <-pipe.rx:
-				err = s.handleReport(ctx, b, netip.AddrPort{})
+			case r.b = <-pipe.rx:
+				got = true
 			default:
-				return readFailed(io.EOF)
+				err = readFailed(io.EOF)
 			}
-		case res := <-s.done:
-			err = s.finish(res)
-		case <-s.asmTimer:
-			err = s.transactionTimeout()
-		case <-s.kaTimer:
-			s.kaTimer = s.after(&s.kaClock, s.cfg.KeepaliveInterval)
-			err = s.keepalive()
+		case <-asmTimer:
+			event = evMsgTimeout
+		case <-kaTimer:
+			event = evKeepalive
 		case <-kaChanged:
-			err = s.keepaliveChanged()
-		case <-s.lockTimer:
-			s.unlock()
+			event = evKeepaliveChanged
+		case <-lockTimer:
+			event = evUnlock
+		}
+		s.mu.Lock()
+		if err == nil && !s.stopped {
+			switch {
+			case got:
+				err = s.handleReport(ctx, r.b, r.from)
+			case event == evMsgTimeout && asmTimer == s.asmTimer:
+				err = s.transactionTimeout()
+			case event == evKeepalive && run == s.run && kaTimer == s.kaTimer:
+				s.kaTimer = s.after(&s.kaClock, s.cfg.KeepaliveInterval)
+				err = s.keepalive()
+			case event == evKeepaliveChanged && run == s.run:
+				err = s.keepaliveChanged()
+			case event == evUnlock && lockTimer == s.lockTimer:
+				s.unlock()
+			}
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return err
+			s.fail(err)
 		}
 	}
 }
@@ -601,7 +721,8 @@ func (s *server) dispatch(ctx context.Context, a *assembler, from netip.AddrPort
 	return s.sendError(from, cid, ErrInvalidCmd) // unreachable: supported filtered
 }
 
-// start runs the handler for a CTAPHID_CBOR or CTAPHID_MSG request.
+// start prepares the handler call for a CTAPHID_CBOR or CTAPHID_MSG
+// request; the loop hands it to its goroutine.
 func (s *server) start(ctx context.Context, cid uint32, from netip.AddrPort, cmd Cmd, req []byte) {
 	t := &transaction{cid: cid, peer: from, cmd: cmd, kaSent: StatusProcessing}
 	if cmd == CmdCBOR {
@@ -611,35 +732,23 @@ func (s *server) start(ctx context.Context, cid uint32, from netip.AddrPort, cmd
 		s.kaTimer = s.after(&s.kaClock, s.cfg.KeepaliveInterval)
 	}
 	ctx, t.cancel = context.WithCancel(ctx)
+	t.job = job{ctx: ctx, cmd: cmd, req: req}
 	s.run = t
-	if s.work == nil {
-		s.work = make(chan job, 1)
-		go s.worker(s.work)
-	}
-	s.work <- job{ctx: ctx, cmd: cmd, req: req}
+	s.pending = &t.job
 }
 
-// worker runs the handler for each job until work is closed, sending each
-// result to s.done. At most one job is outstanding: start sends the next
-// one only after finish has taken the last result.
-func (s *server) worker(work <-chan job) {
-	for j := range work {
-		var res handlerResult
-		if j.cmd == CmdCBOR {
-			res.resp = s.h.HandleCBOR(j.ctx, j.req)
-		} else {
-			res.resp, res.err = s.h.HandleMsg(j.ctx, j.req)
-		}
-		s.done <- res
+// runJob calls the handler for j, without s.mu, and then sends its
+// response. The error is a device error: Serve stops.
+func (s *server) runJob(j *job) error {
+	var res handlerResult
+	if j.cmd == CmdCBOR {
+		res.resp = s.h.HandleCBOR(j.ctx, j.req)
+	} else {
+		res.resp, res.err = s.h.HandleMsg(j.ctx, j.req)
 	}
-}
-
-// stopWorker ends the handler goroutine, which must be idle.
-func (s *server) stopWorker() {
-	if s.work != nil {
-		close(s.work)
-		s.work = nil
-	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.finish(res)
 }
 
 // after returns a channel that receives once d has passed: cfg.After's, or,
@@ -656,13 +765,17 @@ func (s *server) after(t **time.Timer, d time.Duration) <-chan time.Time {
 	return (*t).C
 }
 
-// finish sends a handler's response.
+// finish sends the response of the running handler and ends its
+// transaction: the device is no longer busy. s.mu is held.
 func (s *server) finish(res handlerResult) error {
 	t := s.run
 	s.run = nil
 	s.kaTimer = nil
+	if s.realClock && s.kaClock != nil {
+		s.kaClock.Stop()
+	}
 	t.cancel()
-	if t.aborted {
+	if t.aborted || s.stopped {
 		return nil
 	}
 	if res.err != nil {

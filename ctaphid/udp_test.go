@@ -213,10 +213,8 @@ func (ps *peerServer) feed(from netip.AddrPort, reports ...[]byte) {
 		if err := ps.s.handleReport(context.Background(), r, from); err != nil {
 			ps.t.Fatal(err)
 		}
-		if ps.s.run != nil {
-			if err := ps.s.finish(<-ps.s.done); err != nil {
-				ps.t.Fatal(err)
-			}
+		if err := ps.s.runPending(); err != nil {
+			ps.t.Fatal(err)
 		}
 	}
 }
