@@ -12,11 +12,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/virtkey/virtkey/ctap"
 )
 
@@ -519,6 +521,46 @@ func TestParseAssertionResponseErrors(t *testing.T) {
 			r, err := ParseAssertionResponse(tt.body)
 			if !errors.Is(err, ErrBadResponse) || r != nil {
 				t.Errorf("ParseAssertionResponse = %v, %v; want nil, ErrBadResponse", r, err)
+			}
+		})
+	}
+}
+
+// TestParseAssertionOneDecode: parseAssertion, given the item send
+// decoded, answers as ParseAssertionResponse does, for good bodies and
+// bad ones, maps with keys that are not unsigned integers among them.
+func TestParseAssertionOneDecode(t *testing.T) {
+	t.Parallel()
+	ad := testAuthData(t, 1)
+	bodies := map[string][]byte{
+		"good":                 mustMarshal(t, ctap.GetAssertionResponse{AuthData: ad, Signature: []byte{1}}),
+		"good, all members":    mustMarshal(t, map[int]any{1: map[string]any{"type": "public-key", "id": []byte{7}}, 2: ad, 3: []byte{1}, 4: map[string]any{"id": []byte{1}}, 5: 2, 6: true, 7: make([]byte, 32)}),
+		"empty map":            {0xa0},
+		"not a map":            mustMarshal(t, []int{2, 3}),
+		"byte string":          mustMarshal(t, ad),
+		"no signature":         mustMarshal(t, map[int]any{2: ad}),
+		"no authData":          mustMarshal(t, map[int]any{3: []byte{1}}),
+		"null authData":        mustMarshal(t, map[int]any{2: nil, 3: []byte{1}}),
+		"negative key":         mustMarshal(t, map[int]any{-1: 0, 2: ad, 3: []byte{1}}),
+		"text key":             mustMarshal(t, map[any]any{"x": 0, 2: ad, 3: []byte{1}}),
+		"text key, no members": mustMarshal(t, map[any]any{"x": 0}),
+		"signature text":       mustMarshal(t, map[int]any{2: ad, 3: "sig"}),
+		"authData short":       mustMarshal(t, map[int]any{2: ad[:20], 3: []byte{1}}),
+	}
+	for name, body := range bodies {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var item any
+			if err := ctap.Unmarshal(body, &item); err != nil {
+				t.Fatal(err)
+			}
+			want, wantErr := ParseAssertionResponse(body)
+			got, gotErr := parseAssertion(body, item)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("response (-ParseAssertionResponse +parseAssertion):\n%s", diff)
+			}
+			if fmt.Sprint(wantErr) != fmt.Sprint(gotErr) {
+				t.Errorf("error %v, ParseAssertionResponse's %v", gotErr, wantErr)
 			}
 		})
 	}

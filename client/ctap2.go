@@ -161,33 +161,40 @@ func (c *Ctap2) SendRaw(ctx context.Context, cmd ctap.Command, params []byte, op
 // mode accepts (or empty) and,
 // in strict mode, canonical.
 func (c *Ctap2) send(ctx context.Context, cmd ctap.Command, params []byte, opts []CallOption) ([]byte, error) {
+	body, _, err := c.sendItem(ctx, cmd, params, opts)
+	return body, err
+}
+
+// sendItem is send that also returns the body decoded by the generic
+// decoder (nil for an empty body), for a caller that can use it.
+func (c *Ctap2) sendItem(ctx context.Context, cmd ctap.Command, params []byte, opts []CallOption) ([]byte, any, error) {
 	st, body, err := c.SendRaw(ctx, cmd, params, opts...)
 	if err != nil {
 		if st != ctap.StatusOK {
 			// A cancelled request the authenticator answered: both the
 			// context error and the status match with errors.Is.
-			return nil, fmt.Errorf("%w (authenticator answered %w)", err, st)
+			return nil, nil, fmt.Errorf("%w (authenticator answered %w)", err, st)
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	if st != ctap.StatusOK {
-		return nil, fmt.Errorf("client: %v: %w", cmd, st)
+		return nil, nil, fmt.Errorf("client: %v: %w", cmd, st)
 	}
 	if len(body) == 0 {
-		return body, nil
+		return body, nil, nil
 	}
 	var item any
 	if err := ctap.Unmarshal(body, &item); err != nil {
-		return nil, fmt.Errorf("%w: %v: body is not one valid CBOR item: %v", ErrBadResponse, cmd, err)
+		return nil, nil, fmt.Errorf("%w: %v: body is not one valid CBOR item: %v", ErrBadResponse, cmd, err)
 	}
 	// Strict: canonical when the decoded item encodes back to the same
 	// bytes (ctap.IsCanonical), here without decoding the body again.
 	if c.strict {
 		if re, err := ctap.Marshal(item); err != nil || !bytes.Equal(re, body) {
-			return nil, fmt.Errorf("%w: %v", ErrNotCanonical, cmd)
+			return nil, nil, fmt.Errorf("%w: %v", ErrNotCanonical, cmd)
 		}
 	}
-	return body, nil
+	return body, item, nil
 }
 
 // SendCBOR sends cmd with req encoded by ctap.Marshal (nil means no
@@ -272,20 +279,20 @@ func (c *Ctap2) GetAssertion(ctx context.Context, req *ctap.GetAssertionRequest,
 	if err != nil {
 		return nil, fmt.Errorf("client: %v: encoding request: %w", ctap.CmdGetAssertion, err)
 	}
-	body, err := c.send(ctx, ctap.CmdGetAssertion, params, opts)
+	body, item, err := c.sendItem(ctx, ctap.CmdGetAssertion, params, opts)
 	if err != nil {
 		return nil, err
 	}
-	return ParseAssertionResponse(body)
+	return parseAssertion(body, item)
 }
 
 // GetNextAssertion sends authenticatorGetNextAssertion (CTAP 2.1 §6.3).
 func (c *Ctap2) GetNextAssertion(ctx context.Context, opts ...CallOption) (*AssertionResponse, error) {
-	body, err := c.send(ctx, ctap.CmdGetNextAssertion, nil, opts)
+	body, item, err := c.sendItem(ctx, ctap.CmdGetNextAssertion, nil, opts)
 	if err != nil {
 		return nil, err
 	}
-	return ParseAssertionResponse(body)
+	return parseAssertion(body, item)
 }
 
 // GetAssertions sends authenticatorGetAssertion and then, when the first

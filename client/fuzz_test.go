@@ -2,8 +2,10 @@ package client
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/virtkey/virtkey/ctap"
 )
 
@@ -58,6 +60,13 @@ func FuzzParseResponses(f *testing.F) {
 		asn, err := ParseAssertionResponse(b)
 		if (err == nil) == (asn == nil) {
 			t.Fatalf("ParseAssertionResponse = %v, %v", asn, err)
+		}
+		var item any
+		if ctap.Unmarshal(b, &item) == nil {
+			one, oneErr := parseAssertion(b, item)
+			if diff := cmp.Diff(asn, one); diff != "" || fmt.Sprint(err) != fmt.Sprint(oneErr) {
+				t.Fatalf("parseAssertion = %v, %v; ParseAssertionResponse = %v, %v", one, oneErr, asn, err)
+			}
 		}
 		if asn != nil {
 			if asn.AuthData == nil {

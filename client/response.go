@@ -113,6 +113,35 @@ func ParseAssertionResponse(body []byte) (*AssertionResponse, error) {
 			return nil, fmt.Errorf("%w: getAssertion: member 0x%02x missing", ErrBadResponse, k)
 		}
 	}
+	return parseAssertionMembers(body)
+}
+
+// parseAssertion is ParseAssertionResponse for a body that send already
+// decoded into item: when item is a map whose keys are all unsigned
+// integers, it has the members the first decode of
+// ParseAssertionResponse would find, and the body is decoded only once
+// more.
+func parseAssertion(body []byte, item any) (*AssertionResponse, error) {
+	m, ok := item.(map[any]any)
+	if !ok {
+		return ParseAssertionResponse(body)
+	}
+	for k := range m {
+		if _, ok := k.(uint64); !ok {
+			return ParseAssertionResponse(body)
+		}
+	}
+	for _, k := range []uint64{asnAuthData, asnSignature} {
+		if _, ok := m[k]; !ok {
+			return nil, fmt.Errorf("%w: getAssertion: member 0x%02x missing", ErrBadResponse, k)
+		}
+	}
+	return parseAssertionMembers(body)
+}
+
+// parseAssertionMembers decodes a getAssertion response body known to be
+// a map with authData and signature.
+func parseAssertionMembers(body []byte) (*AssertionResponse, error) {
 	var m ctap.GetAssertionResponse
 	if err := ctap.Unmarshal(body, &m); err != nil {
 		return nil, fmt.Errorf("%w: getAssertion: %v", ErrBadResponse, err)
