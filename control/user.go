@@ -17,8 +17,9 @@ import (
 // takes the next sample queued with PushSamples, or answers as SetUV says.
 // A request that waits (PresenceWait, a NoFinger sample) ends when its
 // context does, or, for touches and verifications, when an answer is
-// pushed. User records every request. The zero value is ready to use; it
-// is safe for concurrent use.
+// pushed. User records the last MaxRecorded requests of each kind and
+// counts them all. The zero value is ready to use; it is safe for
+// concurrent use.
 type User struct {
 	mu       sync.Mutex
 	mode     Presence
@@ -26,10 +27,41 @@ type User struct {
 	answers  []error // touch answers queued by Push
 	uvQueue  []error // verification answers queued by PushUV
 	samples  []FingerSample
-	touches  []authenticator.TouchRequest
-	uvs      []authenticator.UVRequest
-	captures []authenticator.CaptureRequest
-	changed  chan struct{} // closed and replaced on every change
+	touches  recent[authenticator.TouchRequest]
+	uvs      recent[authenticator.UVRequest]
+	captures recent[authenticator.CaptureRequest]
+	// changed is closed on a change, when someone waits for one; nil
+	// when nobody does.
+	changed chan struct{}
+}
+
+// MaxRecorded is how many requests of each kind a User keeps: a key that
+// runs for long (a benchmark, a fuzzer) does not keep them all.
+const MaxRecorded = 1024
+
+// recent holds the last MaxRecorded values added, and counts them all.
+type recent[T any] struct {
+	buf []T // the last values, at most 2*MaxRecorded; the last MaxRecorded are kept
+	n   int // values ever added
+}
+
+func (r *recent[T]) add(v T) {
+	if len(r.buf) == 2*MaxRecorded {
+		k := copy(r.buf, r.buf[MaxRecorded:])
+		clear(r.buf[k:])
+		r.buf = r.buf[:k]
+	}
+	r.buf = append(r.buf, v)
+	r.n++
+}
+
+// last returns a copy of the last MaxRecorded values, oldest first.
+func (r *recent[T]) last() []T {
+	b := r.buf
+	if len(b) > MaxRecorded {
+		b = b[len(b)-MaxRecorded:]
+	}
+	return append([]T(nil), b...)
 }
 
 var (
@@ -49,8 +81,8 @@ func NewUser(answers ...error) *User {
 func (u *User) notifyLocked() {
 	if u.changed != nil {
 		close(u.changed)
+		u.changed = nil
 	}
-	u.changed = make(chan struct{})
 }
 
 func (u *User) changedLocked() <-chan struct{} {
@@ -116,7 +148,7 @@ func (u *User) Forget() {
 // Touch implements authenticator.Presence.
 func (u *User) Touch(ctx context.Context, req authenticator.TouchRequest) error {
 	u.mu.Lock()
-	u.touches = append(u.touches, req)
+	u.touches.add(req)
 	u.notifyLocked()
 	for {
 		if len(u.answers) > 0 {
@@ -174,7 +206,7 @@ func uvAnswer(o UVOutcome) error {
 func (u *User) VerifyUser(ctx context.Context, req authenticator.UVRequest) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.uvs = append(u.uvs, req)
+	u.uvs.add(req)
 	u.notifyLocked()
 	if len(u.uvQueue) > 0 {
 		a := u.uvQueue[0]
@@ -190,9 +222,9 @@ func (u *User) VerifyUser(ctx context.Context, req authenticator.UVRequest) erro
 // decline or a timeout.
 func (u *User) Capture(ctx context.Context, req authenticator.CaptureRequest) (authenticator.Sample, error) {
 	u.mu.Lock()
-	u.captures = append(u.captures, req)
+	u.captures.add(req)
 	if !req.Enroll {
-		u.uvs = append(u.uvs, req.UV)
+		u.uvs.add(req.UV)
 	}
 	u.notifyLocked()
 	queued := len(u.samples) > 0
@@ -216,26 +248,36 @@ func (u *User) Capture(ctx context.Context, req authenticator.CaptureRequest) (a
 	return authenticator.Sample{Finger: 1, Status: authenticator.SampleGood}, nil
 }
 
-// Requests returns the touch requests seen so far, oldest first.
+// Requests returns the touch requests seen so far, oldest first: the last
+// MaxRecorded of them.
 func (u *User) Requests() []authenticator.TouchRequest {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return append([]authenticator.TouchRequest(nil), u.touches...)
+	return u.touches.last()
+}
+
+// Touches returns the number of touch requests seen so far.
+func (u *User) Touches() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.touches.n
 }
 
 // UVRequests returns the user verification requests seen so far (by
-// VerifyUser, and by Capture for a verification), oldest first.
+// VerifyUser, and by Capture for a verification), oldest first: the last
+// MaxRecorded of them.
 func (u *User) UVRequests() []authenticator.UVRequest {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return append([]authenticator.UVRequest(nil), u.uvs...)
+	return u.uvs.last()
 }
 
-// Captures returns the fingerprint capture requests seen so far.
+// Captures returns the fingerprint capture requests seen so far, oldest
+// first: the last MaxRecorded of them.
 func (u *User) Captures() []authenticator.CaptureRequest {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return append([]authenticator.CaptureRequest(nil), u.captures...)
+	return u.captures.last()
 }
 
 // Pending returns the number of queued touch answers not yet used.
@@ -249,7 +291,7 @@ func (u *User) Pending() int {
 // is done.
 func (u *User) WaitRequests(ctx context.Context, n int) error {
 	u.mu.Lock()
-	for len(u.touches) < n {
+	for u.touches.n < n {
 		if err := u.waitLocked(ctx); err != nil {
 			return err
 		}
