@@ -73,18 +73,29 @@ type Credential struct {
 // events records the key's credential events and the credentials they
 // tell of; it lives as long as the Key, across power cycles.
 type events struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	// changed is closed when an event comes, if someone waits for one;
+	// nil when nobody does.
 	changed chan struct{}
-	log     []authenticator.CredentialEvent
-	taken   int // how many of log WaitEvent handed out
-	creds   map[string]*Credential
-	order   []string
+	// log holds the recent events: the last maxEvents are kept (up to
+	// twice as many are held); first is the number of the first one,
+	// counting every event since the start.
+	log   []authenticator.CredentialEvent
+	first int
+	taken int // the number of the event after the last WaitEvent returned
+	creds map[string]*Credential
+	order []string
 }
+
+// maxEvents is how many credential events a Key keeps for Events and
+// WaitEvent: a key that runs for long (a benchmark) does not keep them
+// all.
+const maxEvents = 1024
 
 // newEvents makes cfg report to a new event log (after any handler cfg
 // already had).
 func newEvents(cfg *authenticator.Config) *events {
-	e := &events{changed: make(chan struct{}), creds: map[string]*Credential{}}
+	e := &events{creds: map[string]*Credential{}}
 	prev := cfg.OnCredentialEvent
 	cfg.OnCredentialEvent = func(ev authenticator.CredentialEvent) {
 		if prev != nil {
@@ -98,6 +109,12 @@ func newEvents(cfg *authenticator.Config) *events {
 func (e *events) add(ev authenticator.CredentialEvent) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if len(e.log) == 2*maxEvents {
+		n := copy(e.log, e.log[maxEvents:])
+		clear(e.log[n:])
+		e.log = e.log[:n]
+		e.first += maxEvents
+	}
 	e.log = append(e.log, ev)
 	id := string(ev.CredentialID)
 	switch ev.Kind {
@@ -116,31 +133,42 @@ func (e *events) add(ev authenticator.CredentialEvent) {
 	case authenticator.CredentialsCleared:
 		clear(e.creds)
 	}
-	close(e.changed)
-	e.changed = make(chan struct{})
+	if e.changed != nil {
+		close(e.changed)
+		e.changed = nil
+	}
 }
 
-// Events returns every credential event so far, oldest first.
+// Events returns the credential events so far, oldest first: the last
+// 1024 of them.
 func (k *Key) Events() []authenticator.CredentialEvent {
 	k.events.mu.Lock()
 	defer k.events.mu.Unlock()
-	return append([]authenticator.CredentialEvent(nil), k.events.log...)
+	log := k.events.log
+	if len(log) > maxEvents {
+		log = log[len(log)-maxEvents:]
+	}
+	return append([]authenticator.CredentialEvent(nil), log...)
 }
 
 // WaitEvent returns the oldest event of kind that no WaitEvent call
 // returned before, waiting for one until ctx ends. Events of other kinds
-// before it are passed over.
+// before it are passed over. Of the events that came before the last
+// 1024, only those still held (up to 1024 more) are looked at.
 func (k *Key) WaitEvent(ctx context.Context, kind authenticator.CredentialEventKind) (authenticator.CredentialEvent, error) {
 	e := k.events
 	for {
 		e.mu.Lock()
-		for i := e.taken; i < len(e.log); i++ {
+		for i := max(e.taken-e.first, 0); i < len(e.log); i++ {
 			if e.log[i].Kind == kind {
-				e.taken = i + 1
+				e.taken = e.first + i + 1
 				ev := e.log[i]
 				e.mu.Unlock()
 				return ev, nil
 			}
+		}
+		if e.changed == nil {
+			e.changed = make(chan struct{})
 		}
 		ch := e.changed
 		e.mu.Unlock()

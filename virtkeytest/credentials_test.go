@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/virtkey/virtkey/authenticator"
 	"github.com/virtkey/virtkey/client"
 	"github.com/virtkey/virtkey/ctap"
@@ -288,5 +289,47 @@ func TestUserVerifiedControl(t *testing.T) {
 	req, _ := json.Marshal(map[string]any{"challenge": "YWJj", "rpId": "example.com", "userVerification": "required"})
 	if _, err := w.Get(ctx, req); !errors.Is(err, webauthn.ErrNotAllowed) || !errors.Is(err, ctap.StatusUVInvalid) {
 		t.Fatalf("UV not matching: %v", err)
+	}
+}
+
+// TestEventsKeepRecent: past maxEvents, Events returns the last maxEvents
+// and WaitEvent goes on from where it was, over the events still held.
+func TestEventsKeepRecent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEvents(&authenticator.Config{})
+	k := &Key{events: e}
+	ev := func(i int) authenticator.CredentialEvent {
+		kind := authenticator.CredentialAsserted
+		if i%3 == 0 {
+			kind = authenticator.CredentialAdded
+		}
+		return authenticator.CredentialEvent{Kind: kind, SignCount: uint32(i)}
+	}
+	e.add(ev(0))
+	if got, err := k.WaitEvent(ctx, authenticator.CredentialAdded); err != nil || got.SignCount != 0 {
+		t.Fatalf("WaitEvent = %+v, %v; want event 0", got, err)
+	}
+	const n = 2*maxEvents + 5
+	var want []authenticator.CredentialEvent
+	for i := 1; i < n; i++ {
+		e.add(ev(i))
+		want = append(want, ev(i))
+	}
+	if diff := cmp.Diff(want[len(want)-maxEvents:], k.Events()); diff != "" {
+		t.Errorf("Events (-want +got):\n%s", diff)
+	}
+	// The oldest Added event still held, then the next.
+	first := e.first
+	for first%3 != 0 {
+		first++
+	}
+	for _, w := range []int{first, first + 3} {
+		if got, err := k.WaitEvent(ctx, authenticator.CredentialAdded); err != nil || got.SignCount != uint32(w) {
+			t.Fatalf("WaitEvent = %+v, %v; want event %d", got, err, w)
+		}
+	}
+	if got, err := k.WaitEvent(ctx, authenticator.CredentialAsserted); err != nil || got.SignCount != uint32(first+4) {
+		t.Fatalf("WaitEvent = %+v, %v; want event %d", got, err, first+4)
 	}
 }
