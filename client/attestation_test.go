@@ -526,9 +526,10 @@ func TestParseAssertionResponseErrors(t *testing.T) {
 	}
 }
 
-// TestParseAssertionOneDecode: parseAssertion, given the item send
-// decoded, answers as ParseAssertionResponse does, for good bodies and
-// bad ones, maps with keys that are not unsigned integers among them.
+// TestParseAssertionOneDecode: parseAssertion, given the top-level keys
+// of the item send decoded, answers as ParseAssertionResponse does, for
+// good bodies and bad ones, maps with keys that are not unsigned integers
+// among them.
 func TestParseAssertionOneDecode(t *testing.T) {
 	t.Parallel()
 	ad := testAuthData(t, 1)
@@ -555,7 +556,7 @@ func TestParseAssertionOneDecode(t *testing.T) {
 				t.Fatal(err)
 			}
 			want, wantErr := ParseAssertionResponse(body)
-			got, gotErr := parseAssertion(body, item)
+			got, gotErr := parseAssertion(body, topKeysOf(item))
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("response (-ParseAssertionResponse +parseAssertion):\n%s", diff)
 			}

@@ -165,36 +165,41 @@ func (c *Ctap2) send(ctx context.Context, cmd ctap.Command, params []byte, opts 
 	return body, err
 }
 
-// sendItem is send that also returns the body decoded by the generic
-// decoder (nil for an empty body), for a caller that can use it.
-func (c *Ctap2) sendItem(ctx context.Context, cmd ctap.Command, params []byte, opts []CallOption) ([]byte, any, error) {
+// sendItem is send that also returns the body's top-level keys, for the
+// assertion parser.
+func (c *Ctap2) sendItem(ctx context.Context, cmd ctap.Command, params []byte, opts []CallOption) ([]byte, topKeys, error) {
 	st, body, err := c.SendRaw(ctx, cmd, params, opts...)
 	if err != nil {
 		if st != ctap.StatusOK {
 			// A cancelled request the authenticator answered: both the
 			// context error and the status match with errors.Is.
-			return nil, nil, fmt.Errorf("%w (authenticator answered %w)", err, st)
+			return nil, topKeys{}, fmt.Errorf("%w (authenticator answered %w)", err, st)
 		}
-		return nil, nil, err
+		return nil, topKeys{}, err
 	}
 	if st != ctap.StatusOK {
-		return nil, nil, fmt.Errorf("client: %v: %w", cmd, st)
+		return nil, topKeys{}, fmt.Errorf("client: %v: %w", cmd, st)
 	}
 	if len(body) == 0 {
-		return body, nil, nil
+		return body, topKeys{}, nil
+	}
+	// A body in the canonical form of the usual items is one valid item,
+	// canonical, without decoding it; any other goes to the decoder.
+	if t, ok := fastCanonical(body); ok {
+		return body, t, nil
 	}
 	var item any
 	if err := ctap.Unmarshal(body, &item); err != nil {
-		return nil, nil, fmt.Errorf("%w: %v: body is not one valid CBOR item: %v", ErrBadResponse, cmd, err)
+		return nil, topKeys{}, fmt.Errorf("%w: %v: body is not one valid CBOR item: %v", ErrBadResponse, cmd, err)
 	}
 	// Strict: canonical when the decoded item encodes back to the same
 	// bytes (ctap.IsCanonical), here without decoding the body again.
 	if c.strict {
 		if re, err := ctap.Marshal(item); err != nil || !bytes.Equal(re, body) {
-			return nil, nil, fmt.Errorf("%w: %v", ErrNotCanonical, cmd)
+			return nil, topKeys{}, fmt.Errorf("%w: %v", ErrNotCanonical, cmd)
 		}
 	}
-	return body, item, nil
+	return body, topKeysOf(item), nil
 }
 
 // SendCBOR sends cmd with req encoded by ctap.Marshal (nil means no
@@ -279,20 +284,20 @@ func (c *Ctap2) GetAssertion(ctx context.Context, req *ctap.GetAssertionRequest,
 	if err != nil {
 		return nil, fmt.Errorf("client: %v: encoding request: %w", ctap.CmdGetAssertion, err)
 	}
-	body, item, err := c.sendItem(ctx, ctap.CmdGetAssertion, params, opts)
+	body, keys, err := c.sendItem(ctx, ctap.CmdGetAssertion, params, opts)
 	if err != nil {
 		return nil, err
 	}
-	return parseAssertion(body, item)
+	return parseAssertion(body, keys)
 }
 
 // GetNextAssertion sends authenticatorGetNextAssertion (CTAP 2.1 §6.3).
 func (c *Ctap2) GetNextAssertion(ctx context.Context, opts ...CallOption) (*AssertionResponse, error) {
-	body, item, err := c.sendItem(ctx, ctap.CmdGetNextAssertion, nil, opts)
+	body, keys, err := c.sendItem(ctx, ctap.CmdGetNextAssertion, nil, opts)
 	if err != nil {
 		return nil, err
 	}
-	return parseAssertion(body, item)
+	return parseAssertion(body, keys)
 }
 
 // GetAssertions sends authenticatorGetAssertion and then, when the first

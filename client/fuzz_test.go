@@ -63,7 +63,7 @@ func FuzzParseResponses(f *testing.F) {
 		}
 		var item any
 		if ctap.Unmarshal(b, &item) == nil {
-			one, oneErr := parseAssertion(b, item)
+			one, oneErr := parseAssertion(b, topKeysOf(item))
 			if diff := cmp.Diff(asn, one); diff != "" || fmt.Sprint(err) != fmt.Sprint(oneErr) {
 				t.Fatalf("parseAssertion = %v, %v; ParseAssertionResponse = %v, %v", one, oneErr, asn, err)
 			}

@@ -116,23 +116,16 @@ func ParseAssertionResponse(body []byte) (*AssertionResponse, error) {
 	return parseAssertionMembers(body)
 }
 
-// parseAssertion is ParseAssertionResponse for a body that send already
-// decoded into item: when item is a map whose keys are all unsigned
-// integers, it has the members the first decode of
-// ParseAssertionResponse would find, and the body is decoded only once
-// more.
-func parseAssertion(body []byte, item any) (*AssertionResponse, error) {
-	m, ok := item.(map[any]any)
-	if !ok {
+// parseAssertion is ParseAssertionResponse for a body whose top-level
+// keys sendItem found: when it is a map whose keys are all unsigned
+// integers, those are the members the first decode of
+// ParseAssertionResponse would find, and the body is decoded only once.
+func parseAssertion(body []byte, t topKeys) (*AssertionResponse, error) {
+	if !t.uintMap {
 		return ParseAssertionResponse(body)
 	}
-	for k := range m {
-		if _, ok := k.(uint64); !ok {
-			return ParseAssertionResponse(body)
-		}
-	}
 	for _, k := range []uint64{asnAuthData, asnSignature} {
-		if _, ok := m[k]; !ok {
+		if !t.has(k) {
 			return nil, fmt.Errorf("%w: getAssertion: member 0x%02x missing", ErrBadResponse, k)
 		}
 	}
