@@ -166,7 +166,7 @@ func (c *Conn) initChannel(ctx context.Context, cid uint32) (DeviceInfo, error) 
 	if _, err := io.ReadFull(c.rand, nonce); err != nil {
 		return DeviceInfo{}, fmt.Errorf("ctaphid: INIT nonce: %w", err)
 	}
-	if err := c.dev.WriteReport(InitPacket(cid, CmdInit, nonceSize, nonce)); err != nil {
+	if err := writeOwned(c.dev, InitPacket(cid, CmdInit, nonceSize, nonce)); err != nil {
 		return DeviceInfo{}, fmt.Errorf("ctaphid: writing a report: %w", err)
 	}
 	for {
@@ -242,7 +242,7 @@ func (c *Conn) Call(ctx context.Context, cmd Cmd, payload []byte, onKeepalive fu
 		c.dirty = false
 	}
 	for _, p := range pkts {
-		if err := c.dev.WriteReport(p); err != nil {
+		if err := writeOwned(c.dev, p); err != nil {
 			c.dirty = true
 			return nil, fmt.Errorf("ctaphid: writing a report: %w", err)
 		}
@@ -299,7 +299,7 @@ func (c *Conn) await(ctx context.Context, cmd Cmd, onKeepalive func(KeepaliveSta
 				done = nil
 				ctxErr = ctx.Err()
 				grace = c.after(cancelWait)
-				if err := c.dev.WriteReport(InitPacket(c.info.CID, CmdCancel, 0, nil)); err != nil {
+				if err := writeOwned(c.dev, InitPacket(c.info.CID, CmdCancel, 0, nil)); err != nil {
 					c.dirty = true
 					return nil, errors.Join(ctxErr, fmt.Errorf("ctaphid: writing a report: %w", err))
 				}

@@ -54,6 +54,11 @@ func (p *pipeEnd) ReadReport() ([]byte, error) {
 }
 
 func (p *pipeEnd) WriteReport(report []byte) error {
+	return p.write(append([]byte(nil), report...))
+}
+
+// write sends r itself, which the caller no longer touches.
+func (p *pipeEnd) write(r []byte) error {
 	select {
 	case <-p.done:
 		return net.ErrClosed
@@ -61,7 +66,6 @@ func (p *pipeEnd) WriteReport(report []byte) error {
 		return io.ErrClosedPipe
 	default:
 	}
-	r := append([]byte(nil), report...)
 	select {
 	case p.tx <- r:
 		return nil
@@ -88,4 +92,14 @@ func pipeReports(dev ReportDevice) (rx <-chan []byte, done, peer <-chan struct{}
 		return nil, nil, nil, false
 	}
 	return p.rx, p.done, p.peer, true
+}
+
+// writeOwned writes a report its caller made for the write and no longer
+// touches (a packet from Fragment or InitPacket): a Pipe end passes it on
+// as it is instead of copying it; any other device gets WriteReport.
+func writeOwned(dev ReportDevice, report []byte) error {
+	if p, ok := dev.(*pipeEnd); ok {
+		return p.write(report)
+	}
+	return dev.WriteReport(report)
 }

@@ -926,12 +926,13 @@ func (s *server) send(to netip.AddrPort, cid uint32, cmd Cmd, msg []byte) error 
 	return nil
 }
 
-// write sends one report to the host to. On a PeerDevice a report that
+// write sends one report, made for this write, to the host to. On a
+// PeerDevice a report that
 // cannot reach its host is that host's loss: it is logged, and Serve goes
 // on unless the device itself is closed.
 func (s *server) write(to netip.AddrPort, report []byte) error {
 	if s.peers == nil {
-		if err := s.dev.WriteReport(report); err != nil {
+		if err := writeOwned(s.dev, report); err != nil {
 			return fmt.Errorf("ctaphid: writing a report: %w", err)
 		}
 		return nil
