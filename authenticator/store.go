@@ -216,15 +216,15 @@ func (r *CredentialRecords) Len() int {
 }
 
 // Each calls f with each credential's ID and RP ID, in the file's order,
-// without decoding the rest. Both strings alias the records, which never
-// change: f may keep them without a copy.
+// without decoding the rest. Neither string ever changes: f may keep them
+// without a copy.
 func (r *CredentialRecords) Each(f func(id, rpID string)) {
 	if r == nil {
 		return
 	}
 	for i := range r.t.ents {
 		if e := &r.t.ents[i]; !e.dead {
-			f(aliasText(e.idIn(r.t.buf)), aliasText(r.t.buf[e.rp:e.rp+e.rpN]))
+			f(aliasText(e.idIn(r.t.buf)), r.t.rpIDs[e.rpn])
 		}
 	}
 }

@@ -280,6 +280,7 @@ func readJournal(b []byte) (*journal, error) {
 	// deleted one is marked dead.
 	tab := &credTable{buf: b, ents: make([]credEntry, 0, hint)}
 	tab.ids = newIDMap(hint, func(v int32) []byte { return tab.ents[v].idIn(b) })
+	rpn := make(map[string]uint32, hint/8+1) // tab.rpIDs by RP ID
 	gone := func(old int32) {
 		e := &tab.ents[old]
 		size := int64(e.recN) + recordOverhead
@@ -338,7 +339,14 @@ func readJournal(b []byte) (*journal, error) {
 			if err != nil {
 				return nil, fail(off, bad("record at %d: credential: %v", off, err))
 			}
-			tab.ents = append(tab.ents, entryOf(b, payload, &c))
+			n, ok := rpn[c.RPID]
+			if !ok {
+				n = uint32(len(tab.rpIDs))
+				rpID := strings.Clone(c.RPID)
+				tab.rpIDs = append(tab.rpIDs, rpID)
+				rpn[rpID] = n
+			}
+			tab.ents = append(tab.ents, entryOf(b, payload, &c, n))
 			if old, ok := tab.ids.put(tab.ids.hash(c.ID), c.ID, int32(len(tab.ents)-1)); ok {
 				gone(old)
 			}

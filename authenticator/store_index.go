@@ -20,9 +20,10 @@ import (
 // however many credentials there are. A credential put since, or given
 // as a ResidentCredential (MemoryStore), is held as one.
 type credIndex struct {
-	buf  []byte      // the table's buffer, which its entries point into
-	ents []credEntry // by credRef
-	heap []*ResidentCredential
+	buf   []byte      // the table's buffer, which its entries point into
+	rpIDs []string    // the table's RP IDs
+	ents  []credEntry // by credRef
+	heap  []*ResidentCredential
 	// free is the entries of removed credentials of heap, for insert to
 	// reuse. The table's entries are never written: CredentialRecords.Each
 	// reads them.
@@ -81,7 +82,7 @@ func buildCredIndex(tab *credTable, creds []ResidentCredential, narrow uint8) (*
 	live, sorted := 0, true
 	if tab != nil {
 		// Dead entries stay in ents, in neither the map nor a list.
-		x.buf, x.ents = tab.buf, tab.ents
+		x.buf, x.ents, x.rpIDs = tab.buf, tab.ents, tab.rpIDs
 		live, sorted = tab.live, tab.sorted
 	}
 	if len(creds) > 0 {
@@ -112,8 +113,10 @@ func buildCredIndex(tab *credTable, creds []ResidentCredential, narrow uint8) (*
 	// from one array rather than grown one append at a time: first each
 	// credential's RP and the RPs' sizes, then the lists.
 	rpOf := make([]*rpCredentials, len(x.ents))
+	byNum := make([]*rpCredentials, len(x.rpIDs)) // the table's RPs by number
 	for i := range x.ents {
-		if x.ents[i].dead {
+		e := &x.ents[i]
+		if e.dead {
 			continue
 		}
 		ref := credRef(i)
@@ -123,14 +126,22 @@ func buildCredIndex(tab *credTable, creds []ResidentCredential, narrow uint8) (*
 				return nil, fmt.Errorf("%w: credential %d: duplicate ID", ErrCorruptState, i)
 			}
 		}
-		rpID := x.rpID(ref)
-		r := x.rpByID[rpID]
+		var r *rpCredentials
+		if e.heap {
+			r = x.rpByID[x.rpID(ref)]
+		} else {
+			r = byNum[e.rpn]
+		}
 		if r == nil {
+			rpID := x.rpID(ref)
 			r = &rpCredentials{x: x, rpID: rpID, hash: sha256.Sum256([]byte(rpID))}
 			x.byRP[r.hash] = r
 			x.rpByID[r.rpID] = r
+			if !e.heap {
+				byNum[e.rpn] = r
+			}
 		}
-		r.byProtect[x.ents[i].prot]++
+		r.byProtect[e.prot]++
 		rpOf[i] = r
 	}
 	lists := make([]credRef, live)
@@ -180,7 +191,7 @@ func (x *credIndex) rpID(ref credRef) string {
 	if e.heap {
 		return x.heap[e.rec].RPID
 	}
-	return aliasText(x.buf[e.rp : e.rp+e.rpN])
+	return x.rpIDs[e.rpn]
 }
 
 // userID is the user ID of ref.
@@ -285,7 +296,7 @@ func (x *credIndex) clear() {
 	for _, r := range x.byRP {
 		r.creds = nil
 	}
-	x.buf, x.ents, x.heap, x.free = nil, nil, nil, nil
+	x.buf, x.rpIDs, x.ents, x.heap, x.free = nil, nil, nil, nil, nil
 	x.byID.clear()
 	clear(x.byRP)
 	clear(x.rpByID)

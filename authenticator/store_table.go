@@ -31,6 +31,11 @@ type credTable struct {
 	// read with, for the key's index to take over, so that start-up does
 	// not make a second one.
 	ids idMap
+	// rpIDs is the RP IDs, each once (copies, not in buf), numbered as
+	// the journal is read: the index groups credentials by the number
+	// rather than by looking each one's RP ID up again, when its bytes
+	// are no longer in the processor's cache.
+	rpIDs []string
 }
 
 // credEntry is one credential of a credTable, or of a credIndex. The
@@ -39,7 +44,7 @@ type credEntry struct {
 	rec, recN   uint32 // the record's payload
 	id, idN     uint32 // the credential ID
 	user, userN uint32 // the user ID
-	rp, rpN     uint32 // the RP ID
+	rpn         uint32 // the RP ID: credTable.rpIDs[rpn]
 	seq         uint64 // Sequence
 	prot        uint8  // credProtectLevel
 	// bad is set for a record whose values ResidentCredential.validate
@@ -64,8 +69,9 @@ func (t *credTable) len() int {
 // can point into.
 const maxTableBuffer = math.MaxUint32
 
-// entryOf makes the entry of c, decoded from payload, both inside buf.
-func entryOf(buf, payload []byte, c *ResidentCredential) credEntry {
+// entryOf makes the entry of c, decoded from payload, both inside buf;
+// rpn is the number of its RP ID.
+func entryOf(buf, payload []byte, c *ResidentCredential, rpn uint32) credEntry {
 	base := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
 	at := func(p *byte) uint32 {
 		if p == nil {
@@ -77,7 +83,7 @@ func entryOf(buf, payload []byte, c *ResidentCredential) credEntry {
 		rec: at(unsafe.SliceData(payload)), recN: uint32(len(payload)),
 		id: at(unsafe.SliceData(c.ID)), idN: uint32(len(c.ID)),
 		user: at(unsafe.SliceData(c.UserID)), userN: uint32(len(c.UserID)),
-		rp: at(unsafe.StringData(c.RPID)), rpN: uint32(len(c.RPID)),
+		rpn:  rpn,
 		seq:  c.Sequence,
 		prot: uint8(c.credProtectLevel()),
 		bad:  c.validate(math.MaxUint64) != nil,
