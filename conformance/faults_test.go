@@ -33,10 +33,12 @@ type faultCatch struct {
 // fresh in-process key per case.
 //
 // A faulty key runs only the cases that come to its fault's place on a
-// correct key (reachingCases): until it comes there a key with the fault
-// does what a correct key does (authenticator.Config.FaultReached), so
-// the cases left out cannot catch the fault. Leaving them out can only
-// lose a catch, never make one, so the score is not flattered by it.
+// correct key (reaching): until it comes there a key with the fault does
+// what a correct key does (authenticator.Config.FaultReached), so the
+// cases left out cannot catch the fault. Leaving them out can only lose
+// a catch, never make one, so the score is not flattered by it. The
+// property checker likewise runs only against the faults its sequences
+// come to on a correct key.
 //
 // The faults run faultWorkers at a time, not as parallel subtests: a
 // fault's run spends part of its time waiting (the touch and keepalive
@@ -102,14 +104,15 @@ func TestEveryFaultCaught(t *testing.T) {
 const faultWorkers = 12
 
 func catchFault(f authenticator.FaultInfo) (faultCatch, error) {
-	reaching := reachingCases
+	reaching := reachingDefault
 	cfg := authenticator.Config{Faults: []authenticator.Fault{f.Name}}
 	if f.Family == "ctap22" {
-		reaching = reachingCases22
+		reaching = reaching22
 		cfg = ctap22Config() // a CTAP 2.2 fault shows on a key that implements 2.2
 		cfg.Faults = []authenticator.Fault{f.Name}
 	}
-	cases := reaching()(f.Name)
+	r := reaching()
+	cases := r.cases(f.Name)
 	target := quick(virtkeytest.NewTarget(cfg, true))
 	c := faultCatch{fault: f, ran: len(cases)}
 	for _, r := range conformance.Run(context.Background(), target, conformance.Options{Cases: cases}) {
@@ -122,8 +125,20 @@ func catchFault(f authenticator.FaultInfo) (faultCatch, error) {
 	}
 	slices.Sort(c.cases)
 
+	if r.prop != nil && !r.prop[f.Name] {
+		return c, nil // the checker's sequences never come to the fault
+	}
+	pf, _, err := prop.Check(context.Background(), propConfig(cfg))
+	if pf != nil {
+		c.prop = pf.Reason
+	}
+	return c, err
+}
+
+// propConfig is the property checker's run against fresh keys of cfg.
+func propConfig(cfg authenticator.Config) prop.Config {
 	pt := virtkeytest.NewTarget(cfg, true)
-	pcfg := prop.Config{
+	return prop.Config{
 		Open:       pt.Open,
 		Fresh:      pt.Fresh,
 		PowerCycle: pt.PowerCycle,
@@ -132,20 +147,40 @@ func catchFault(f authenticator.FaultInfo) (faultCatch, error) {
 		Steps:      25,
 		MaxShrinks: 40,
 	}
-	pf, _, err := prop.Check(context.Background(), pcfg)
-	if pf != nil {
-		c.prop = pf.Reason
-	}
-	return c, err
 }
 
-// The cases that reach each fault's place, on a correct key of the
-// Config the faults of TestEveryFaultCaught are put in: the CTAP 2.2 key
-// for the ctap22 family, the default key for the others.
+// reach is what comes to each fault's place on a correct key of the
+// Config TestEveryFaultCaught puts the fault in.
+type reach struct {
+	// cases gives the cases that come to a fault's place, in the
+	// suite's order.
+	cases func(authenticator.Fault) []conformance.Case
+	// prop holds the faults whose place the property checker's run
+	// (propConfig) comes to; nil when that run failed against the
+	// correct key, and then it runs against every faulty key.
+	prop map[authenticator.Fault]bool
+}
+
+// The reach of the CTAP 2.2 key, for the ctap22 family, and of the
+// default key, for the others.
 var (
-	reachingCases   = sync.OnceValue(func() func(authenticator.Fault) []conformance.Case { return casesReaching(authenticator.Config{}) })
-	reachingCases22 = sync.OnceValue(func() func(authenticator.Fault) []conformance.Case { return casesReaching(ctap22Config()) })
+	reachingDefault = sync.OnceValue(func() reach { return reaching(authenticator.Config{}) })
+	reaching22      = sync.OnceValue(func() reach { return reaching(ctap22Config()) })
 )
+
+func reaching(cfg authenticator.Config) reach {
+	r := reach{cases: casesReaching(cfg), prop: map[authenticator.Fault]bool{}}
+	var mu sync.Mutex
+	cfg.FaultReached = func(f authenticator.Fault) {
+		mu.Lock()
+		defer mu.Unlock()
+		r.prop[f] = true
+	}
+	if pf, _, err := prop.Check(context.Background(), propConfig(cfg)); pf != nil || err != nil {
+		r.prop = nil
+	}
+	return r
+}
 
 // casesReaching runs every case, one at a time, against a fresh correct
 // key of cfg that reports each fault's place it comes to
