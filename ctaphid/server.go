@@ -196,7 +196,13 @@ func Serve(ctx context.Context, dev ReportDevice, h Handler, cfg *ServerConfig) 
 	}
 
 	s.ctx = ctx
-	s.src = source{in: in, readErr: readErr, pipe: pipeSource{rx, pipeDone, pipePeer}}
+	if isPipe {
+		// The loop selects on the pipe's channels alone: every channel
+		// in a select costs each wait.
+		s.src = source{pipe: pipeSource{rx, pipeDone, pipePeer}}
+	} else {
+		s.src = source{in: in, readErr: readErr}
+	}
 	s.handOff = time.AfterFunc(time.Hour, func() { s.role <- struct{}{} })
 	s.handOff.Stop()
 	s.other.Go(func() { s.drive(false) })

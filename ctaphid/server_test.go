@@ -383,6 +383,37 @@ func TestKeepaliveChangeUndone(t *testing.T) {
 	step(unhex(t, "cafe0001 bb 0001 01"))
 }
 
+// TestKeepaliveDerivedContext: a handler that hands a context derived
+// from its own to the code that waits for a touch still reaches Serve's
+// keepalive notifier through it, and cancelling the request reaches the
+// derived context.
+func TestKeepaliveDerivedContext(t *testing.T) {
+	t.Parallel()
+	type otherKey struct{}
+	ctxs := make(chan context.Context, 1)
+	ts := startServer(t, &fakeHandler{cbor: func(ctx context.Context, req []byte) []byte {
+		ctx, cancel := context.WithCancel(context.WithValue(ctx, otherKey{}, 1))
+		defer cancel()
+		SetKeepaliveStatus(ctx, StatusUPNeeded)
+		ctxs <- ctx
+		<-ctx.Done()
+		return []byte{0x2d}
+	}})
+	cid := ts.allocate()
+	ts.write(unhex(t, "cafe0001 90 0001 01"))
+	ts.expect(unhex(t, "cafe0001 bb 0001 02"))
+	ctx := <-ctxs
+	if ctx.Value(otherKey{}) != 1 {
+		t.Error("the derived context lost its value")
+	}
+	ts.write(unhex(t, "cafe0001 91 0000"))
+	ts.expect(unhex(t, "cafe0001 90 0001 2d"))
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		t.Errorf("derived ctx.Err() = %v", ctx.Err())
+	}
+	ts.barrier(cid)
+}
+
 func TestServeMsgNoKeepalive(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, &fakeHandler{msg: func(ctx context.Context, req []byte) ([]byte, error) {

@@ -116,20 +116,20 @@ func (e *events) add(ev authenticator.CredentialEvent) {
 		e.first += maxEvents
 	}
 	e.log = append(e.log, ev)
-	id := string(ev.CredentialID)
 	switch ev.Kind {
 	case authenticator.CredentialAdded:
+		id := string(ev.CredentialID)
 		if _, ok := e.creds[id]; !ok {
 			e.order = append(e.order, id)
 		}
 		e.creds[id] = &Credential{ID: ev.CredentialID, RPID: ev.RPID, RPIDHash: ev.RPIDHash, UserID: ev.UserID,
 			Resident: ev.Resident, PublicKey: ev.PublicKey, SignCount: ev.SignCount}
 	case authenticator.CredentialAsserted:
-		if c, ok := e.creds[id]; ok {
+		if c, ok := e.creds[string(ev.CredentialID)]; ok {
 			c.SignCount = ev.SignCount
 		}
 	case authenticator.CredentialDeleted:
-		delete(e.creds, id)
+		delete(e.creds, string(ev.CredentialID))
 	case authenticator.CredentialsCleared:
 		clear(e.creds)
 	}
