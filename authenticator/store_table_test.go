@@ -102,7 +102,7 @@ func TestIDMapDeleteWraps(t *testing.T) {
 			t.Fatalf("%v: delete %d = %d, %v", tc.hashes, tc.del, v, ok)
 		}
 		for i, h := range tc.hashes {
-			if at, ok := m.probe(h, ids[i]); ok != (i != tc.del) || ok && m.slots[at].v-1 != int32(i) {
+			if at, ok := m.probe(h, ids[i]); ok != (i != tc.del) || ok && m.slots[at].value() != int32(i) {
 				t.Errorf("%v after deleting %d: ID %d found %v", tc.hashes, tc.del, i, ok)
 			}
 		}
@@ -259,11 +259,11 @@ func TestCredIndexDuplicateCollides(t *testing.T) {
 func shared(m *idMap) int {
 	seen, n := map[uint64]bool{}, 0
 	for _, s := range m.slots {
-		if s.v != 0 {
-			if seen[s.h] {
+		if s != 0 {
+			if seen[s.tag()] {
 				n++
 			}
-			seen[s.h] = true
+			seen[s.tag()] = true
 		}
 	}
 	return n
