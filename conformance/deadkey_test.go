@@ -85,6 +85,7 @@ func (d *dyingKey) Controller() conformance.Controller {
 // finding of the case that made it stop, and that the run goes on after a
 // power cycle or a replug, or stops with the other cases not run.
 func TestKeyStopsAnswering(t *testing.T) {
+	t.Parallel() // it waits out its short case and probe timeouts
 	getInfo := func(t *conformance.T) {
 		if _, err := t.Ctap2().GetInfo(t.Context()); err != nil {
 			t.Fatalf("getInfo: %v", err)

@@ -42,6 +42,7 @@ func TestPINFamilyTwice(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the PIN family twice")
 	}
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		cfg  authenticator.Config

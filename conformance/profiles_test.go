@@ -193,6 +193,7 @@ func TestSuiteStrippedConfigs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two more runs of the whole suite")
 	}
+	t.Parallel()
 	for name, cfg := range map[string]authenticator.Config{
 		"uv-without-pin": {NoClientPIN: true, BuiltInUV: true},
 		"minimal": {Versions: []string{ctap.VersionFIDO20, ctap.VersionFIDO21}, NoClientPIN: true, NoResidentKeys: true, NoCredentialManagement: true, NoLargeBlobs: true,

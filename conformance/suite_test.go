@@ -45,6 +45,7 @@ func TestRegistry(t *testing.T) {
 
 // TestSuiteInProcess runs every case against a fresh in-process key.
 func TestSuiteInProcess(t *testing.T) {
+	t.Parallel() // its hid-msg-timeout waits out the real 3 s: beside the others
 	target := virtkeytest.NewTarget(authenticator.Config{}, true)
 	results := conformance.Run(context.Background(), target, conformance.Options{})
 	for _, r := range results {
@@ -62,6 +63,7 @@ func TestSuiteInProcess(t *testing.T) {
 // TestSuiteSharedKey runs the non-destructive cases one after the other
 // against one key, as they run against a daemon or a hardware token.
 func TestSuiteSharedKey(t *testing.T) {
+	t.Parallel()
 	target := quick(virtkeytest.NewTarget(authenticator.Config{}, false))
 	results := conformance.Run(context.Background(), target, conformance.Options{})
 	for _, r := range results {

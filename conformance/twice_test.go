@@ -20,6 +20,7 @@ func TestSuiteTwiceOnSharedKey(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two whole runs")
 	}
+	t.Parallel()
 	target := virtkeytest.NewTarget(authenticator.Config{BuiltInUV: true}, false)
 	noControl := sharedNoControl{quick(target)}
 	run := func() map[string]conformance.Result {
