@@ -229,6 +229,25 @@ func (r *CredentialRecords) Each(f func(id, rpID string)) {
 	}
 }
 
+// RPs calls f with each RP ID and its number of credentials, in no set
+// order, without decoding any. The RP IDs never change: f may keep them.
+func (r *CredentialRecords) RPs(f func(rpID string, n int)) {
+	if r == nil {
+		return
+	}
+	count := make([]int, len(r.t.rpIDs))
+	for i := range r.t.ents {
+		if e := &r.t.ents[i]; !e.dead {
+			count[e.rpn]++
+		}
+	}
+	for i, n := range count {
+		if n > 0 {
+			f(r.t.rpIDs[i], n)
+		}
+	}
+}
+
 // table is r's credTable, nil for nil.
 func (r *CredentialRecords) table() *credTable {
 	if r == nil {

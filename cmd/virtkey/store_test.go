@@ -180,3 +180,51 @@ func TestWatchedStoreSummary(t *testing.T) {
 		t.Errorf("after Load: %+v", s)
 	}
 }
+
+// TestWatchedStoreRecords: from a FileStore's records the summary counts
+// the credentials per RP at load, and a commit that deletes or replaces
+// one of them (its RP known only from the records) keeps it right.
+func TestWatchedStoreRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state")
+	fs, err := authenticator.OpenFileStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := authenticator.New(authenticator.Config{Store: fs}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := fs.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := func(id byte, rp string) *authenticator.ResidentCredential {
+		return &authenticator.ResidentCredential{ID: []byte{id}, RPID: rp, Alg: ctap.AlgES256, PrivateKey: make([]byte, 32), Sequence: uint64(id)}
+	}
+	st.CreationSequence = 9
+	if err := fs.Commit(&authenticator.Change{State: st, Put: []*authenticator.ResidentCredential{cred(1, "b.example"), cred(2, "a.example"), cred(3, "b.example")}}); err != nil {
+		t.Fatal(err)
+	}
+	fs.Close()
+	if fs, err = authenticator.OpenFileStore(path); err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	w := &watchedStore{Store: fs}
+	if _, err := authenticator.New(authenticator.Config{Store: w}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(step string, n int, rps ...string) {
+		t.Helper()
+		if s := w.summary(); s.Credentials != n || strings.Join(s.RPs, ",") != strings.Join(rps, ",") {
+			t.Errorf("%s: %+v, want %d credentials of %q", step, s, n, rps)
+		}
+	}
+	check("loaded", 3, "a.example", "b.example")
+	if w.pending == nil {
+		t.Error("the records' IDs were mapped at load")
+	}
+	if err := w.Commit(&authenticator.Change{State: st, Delete: [][]byte{{1}}, Put: []*authenticator.ResidentCredential{cred(2, "c.example")}}); err != nil {
+		t.Fatal(err)
+	}
+	check("deleted and replaced", 2, "b.example", "c.example")
+}
