@@ -314,8 +314,9 @@ func resetLeftovers(ctx context.Context, w io.Writer, target conformance.Target,
 }
 
 // udpPreflight is how long the first INIT over UDP may go unanswered
-// before ctaptest says nobody is there, without --wait.
-const udpPreflight = 3 * time.Second
+// before ctaptest says nobody is there, without --wait. TestBadFlags
+// shortens it.
+var udpPreflight = 3 * time.Second
 
 // writeFile creates path and writes it with write.
 func writeFile(path string, write func(io.Writer) error) error {

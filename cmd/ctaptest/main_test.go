@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestList(t *testing.T) {
@@ -44,7 +45,11 @@ func TestRunSelection(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	t.Parallel() // no key at the address: it waits the 3 s ctaptest gives one to answer
+	// No key at the address: ctaptest waits udpPreflight for one to
+	// answer. Not a parallel test, so that no other run sees the short
+	// wait; testdata/errors.txt waits the real 3 s.
+	defer func(d time.Duration) { udpPreflight = d }(udpPreflight)
+	udpPreflight = 100 * time.Millisecond
 	var out, errb bytes.Buffer
 	if code := run([]string{"--run", "("}, &out, &errb); code != 2 {
 		t.Fatalf("bad regexp: exit %d, want 2", code)
