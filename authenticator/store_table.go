@@ -13,7 +13,7 @@ import (
 // buffer and holds what the index reads of every credential (sequence,
 // credProtect level). A credential is decoded from its record when a
 // command uses it (credIndex.cred). At 100,000 credentials the entries
-// are one 4.8 MB array that the garbage collector does not scan, where a
+// are one 4 MB array that the garbage collector does not scan, where a
 // ResidentCredential each was 26 MB with a dozen pointers a credential
 // for every collection to follow (docs/store.md, "Scale and speed").
 //
@@ -41,11 +41,11 @@ type credTable struct {
 // credEntry is one credential of a credTable, or of a credIndex. The
 // offsets are into the table's buffer, which is shorter than 4 GiB.
 type credEntry struct {
+	seq         uint64 // Sequence
 	rec, recN   uint32 // the record's payload
 	id, idN     uint32 // the credential ID
 	user, userN uint32 // the user ID
 	rpn         uint32 // the RP ID: credTable.rpIDs[rpn]
-	seq         uint64 // Sequence
 	prot        uint8  // credProtectLevel
 	// bad is set for a record whose values ResidentCredential.validate
 	// refuses (but for the upper bound of its sequence); the state is
