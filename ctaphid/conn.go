@@ -224,10 +224,10 @@ func parseReport(r []byte) (Packet, bool) {
 // then returns that response, or nil if none came, together with ctx.Err();
 // so errors.Is(err, context.Canceled) holds and the response tells what the
 // device did. If no complete response came, the next Call first
-// resynchronises the channel with CTAPHID_INIT.
+// resynchronises the channel with CTAPHID_INIT. The response is a new
+// slice, the caller's to keep.
 func (c *Conn) Call(ctx context.Context, cmd Cmd, payload []byte, onKeepalive func(KeepaliveStatus)) ([]byte, error) {
-	pkts, err := Fragment(c.info.CID, cmd, payload)
-	if err != nil {
+	if err := checkMessageSize(payload); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
@@ -241,11 +241,9 @@ func (c *Conn) Call(ctx context.Context, cmd Cmd, payload []byte, onKeepalive fu
 		}
 		c.dirty = false
 	}
-	for _, p := range pkts {
-		if err := writeOwned(c.dev, p); err != nil {
-			c.dirty = true
-			return nil, fmt.Errorf("ctaphid: writing a report: %w", err)
-		}
+	if err := eachPacket(c.info.CID, cmd, payload, func(p []byte) error { return writeOwned(c.dev, p) }); err != nil {
+		c.dirty = true
+		return nil, fmt.Errorf("ctaphid: writing a report: %w", err)
 	}
 	return c.await(ctx, cmd, onKeepalive)
 }
@@ -253,7 +251,8 @@ func (c *Conn) Call(ctx context.Context, cmd Cmd, payload []byte, onKeepalive fu
 // await collects the response to cmd on c's channel.
 func (c *Conn) await(ctx context.Context, cmd Cmd, onKeepalive func(KeepaliveStatus)) ([]byte, error) {
 	var (
-		a      *assembler
+		a      *assembler // &asm once the response started
+		asm    assembler
 		done   = ctx.Done()
 		ctxErr error
 		grace  <-chan time.Time
@@ -335,12 +334,11 @@ func (c *Conn) await(ctx context.Context, cmd Cmd, onKeepalive func(KeepaliveSta
 			}
 			return nil, code
 		case p.Cmd == cmd && a == nil:
-			na, err := newAssembler(p)
-			if err != nil {
+			if err := asm.start(p); err != nil {
 				c.dirty = true
 				return nil, errors.Join(ctxErr, fmt.Errorf("ctaphid: %v response: %w", cmd, err))
 			}
-			a = na
+			a = &asm
 		default:
 			c.dirty = true
 			return nil, errors.Join(ctxErr, fmt.Errorf("ctaphid: unexpected %v packet in answer to %v: %w", p.Cmd, cmd, ErrInvalidSeq))

@@ -91,35 +91,65 @@ func errorPacket(cid uint32, code ErrorCode) []byte {
 // continuation packets as it needs (CTAP 2.1 §11.2.4). A message longer than
 // MaxMessageSize is an ErrInvalidLen error.
 func Fragment(cid uint32, cmd Cmd, msg []byte) ([][]byte, error) {
-	if len(msg) > MaxMessageSize {
-		return nil, fmt.Errorf("ctaphid: %d-byte message: %w", len(msg), ErrInvalidLen)
+	if err := checkMessageSize(msg); err != nil {
+		return nil, err
 	}
+	out := make([][]byte, 0, packetCount(msg))
+	eachPacket(cid, cmd, msg, func(r []byte) error {
+		out = append(out, r)
+		return nil
+	})
+	return out, nil
+}
+
+// checkMessageSize is Fragment's check of a message's length.
+func checkMessageSize(msg []byte) error {
+	if len(msg) > MaxMessageSize {
+		return fmt.Errorf("ctaphid: %d-byte message: %w", len(msg), ErrInvalidLen)
+	}
+	return nil
+}
+
+// packetCount is the number of packets Fragment splits msg into.
+func packetCount(msg []byte) int {
 	n := 1
 	if len(msg) > InitDataSize {
 		n += (len(msg) - InitDataSize + ContDataSize - 1) / ContDataSize
 	}
+	return n
+}
+
+// eachPacket builds the packets of msg, as Fragment returns them, and
+// hands each to emit in order, without a slice of them all; it returns
+// emit's first error. The caller has checked msg's length
+// (checkMessageSize). The reports share one allocation, each capped at
+// its own ReportSize bytes so that appending to one cannot spill into the
+// next, and emit may keep them.
+func eachPacket(cid uint32, cmd Cmd, msg []byte, emit func([]byte) error) error {
 	if cmd&initBit != 0 {
 		panic(fmt.Sprintf("ctaphid: Fragment with command 0x%02x", byte(cmd)))
 	}
-	// One allocation for all the reports; each is capped at its own
-	// ReportSize bytes, so appending to one cannot spill into the next.
-	buf := make([]byte, n*ReportSize)
-	out := make([][]byte, 0, n)
+	buf := make([]byte, packetCount(msg)*ReportSize)
 	r := buf[:ReportSize:ReportSize]
 	binary.BigEndian.PutUint32(r, cid)
 	r[4] = byte(cmd) | initBit
 	binary.BigEndian.PutUint16(r[5:], uint16(len(msg)))
 	rest := msg[copy(r[initHeaderSize:], msg):]
-	out = append(out, r)
+	if err := emit(r); err != nil {
+		return err
+	}
+	off := ReportSize
 	for seq := byte(0); len(rest) > 0; seq++ {
-		off := len(out) * ReportSize
 		r := buf[off : off+ReportSize : off+ReportSize]
+		off += ReportSize
 		binary.BigEndian.PutUint32(r, cid)
 		r[4] = seq
 		rest = rest[copy(r[contHeaderSize:], rest):]
-		out = append(out, r)
+		if err := emit(r); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // Message is a whole CTAPHID message: a command and its payload on a channel.
@@ -179,16 +209,26 @@ type assembler struct {
 // newAssembler starts a message from its initialization packet. It rejects a
 // length above MaxMessageSize before allocating.
 func newAssembler(p Packet) (*assembler, error) {
+	a := new(assembler)
+	if err := a.start(p); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// start is newAssembler in a of the caller's, which it overwrites; the
+// message gets a new buffer, so one a caller still holds is its own.
+func (a *assembler) start(p Packet) error {
 	if !p.Init {
-		return nil, fmt.Errorf("ctaphid: continuation packet without an initialization packet: %w", ErrInvalidSeq)
+		return fmt.Errorf("ctaphid: continuation packet without an initialization packet: %w", ErrInvalidSeq)
 	}
 	n := int(p.BCNT)
 	if n > MaxMessageSize {
-		return nil, ErrInvalidLen
+		return ErrInvalidLen
 	}
-	a := &assembler{cid: p.CID, cmd: p.Cmd, n: n, buf: make([]byte, 0, n)}
+	*a = assembler{cid: p.CID, cmd: p.Cmd, n: n, buf: make([]byte, 0, n)}
 	a.buf = append(a.buf, p.Data[:min(n, len(p.Data))]...)
-	return a, nil
+	return nil
 }
 
 // add appends a continuation packet of the same channel.

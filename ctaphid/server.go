@@ -93,8 +93,13 @@ type keepaliveKey struct{}
 
 // keepaliveNotifier carries a handler's KEEPALIVE status to Serve.
 type keepaliveNotifier struct {
-	status  atomic.Uint32
-	changed chan struct{} // capacity 1: a status change is pending
+	status atomic.Uint32
+	// changed (capacity 1) tells the loop to look at the running
+	// handler's status: it is the server's one channel, and carries no
+	// status itself, so a token from a handler that already returned
+	// only makes the loop compare the current handler's status with
+	// the one last sent, and send nothing.
+	changed chan struct{}
 }
 
 // SetKeepaliveStatus sets the status Serve sends in KEEPALIVE packets for the
@@ -256,6 +261,9 @@ type server struct {
 	ctx context.Context
 	src source
 
+	// kaChanged is the keepalive notifiers' changed channel.
+	kaChanged chan struct{}
+
 	// role passes the loop to the goroutine waiting for it (capacity 1);
 	// handOff sends on it once a handler has run for handOffDelay; stop
 	// is closed when Serve stops; other is the second goroutine.
@@ -275,7 +283,8 @@ type server struct {
 	routes map[uint32]route
 	tick   uint64
 
-	asm      *assembler // the message being received, or nil
+	asm      *assembler // the message being received (&asmState), or nil
+	asmState assembler
 	asmPeer  netip.AddrPort
 	asmTimer <-chan time.Time
 
@@ -309,8 +318,12 @@ type source struct {
 	pipe    pipeSource
 }
 
-// transaction is a running handler.
+// transaction is a running handler. It is also the handler's context: the
+// cancelCtx it embeds, with the keepalive notifier as its value for
+// keepaliveKey, in the one allocation.
 type transaction struct {
+	context.Context
+
 	cid     uint32
 	peer    netip.AddrPort // the host that sent the request
 	cmd     Cmd
@@ -319,6 +332,17 @@ type transaction struct {
 	kaSent  KeepaliveStatus    // the status of the last KEEPALIVE sent
 	aborted bool               // the channel was resynchronised: drop the response
 	job     job
+
+	kaState keepaliveNotifier // ka's storage
+}
+
+// Value returns the keepalive notifier for keepaliveKey, and otherwise the
+// value of the context t embeds. t.ka is set before the handler runs.
+func (t *transaction) Value(key any) any {
+	if _, ok := key.(keepaliveKey); ok && t.ka != nil {
+		return t.ka
+	}
+	return t.Context.Value(key)
 }
 
 // job is one handler call.
@@ -334,7 +358,7 @@ type handlerResult struct {
 }
 
 func newServer(dev ReportDevice, h Handler, cfg *ServerConfig) (*server, error) {
-	s := &server{dev: dev, h: h, role: make(chan struct{}, 1), stop: make(chan struct{})}
+	s := &server{dev: dev, h: h, role: make(chan struct{}, 1), stop: make(chan struct{}), kaChanged: make(chan struct{}, 1)}
 	if pd, ok := dev.(PeerDevice); ok {
 		s.peers = pd
 		s.routes = make(map[uint32]route)
@@ -597,8 +621,10 @@ func (s *server) handleReport(ctx context.Context, raw []byte, from netip.AddrPo
 	if !s.supported(p.Cmd) {
 		return s.sendError(from, cid, ErrInvalidCmd)
 	}
-	a, err := newAssembler(p)
-	if err != nil {
+	// asmState is free: s.asm is nil, and a message dispatched from it
+	// took its buffer along.
+	a := &s.asmState
+	if err := a.start(p); err != nil {
 		return s.sendError(from, cid, ErrInvalidLen)
 	}
 	if a.done() {
@@ -732,13 +758,13 @@ func (s *server) dispatch(ctx context.Context, a *assembler, from netip.AddrPort
 func (s *server) start(ctx context.Context, cid uint32, from netip.AddrPort, cmd Cmd, req []byte) {
 	t := &transaction{cid: cid, peer: from, cmd: cmd, kaSent: StatusProcessing}
 	if cmd == CmdCBOR {
-		t.ka = &keepaliveNotifier{changed: make(chan struct{}, 1)}
-		t.ka.status.Store(uint32(StatusProcessing))
-		ctx = context.WithValue(ctx, keepaliveKey{}, t.ka)
+		t.kaState.changed = s.kaChanged
+		t.kaState.status.Store(uint32(StatusProcessing))
+		t.ka = &t.kaState
 		s.kaTimer = s.after(&s.kaClock, s.cfg.KeepaliveInterval)
 	}
-	ctx, t.cancel = context.WithCancel(ctx)
-	t.job = job{ctx: ctx, cmd: cmd, req: req}
+	t.Context, t.cancel = context.WithCancel(ctx)
+	t.job = job{ctx: t, cmd: cmd, req: req}
 	s.run = t
 	s.pending = &t.job
 }
@@ -920,16 +946,10 @@ func (s *server) sendError(to netip.AddrPort, cid uint32, code ErrorCode) error 
 }
 
 func (s *server) send(to netip.AddrPort, cid uint32, cmd Cmd, msg []byte) error {
-	pkts, err := Fragment(cid, cmd, msg)
-	if err != nil {
+	if checkMessageSize(msg) != nil {
 		return s.sendError(to, cid, ErrOther) // unreachable: callers check the size
 	}
-	for _, p := range pkts {
-		if err := s.write(to, p); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachPacket(cid, cmd, msg, func(p []byte) error { return s.write(to, p) })
 }
 
 // write sends one report, made for this write, to the host to. On a

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 )
@@ -411,6 +412,48 @@ func TestKeepaliveDerivedContext(t *testing.T) {
 	if !errors.Is(ctx.Err(), context.Canceled) {
 		t.Errorf("derived ctx.Err() = %v", ctx.Err())
 	}
+	ts.barrier(cid)
+}
+
+// TestStaleHandlerKeepalive: a handler that keeps its context after it
+// returned, and sets a keepalive status with it while the next request
+// runs, changes nothing for that request: its context is done, and the
+// next request's KEEPALIVE packets carry that request's own status
+// (CTAP 2.1 §11.2.9.1.7). Its abandoned keepalive timer sends nothing
+// either.
+func TestStaleHandlerKeepalive(t *testing.T) {
+	t.Parallel()
+	first := make(chan context.Context, 1)
+	started := make(chan struct{})
+	release := make(chan struct{})
+	ts := startServer(t, &fakeHandler{cbor: func(ctx context.Context, req []byte) []byte {
+		if req[0] == 1 {
+			first <- ctx
+			return []byte{0x00}
+		}
+		close(started)
+		<-release
+		return []byte{0x00}
+	}})
+	done := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(done) // before startServer's: a failed test's handler returns
+	cid := ts.allocate()
+	ts.write(unhex(t, "cafe0001 90 0001 01"))
+	ts.expect(unhex(t, "cafe0001 90 0001 00"))
+	stale := <-first
+	if !errors.Is(stale.Err(), context.Canceled) {
+		t.Fatalf("the first handler's ctx.Err() = %v after its response", stale.Err())
+	}
+	staleTimer := ts.clock.take(t, testKeepalive)
+
+	ts.write(unhex(t, "cafe0001 90 0001 02"))
+	<-started
+	SetKeepaliveStatus(stale, StatusUPNeeded)
+	staleTimer.fire()
+	ts.clock.take(t, testKeepalive).fire()
+	ts.expect(unhex(t, "cafe0001 bb 0001 01"))
+	done()
+	ts.expect(unhex(t, "cafe0001 90 0001 00"))
 	ts.barrier(cid)
 }
 
