@@ -13,6 +13,9 @@ import (
 type topKeys struct {
 	uintMap bool   // a map, every key an unsigned integer
 	mask    uint64 // bit k: key k is present (k < 64)
+	// canonical is set by fastCanonical: the body is in the form
+	// decodeAssertion reads.
+	canonical bool
 }
 
 func (t topKeys) has(k uint64) bool { return k < 64 && t.mask&(1<<k) != 0 }
@@ -61,6 +64,7 @@ func fastCanonical(data []byte) (topKeys, bool) {
 	if !c.item(0, &t) || c.off != len(data) {
 		return topKeys{}, false
 	}
+	t.canonical = true
 	return t, true
 }
 

@@ -18,7 +18,10 @@ import (
 type Ctap2 struct {
 	t      Transport
 	strict bool
-	info   atomic.Pointer[Info]
+	// ownsResponses is set when t returns each response in a new slice
+	// (*Device, *ctaphid.Conn), which a parsed response may then share.
+	ownsResponses bool
+	info          atomic.Pointer[Info]
 
 	// onKeepalive serves calls without WithKeepalive (WithDefaultKeepalive).
 	onKeepalive func(ctaphid.KeepaliveStatus)
@@ -83,6 +86,10 @@ func New(ctx context.Context, t Transport, opts ...Option) (*Ctap2, error) {
 		return nil, errors.New("client: nil Transport")
 	}
 	c := &Ctap2{t: t, strict: true}
+	switch t.(type) {
+	case *Device, *ctaphid.Conn:
+		c.ownsResponses = true
+	}
 	for _, o := range opts {
 		o(c)
 	}
@@ -119,6 +126,14 @@ func WithKeepalive(f func(ctaphid.KeepaliveStatus)) CallOption {
 }
 
 func collect(opts []CallOption) callOptions {
+	if len(opts) == 0 {
+		return callOptions{}
+	}
+	return collectEach(opts)
+}
+
+// collectEach is collect's loop, apart: o escapes to the options.
+func collectEach(opts []CallOption) callOptions {
 	var o callOptions
 	for _, f := range opts {
 		if f != nil {
@@ -136,13 +151,35 @@ func collect(opts []CallOption) callOptions {
 // device still answered (usually with CTAP2_ERR_KEEPALIVE_CANCEL), its
 // status and body come back together with ctx's error.
 func (c *Ctap2) SendRaw(ctx context.Context, cmd ctap.Command, params []byte, opts ...CallOption) (ctap.Status, []byte, error) {
+	payload := make([]byte, 1+len(params))
+	payload[0] = byte(cmd)
+	copy(payload[1:], params)
+	return c.call(ctx, cmd, payload, opts)
+}
+
+// requestRoom is the room request makes for the parameters: most requests
+// fit, and are encoded right after the command byte.
+const requestRoom = 256
+
+// request encodes the payload of cmd: the command byte, then params in
+// canonical CBOR (none when params is nil) (CTAP 2.1 §8.1).
+func request(cmd ctap.Command, params any) ([]byte, error) {
+	if params == nil {
+		return []byte{byte(cmd)}, nil
+	}
+	payload, err := ctap.AppendMarshal(append(make([]byte, 0, requestRoom), byte(cmd)), params)
+	if err != nil {
+		return nil, fmt.Errorf("client: %v: encoding request: %w", cmd, err)
+	}
+	return payload, nil
+}
+
+// call is SendRaw for a whole payload, command byte included.
+func (c *Ctap2) call(ctx context.Context, cmd ctap.Command, payload []byte, opts []CallOption) (ctap.Status, []byte, error) {
 	o := collect(opts)
 	if o.onKeepalive == nil {
 		o.onKeepalive = c.onKeepalive
 	}
-	payload := make([]byte, 1+len(params))
-	payload[0] = byte(cmd)
-	copy(payload[1:], params)
 	resp, err := c.t.Call(ctx, ctaphid.CmdCBOR, payload, o.onKeepalive)
 	if len(resp) == 0 {
 		if err != nil {
@@ -156,19 +193,18 @@ func (c *Ctap2) SendRaw(ctx context.Context, cmd ctap.Command, params []byte, op
 	return ctap.Status(resp[0]), resp[1:], err
 }
 
-// send sends cmd with the encoded params and returns the body of a
+// send sends the payload of cmd (from request) and returns the body of a
 // CTAP2_OK response, checked to be one CBOR item that the strict decode
-// mode accepts (or empty) and,
-// in strict mode, canonical.
-func (c *Ctap2) send(ctx context.Context, cmd ctap.Command, params []byte, opts []CallOption) ([]byte, error) {
-	body, _, err := c.sendItem(ctx, cmd, params, opts)
+// mode accepts (or empty) and, in strict mode, canonical.
+func (c *Ctap2) send(ctx context.Context, cmd ctap.Command, payload []byte, opts []CallOption) ([]byte, error) {
+	body, _, err := c.sendItem(ctx, cmd, payload, opts)
 	return body, err
 }
 
 // sendItem is send that also returns the body's top-level keys, for the
 // assertion parser.
-func (c *Ctap2) sendItem(ctx context.Context, cmd ctap.Command, params []byte, opts []CallOption) ([]byte, topKeys, error) {
-	st, body, err := c.SendRaw(ctx, cmd, params, opts...)
+func (c *Ctap2) sendItem(ctx context.Context, cmd ctap.Command, payload []byte, opts []CallOption) ([]byte, topKeys, error) {
+	st, body, err := c.call(ctx, cmd, payload, opts)
 	if err != nil {
 		if st != ctap.StatusOK {
 			// A cancelled request the authenticator answered: both the
@@ -211,14 +247,11 @@ func (c *Ctap2) sendItem(ctx context.Context, cmd ctap.Command, params []byte, o
 // transport sends CTAPHID_CANCEL; the error then matches ctx's error and,
 // if the authenticator answered, its status.
 func (c *Ctap2) SendCBOR(ctx context.Context, cmd ctap.Command, req, resp any, opts ...CallOption) error {
-	var params []byte
-	if req != nil {
-		var err error
-		if params, err = ctap.Marshal(req); err != nil {
-			return fmt.Errorf("client: %v: encoding request: %w", cmd, err)
-		}
+	payload, err := request(cmd, req)
+	if err != nil {
+		return err
 	}
-	body, err := c.send(ctx, cmd, params, opts)
+	body, err := c.send(ctx, cmd, payload, opts)
 	if err != nil {
 		return err
 	}
@@ -242,7 +275,7 @@ func (c *Ctap2) SendCBOR(ctx context.Context, cmd ctap.Command, req, resp any, o
 // GetInfo sends authenticatorGetInfo (CTAP 2.1 §6.4), parses the answer
 // with ParseInfo and makes it the cached Info.
 func (c *Ctap2) GetInfo(ctx context.Context, opts ...CallOption) (*Info, error) {
-	body, err := c.send(ctx, ctap.CmdGetInfo, nil, opts)
+	body, err := c.send(ctx, ctap.CmdGetInfo, []byte{byte(ctap.CmdGetInfo)}, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -261,11 +294,11 @@ func (c *Ctap2) MakeCredential(ctx context.Context, req *ctap.MakeCredentialRequ
 	if req == nil {
 		return nil, errors.New("client: nil MakeCredentialRequest")
 	}
-	params, err := ctap.Marshal(req)
+	payload, err := request(ctap.CmdMakeCredential, req)
 	if err != nil {
-		return nil, fmt.Errorf("client: %v: encoding request: %w", ctap.CmdMakeCredential, err)
+		return nil, err
 	}
-	body, err := c.send(ctx, ctap.CmdMakeCredential, params, opts)
+	body, err := c.send(ctx, ctap.CmdMakeCredential, payload, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -280,24 +313,24 @@ func (c *Ctap2) GetAssertion(ctx context.Context, req *ctap.GetAssertionRequest,
 	if req == nil {
 		return nil, errors.New("client: nil GetAssertionRequest")
 	}
-	params, err := ctap.Marshal(req)
-	if err != nil {
-		return nil, fmt.Errorf("client: %v: encoding request: %w", ctap.CmdGetAssertion, err)
-	}
-	body, keys, err := c.sendItem(ctx, ctap.CmdGetAssertion, params, opts)
+	payload, err := request(ctap.CmdGetAssertion, req)
 	if err != nil {
 		return nil, err
 	}
-	return parseAssertion(body, keys)
+	body, keys, err := c.sendItem(ctx, ctap.CmdGetAssertion, payload, opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.parseAssertion(body, keys)
 }
 
 // GetNextAssertion sends authenticatorGetNextAssertion (CTAP 2.1 §6.3).
 func (c *Ctap2) GetNextAssertion(ctx context.Context, opts ...CallOption) (*AssertionResponse, error) {
-	body, keys, err := c.sendItem(ctx, ctap.CmdGetNextAssertion, nil, opts)
+	body, keys, err := c.sendItem(ctx, ctap.CmdGetNextAssertion, []byte{byte(ctap.CmdGetNextAssertion)}, opts)
 	if err != nil {
 		return nil, err
 	}
-	return parseAssertion(body, keys)
+	return c.parseAssertion(body, keys)
 }
 
 // GetAssertions sends authenticatorGetAssertion and then, when the first
@@ -335,6 +368,15 @@ func (c *Ctap2) GetAssertions(ctx context.Context, req *ctap.GetAssertionRequest
 		out = append(out, next)
 	}
 	return out, nil
+}
+
+// parseAssertion is parseAssertion for a body from c's transport: one the
+// response may not share is copied first.
+func (c *Ctap2) parseAssertion(body []byte, t topKeys) (*AssertionResponse, error) {
+	if t.canonical && !c.ownsResponses {
+		body = bytes.Clone(body)
+	}
+	return parseAssertion(body, t)
 }
 
 // Reset sends authenticatorReset (CTAP 2.1 §6.6). The authenticator wants a

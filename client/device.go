@@ -85,7 +85,8 @@ func OpenInProcess(ctx context.Context, h ctaphid.Handler, cfg *ctaphid.ServerCo
 // Wink, Lock) and raw reports.
 func (d *Device) Conn() *ctaphid.Conn { return d.conn }
 
-// Call implements Transport with ctaphid.Conn.Call.
+// Call implements Transport with ctaphid.Conn.Call: the response is a new
+// slice, the caller's to keep.
 func (d *Device) Call(ctx context.Context, cmd ctaphid.Cmd, payload []byte, onKeepalive func(ctaphid.KeepaliveStatus)) ([]byte, error) {
 	return d.conn.Call(ctx, cmd, payload, onKeepalive)
 }

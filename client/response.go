@@ -119,7 +119,9 @@ func ParseAssertionResponse(body []byte) (*AssertionResponse, error) {
 // parseAssertion is ParseAssertionResponse for a body whose top-level
 // keys sendItem found: when it is a map whose keys are all unsigned
 // integers, those are the members the first decode of
-// ParseAssertionResponse would find, and the body is decoded only once.
+// ParseAssertionResponse would find, and the body is decoded only once;
+// when it is canonical (fastCanonical), by decodeAssertion, and the
+// response shares body's bytes: the caller hands body over.
 func parseAssertion(body []byte, t topKeys) (*AssertionResponse, error) {
 	if !t.uintMap {
 		return ParseAssertionResponse(body)
@@ -127,6 +129,11 @@ func parseAssertion(body []byte, t topKeys) (*AssertionResponse, error) {
 	for _, k := range []uint64{asnAuthData, asnSignature} {
 		if !t.has(k) {
 			return nil, fmt.Errorf("%w: getAssertion: member 0x%02x missing", ErrBadResponse, k)
+		}
+	}
+	if t.canonical {
+		if m, ok := decodeAssertion(body); ok {
+			return assertionOf(&m)
 		}
 	}
 	return parseAssertionMembers(body)
@@ -139,6 +146,11 @@ func parseAssertionMembers(body []byte) (*AssertionResponse, error) {
 	if err := ctap.Unmarshal(body, &m); err != nil {
 		return nil, fmt.Errorf("%w: getAssertion: %v", ErrBadResponse, err)
 	}
+	return assertionOf(&m)
+}
+
+// assertionOf parses the authData of a decoded getAssertion response.
+func assertionOf(m *ctap.GetAssertionResponse) (*AssertionResponse, error) {
 	ad, err := ctap.ParseAuthData(m.AuthData)
 	if err != nil {
 		return nil, fmt.Errorf("%w: getAssertion: %v", ErrBadResponse, err)

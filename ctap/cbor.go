@@ -3,6 +3,7 @@ package ctap
 import (
 	"bytes"
 	"errors"
+	"sync"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -15,15 +16,18 @@ type RawMessage = cbor.RawMessage
 var (
 	encMode cbor.EncMode
 	decMode cbor.DecMode
+	// bufEncMode is encMode, for AppendMarshal.
+	bufEncMode cbor.UserBufferEncMode
 )
 
 func init() {
 	var err error
 	// CTAP 2.1 §8: CTAP2 canonical CBOR encoding form.
-	encMode, err = cbor.CTAP2EncOptions().EncMode()
+	bufEncMode, err = cbor.CTAP2EncOptions().UserBufferEncMode()
 	if err != nil {
 		panic(err)
 	}
+	encMode = bufEncMode
 	decMode, err = cbor.DecOptions{
 		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
 		IndefLength:      cbor.IndefLengthForbidden,
@@ -42,6 +46,26 @@ func init() {
 // Marshal encodes v in CTAP2 canonical form (CTAP 2.1 §8: sorted map keys,
 // definite lengths, shortest integer forms, no tags).
 func Marshal(v any) ([]byte, error) { return encMode.Marshal(v) }
+
+// AppendMarshal appends the encoding Marshal gives v to dst and returns
+// the extended slice; when dst has the room, v is encoded in place, without
+// Marshal's copy of the encoding into a slice of its own.
+func AppendMarshal(dst []byte, v any) ([]byte, error) {
+	buf := appendBuffers.Get().(*bytes.Buffer)
+	*buf = *bytes.NewBuffer(dst)
+	err := bufEncMode.MarshalToBuffer(v, buf)
+	out := buf.Bytes()
+	*buf = bytes.Buffer{}
+	appendBuffers.Put(buf)
+	if err != nil {
+		return dst, err
+	}
+	return out, nil
+}
+
+// appendBuffers hold AppendMarshal's bytes.Buffer, which would otherwise
+// be allocated for each call: it escapes through the encoder interface.
+var appendBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // MustMarshal is Marshal for values that always encode, such as messages
 // built from this package's own types; it panics on an encoding error.

@@ -1,6 +1,7 @@
 package ctap
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -213,5 +214,32 @@ func TestUnmarshalRequestNesting(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestAppendMarshal: AppendMarshal gives Marshal's bytes after dst's, in
+// dst's own array when it has the room, and dst unchanged on an error.
+func TestAppendMarshal(t *testing.T) {
+	v := &GetAssertionRequest{RPID: "example.com", ClientDataHash: make([]byte, 32)}
+	want, err := Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, room := range []int{0, 1, len(want) + 1} {
+		dst := append(make([]byte, 0, 1+room), 0x02)
+		got, err := AppendMarshal(dst, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, append([]byte{0x02}, want...)) {
+			t.Fatalf("AppendMarshal with room %d = %x, want 02%x", room, got, want)
+		}
+		if inPlace := &got[0] == &dst[0]; inPlace != (room > len(want)) {
+			t.Errorf("AppendMarshal with room %d: in dst's array = %v", room, inPlace)
+		}
+	}
+	dst := []byte{0x02}
+	if got, err := AppendMarshal(dst, make(chan int)); err == nil || !bytes.Equal(got, dst) {
+		t.Fatalf("AppendMarshal(chan) = %x, %v; want 02 and an error", got, err)
 	}
 }
