@@ -15,8 +15,8 @@ import (
 // with ctap.Unmarshal; with true, m is what ctap.Unmarshal would give,
 // except that its byte strings are body's, each capped at its own length so
 // that an append to one cannot overwrite the next: the caller hands body
-// over.
-func decodeAssertion(body []byte) (m ctap.GetAssertionResponse, ok bool) {
+// over. A credential (0x01) is decoded into cred, the caller's storage.
+func decodeAssertion(body []byte, cred *ctap.CredentialDescriptor) (m ctap.GetAssertionResponse, ok bool) {
 	c := canonScanner{data: body}
 	major, n, ok := c.head()
 	if !ok || major != 5 {
@@ -29,8 +29,9 @@ func decodeAssertion(body []byte) (m ctap.GetAssertionResponse, ok bool) {
 		}
 		switch k {
 		case 0x01:
-			m.Credential = new(ctap.CredentialDescriptor)
-			ok = c.credential(m.Credential)
+			*cred = ctap.CredentialDescriptor{}
+			m.Credential = cred
+			ok = c.credential(cred)
 		case asnAuthData:
 			m.AuthData, ok = c.str(2)
 		case asnSignature:

@@ -42,7 +42,7 @@ func TestDecodeAssertion(t *testing.T) {
 		if _, ok := fastCanonical(b); !ok {
 			t.Fatalf("fastCanonical(%x) = false", b)
 		}
-		got, ok := decodeAssertion(b)
+		got, ok := decodeAssertion(b, new(ctap.CredentialDescriptor))
 		if !ok {
 			t.Errorf("decodeAssertion(%x) = false", b)
 			continue
@@ -67,7 +67,7 @@ func TestDecodeAssertion(t *testing.T) {
 		map[string]any{"2": ad},
 	} {
 		b := mustMarshal(t, v)
-		if _, ok := decodeAssertion(b); ok {
+		if _, ok := decodeAssertion(b, new(ctap.CredentialDescriptor)); ok {
 			t.Errorf("decodeAssertion(%x) = true", b)
 		}
 	}
@@ -78,7 +78,7 @@ func TestDecodeAssertion(t *testing.T) {
 func TestDecodeAssertionCapsBytes(t *testing.T) {
 	t.Parallel()
 	b := assertionBodies(t)[3]
-	m, ok := decodeAssertion(b)
+	m, ok := decodeAssertion(b, new(ctap.CredentialDescriptor))
 	if !ok {
 		t.Fatal("decodeAssertion = false")
 	}
@@ -149,7 +149,7 @@ func FuzzDecodeAssertion(f *testing.F) {
 		if !ok {
 			return
 		}
-		got, ok := decodeAssertion(b)
+		got, ok := decodeAssertion(b, new(ctap.CredentialDescriptor))
 		if ok {
 			var want ctap.GetAssertionResponse
 			if err := ctap.Unmarshal(b, &want); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/virtkey/virtkey/ctap"
@@ -18,10 +19,12 @@ import (
 type Ctap2 struct {
 	t      Transport
 	strict bool
-	// ownsResponses is set when t returns each response in a new slice
-	// (*Device, *ctaphid.Conn), which a parsed response may then share.
-	ownsResponses bool
-	info          atomic.Pointer[Info]
+	// ownTransport is set when t is this module's (*Device,
+	// *ctaphid.Conn): it returns each response in a new slice, which a
+	// parsed response may then share, and keeps no payload after Call
+	// returns, so a payload's buffer serves the next request.
+	ownTransport bool
+	info         atomic.Pointer[Info]
 
 	// onKeepalive serves calls without WithKeepalive (WithDefaultKeepalive).
 	onKeepalive func(ctaphid.KeepaliveStatus)
@@ -88,7 +91,7 @@ func New(ctx context.Context, t Transport, opts ...Option) (*Ctap2, error) {
 	c := &Ctap2{t: t, strict: true}
 	switch t.(type) {
 	case *Device, *ctaphid.Conn:
-		c.ownsResponses = true
+		c.ownTransport = true
 	}
 	for _, o := range opts {
 		o(c)
@@ -157,21 +160,42 @@ func (c *Ctap2) SendRaw(ctx context.Context, cmd ctap.Command, params []byte, op
 	return c.call(ctx, cmd, payload, opts)
 }
 
-// requestRoom is the room request makes for the parameters: most requests
+// requestRoom is the room request makes for the payload: most requests
 // fit, and are encoded right after the command byte.
 const requestRoom = 256
 
+// requestBuffers hold the payload buffers of requests to c's own
+// transports (Ctap2.ownTransport).
+var requestBuffers = sync.Pool{New: func() any { return new([requestRoom]byte) }}
+
 // request encodes the payload of cmd: the command byte, then params in
-// canonical CBOR (none when params is nil) (CTAP 2.1 §8.1).
-func request(cmd ctap.Command, params any) ([]byte, error) {
+// canonical CBOR (none when params is nil) (CTAP 2.1 §8.1). Once the
+// transport's Call returned, the caller hands the payload to release.
+func (c *Ctap2) request(cmd ctap.Command, params any) ([]byte, error) {
 	if params == nil {
 		return []byte{byte(cmd)}, nil
 	}
-	payload, err := ctap.AppendMarshal(append(make([]byte, 0, requestRoom), byte(cmd)), params)
+	var buf []byte
+	if c.ownTransport {
+		buf = requestBuffers.Get().(*[requestRoom]byte)[:0]
+	} else {
+		buf = make([]byte, 0, requestRoom)
+	}
+	payload, err := ctap.AppendMarshal(append(buf, byte(cmd)), params)
 	if err != nil {
+		c.release(buf)
 		return nil, fmt.Errorf("client: %v: encoding request: %w", cmd, err)
 	}
 	return payload, nil
+}
+
+// release takes back a payload from request once the transport's Call
+// returned: one of requestRoom bytes sent on c's own transport, which kept
+// no reference to it, serves a later request.
+func (c *Ctap2) release(payload []byte) {
+	if c.ownTransport && cap(payload) == requestRoom {
+		requestBuffers.Put((*[requestRoom]byte)(payload[:requestRoom]))
+	}
 }
 
 // call is SendRaw for a whole payload, command byte included.
@@ -247,11 +271,12 @@ func (c *Ctap2) sendItem(ctx context.Context, cmd ctap.Command, payload []byte, 
 // transport sends CTAPHID_CANCEL; the error then matches ctx's error and,
 // if the authenticator answered, its status.
 func (c *Ctap2) SendCBOR(ctx context.Context, cmd ctap.Command, req, resp any, opts ...CallOption) error {
-	payload, err := request(cmd, req)
+	payload, err := c.request(cmd, req)
 	if err != nil {
 		return err
 	}
 	body, err := c.send(ctx, cmd, payload, opts)
+	c.release(payload)
 	if err != nil {
 		return err
 	}
@@ -294,11 +319,12 @@ func (c *Ctap2) MakeCredential(ctx context.Context, req *ctap.MakeCredentialRequ
 	if req == nil {
 		return nil, errors.New("client: nil MakeCredentialRequest")
 	}
-	payload, err := request(ctap.CmdMakeCredential, req)
+	payload, err := c.request(ctap.CmdMakeCredential, req)
 	if err != nil {
 		return nil, err
 	}
 	body, err := c.send(ctx, ctap.CmdMakeCredential, payload, opts)
+	c.release(payload)
 	if err != nil {
 		return nil, err
 	}
@@ -313,11 +339,12 @@ func (c *Ctap2) GetAssertion(ctx context.Context, req *ctap.GetAssertionRequest,
 	if req == nil {
 		return nil, errors.New("client: nil GetAssertionRequest")
 	}
-	payload, err := request(ctap.CmdGetAssertion, req)
+	payload, err := c.request(ctap.CmdGetAssertion, req)
 	if err != nil {
 		return nil, err
 	}
 	body, keys, err := c.sendItem(ctx, ctap.CmdGetAssertion, payload, opts)
+	c.release(payload)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +400,7 @@ func (c *Ctap2) GetAssertions(ctx context.Context, req *ctap.GetAssertionRequest
 // parseAssertion is parseAssertion for a body from c's transport: one the
 // response may not share is copied first.
 func (c *Ctap2) parseAssertion(body []byte, t topKeys) (*AssertionResponse, error) {
-	if t.canonical && !c.ownsResponses {
+	if t.canonical && !c.ownTransport {
 		body = bytes.Clone(body)
 	}
 	return parseAssertion(body, t)

@@ -496,3 +496,40 @@ func TestNilArguments(t *testing.T) {
 		t.Error("Transport() is not the transport")
 	}
 }
+
+// keepingTransport keeps every payload as given, as a Transport may.
+type keepingTransport struct {
+	info []byte
+	sent [][]byte
+}
+
+func (k *keepingTransport) Call(ctx context.Context, cmd ctaphid.Cmd, payload []byte, _ func(ctaphid.KeepaliveStatus)) ([]byte, error) {
+	if ctap.Command(payload[0]) == ctap.CmdGetInfo {
+		return k.info, nil
+	}
+	k.sent = append(k.sent, payload)
+	return []byte{byte(ctap.StatusNoCredentials)}, nil
+}
+
+// TestRequestBufferNotReusedForeignTransport: a payload handed to a
+// Transport other than the package's own is not used again for the next
+// request, which the transport could still be reading.
+func TestRequestBufferNotReusedForeignTransport(t *testing.T) {
+	t.Parallel()
+	kt := &keepingTransport{info: ok(minimalInfoBody(t))}
+	c, err := New(context.Background(), kt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][]byte
+	for _, rp := range []string{"a.example", "b.example"} {
+		req := &ctap.GetAssertionRequest{RPID: rp, ClientDataHash: cdh(rp)}
+		want = append(want, append([]byte{byte(ctap.CmdGetAssertion)}, mustMarshal(t, req)...))
+		if _, err := c.GetAssertion(context.Background(), req); !errors.Is(err, ctap.StatusNoCredentials) {
+			t.Fatalf("GetAssertion: %v", err)
+		}
+	}
+	if diff := cmp.Diff(want, kt.sent); diff != "" {
+		t.Fatalf("payloads as the transport has them (-want +got):\n%s", diff)
+	}
+}

@@ -85,8 +85,9 @@ func OpenInProcess(ctx context.Context, h ctaphid.Handler, cfg *ctaphid.ServerCo
 // Wink, Lock) and raw reports.
 func (d *Device) Conn() *ctaphid.Conn { return d.conn }
 
-// Call implements Transport with ctaphid.Conn.Call: the response is a new
-// slice, the caller's to keep.
+// Call implements Transport with ctaphid.Conn.Call: it keeps no reference
+// to payload once it returns, and the response is a new slice, the
+// caller's to keep.
 func (d *Device) Call(ctx context.Context, cmd ctaphid.Cmd, payload []byte, onKeepalive func(ctaphid.KeepaliveStatus)) ([]byte, error) {
 	return d.conn.Call(ctx, cmd, payload, onKeepalive)
 }

@@ -132,8 +132,13 @@ func parseAssertion(body []byte, t topKeys) (*AssertionResponse, error) {
 		}
 	}
 	if t.canonical {
-		if m, ok := decodeAssertion(body); ok {
-			return assertionOf(&m)
+		// The response and its credential in one allocation.
+		x := new(struct {
+			r    AssertionResponse
+			cred ctap.CredentialDescriptor
+		})
+		if m, ok := decodeAssertion(body, &x.cred); ok {
+			return assertionInto(&x.r, &m)
 		}
 	}
 	return parseAssertionMembers(body)
@@ -146,16 +151,17 @@ func parseAssertionMembers(body []byte) (*AssertionResponse, error) {
 	if err := ctap.Unmarshal(body, &m); err != nil {
 		return nil, fmt.Errorf("%w: getAssertion: %v", ErrBadResponse, err)
 	}
-	return assertionOf(&m)
+	return assertionInto(new(AssertionResponse), &m)
 }
 
-// assertionOf parses the authData of a decoded getAssertion response.
-func assertionOf(m *ctap.GetAssertionResponse) (*AssertionResponse, error) {
+// assertionInto parses the authData of a decoded getAssertion response
+// and makes r the response, which it returns; on error it returns nil.
+func assertionInto(r *AssertionResponse, m *ctap.GetAssertionResponse) (*AssertionResponse, error) {
 	ad, err := ctap.ParseAuthData(m.AuthData)
 	if err != nil {
 		return nil, fmt.Errorf("%w: getAssertion: %v", ErrBadResponse, err)
 	}
-	return &AssertionResponse{
+	*r = AssertionResponse{
 		Credential:               m.Credential,
 		AuthData:                 ad,
 		AuthDataRaw:              m.AuthData,
@@ -165,7 +171,8 @@ func assertionOf(m *ctap.GetAssertionResponse) (*AssertionResponse, error) {
 		UserSelected:             m.UserSelected,
 		LargeBlobKey:             m.LargeBlobKey,
 		UnsignedExtensionOutputs: m.UnsignedExtensionOutputs,
-	}, nil
+	}
+	return r, nil
 }
 
 // Verify checks the assertion signature over AuthDataRaw || clientDataHash

@@ -224,8 +224,9 @@ func parseReport(r []byte) (Packet, bool) {
 // then returns that response, or nil if none came, together with ctx.Err();
 // so errors.Is(err, context.Canceled) holds and the response tells what the
 // device did. If no complete response came, the next Call first
-// resynchronises the channel with CTAPHID_INIT. The response is a new
-// slice, the caller's to keep.
+// resynchronises the channel with CTAPHID_INIT. Call keeps no reference to
+// payload once it returns; the response is a new slice, the caller's to
+// keep.
 func (c *Conn) Call(ctx context.Context, cmd Cmd, payload []byte, onKeepalive func(KeepaliveStatus)) ([]byte, error) {
 	if err := checkMessageSize(payload); err != nil {
 		return nil, err
