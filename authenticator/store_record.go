@@ -1,13 +1,14 @@
 package authenticator
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"time"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/virtkey/virtkey/ctap"
 )
 
 // decodeCredRecord reads the payload of a put record (kindPut), the
@@ -140,51 +141,19 @@ var errCBORShort = errors.New("cut short")
 // come back with their additional information as the argument, and are
 // only the one-byte ones.
 func (d *cborReader) head() (major byte, arg uint64, err error) {
-	if len(d.b) == 0 {
+	major, info, arg, n, e := ctap.ReadHead(d.b)
+	if major == cborSimple && info >= 24 && len(d.b) > 0 {
+		return 0, 0, fmt.Errorf("simple value or float %#x", d.b[0])
+	}
+	switch e {
+	case ctap.HeadShort:
 		return 0, 0, errCBORShort
-	}
-	ib := d.b[0]
-	major, info := ib>>5, ib&0x1f
-	d.b = d.b[1:]
-	if major == cborSimple {
-		if info >= 24 {
-			return 0, 0, fmt.Errorf("simple value or float %#x", ib)
-		}
-		return major, uint64(info), nil
-	}
-	var size int
-	switch {
-	case info < 24:
-		return major, uint64(info), nil
-	case info == 24:
-		size = 1
-	case info == 25:
-		size = 2
-	case info == 26:
-		size = 4
-	case info == 27:
-		size = 8
-	default:
-		return 0, 0, fmt.Errorf("initial byte %#x: reserved or indefinite length", ib)
-	}
-	if len(d.b) < size {
-		return 0, 0, errCBORShort
-	}
-	var min uint64
-	switch size {
-	case 1:
-		arg, min = uint64(d.b[0]), 24
-	case 2:
-		arg, min = uint64(binary.BigEndian.Uint16(d.b)), 1<<8
-	case 4:
-		arg, min = uint64(binary.BigEndian.Uint32(d.b)), 1<<16
-	case 8:
-		arg, min = binary.BigEndian.Uint64(d.b), 1<<32
-	}
-	d.b = d.b[size:]
-	if arg < min {
+	case ctap.HeadIndefinite:
+		return 0, 0, fmt.Errorf("initial byte %#x: reserved or indefinite length", d.b[0])
+	case ctap.HeadNotShortest:
 		return 0, 0, fmt.Errorf("argument %d not in its shortest form", arg)
 	}
+	d.b = d.b[n:]
 	return major, arg, nil
 }
 

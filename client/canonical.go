@@ -2,9 +2,10 @@ package client
 
 import (
 	"bytes"
-	"encoding/binary"
 	"math"
 	"unicode/utf8"
+
+	"github.com/virtkey/virtkey/ctap"
 )
 
 // topKeys describes the top-level item of a response body, as far as the
@@ -76,47 +77,12 @@ type canonScanner struct {
 // head reads an item's initial byte and argument, which must be in
 // shortest form and definite.
 func (c *canonScanner) head() (major byte, arg uint64, ok bool) {
-	if c.off >= len(c.data) {
+	major, ai, arg, n, e := ctap.ReadHead(c.data[c.off:])
+	if e != ctap.HeadOK || (major == 7 && ai >= 24) { // only false, true and null are simple values here
 		return 0, 0, false
 	}
-	b := c.data[c.off]
-	major, ai := b>>5, b&0x1f
-	c.off++
-	var n int
-	switch {
-	case ai < 24:
-		return major, uint64(ai), true
-	case ai == 24:
-		n = 1
-	case ai == 25:
-		n = 2
-	case ai == 26:
-		n = 4
-	case ai == 27:
-		n = 8
-	default: // reserved, or an indefinite length
-		return 0, 0, false
-	}
-	if len(c.data)-c.off < n {
-		return 0, 0, false
-	}
-	p := c.data[c.off : c.off+n]
 	c.off += n
-	switch n {
-	case 1:
-		arg = uint64(p[0])
-		ok = arg >= 24
-	case 2:
-		arg = uint64(binary.BigEndian.Uint16(p))
-		ok = arg > math.MaxUint8
-	case 4:
-		arg = uint64(binary.BigEndian.Uint32(p))
-		ok = arg > math.MaxUint16
-	case 8:
-		arg = binary.BigEndian.Uint64(p)
-		ok = arg > math.MaxUint32
-	}
-	return major, arg, ok
+	return major, arg, true
 }
 
 // item checks one item at nesting depth; at depth 0, t gets the keys.

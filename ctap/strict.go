@@ -116,51 +116,16 @@ func (w *strictWalker) push(m strictMember) {
 // must be encoded as small as possible", and the same for lengths);
 // floats (major 7, ai 25 to 27) are refused by item.
 func (w *strictWalker) head() (major, ai byte, arg uint64, err error) {
-	if w.off >= len(w.data) {
+	major, ai, arg, n, e := ReadHead(w.data[w.off:])
+	switch e {
+	case HeadShort:
 		return 0, 0, 0, w.fail(StatusInvalidCBOR, "truncated")
-	}
-	b := w.data[w.off]
-	w.off++
-	major, ai = b>>5, b&0x1f
-	var n int
-	switch {
-	case ai < 24:
-		return major, ai, uint64(ai), nil
-	case ai == 24:
-		n = 1
-	case ai == 25:
-		n = 2
-	case ai == 26:
-		n = 4
-	case ai == 27:
-		n = 8
-	default: // 28-30 reserved, 31 indefinite length: both forbidden
+	case HeadIndefinite: // 28-30 reserved, 31 indefinite length: both forbidden
 		return 0, 0, 0, w.fail(StatusInvalidCBOR, "additional information %d (indefinite length or reserved)", ai)
-	}
-	if len(w.data)-w.off < n {
-		return 0, 0, 0, w.fail(StatusInvalidCBOR, "truncated")
-	}
-	for _, c := range w.data[w.off : w.off+n] {
-		arg = arg<<8 | uint64(c)
+	case HeadNotShortest:
+		return 0, 0, 0, w.fail(StatusInvalidCBOR, "%d encoded in %d bytes, not the shortest form", arg, n-1)
 	}
 	w.off += n
-	if major == 7 {
-		return major, ai, arg, nil
-	}
-	var min uint64
-	switch n {
-	case 1:
-		min = 24
-	case 2:
-		min = 1 << 8
-	case 4:
-		min = 1 << 16
-	case 8:
-		min = 1 << 32
-	}
-	if arg < min {
-		return 0, 0, 0, w.fail(StatusInvalidCBOR, "%d encoded in %d bytes, not the shortest form", arg, n)
-	}
 	return major, ai, arg, nil
 }
 
