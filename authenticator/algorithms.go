@@ -160,32 +160,12 @@ func deriveP384Key(seed []byte) (*ecdsa.PrivateKey, error) {
 }
 
 // rsaKeys caches derived RSA keys by seed.
-var rsaKeys = struct {
-	sync.Mutex
-	m map[string]*rsa.PrivateKey
-}{m: map[string]*rsa.PrivateKey{}}
+var rsaKeys = memo[*rsa.PrivateKey]{max: rsaKeyCacheSize}
 
 // cachedRSAKey returns deriveRSAKey(seed), from the cache when it is
-// there. A full cache is emptied rather than tracked for recency: keys
-// are derived again on demand.
+// there.
 func cachedRSAKey(seed []byte) (*rsa.PrivateKey, error) {
-	rsaKeys.Lock()
-	priv, ok := rsaKeys.m[string(seed)]
-	rsaKeys.Unlock()
-	if ok {
-		return priv, nil
-	}
-	priv, err := deriveRSAKey(seed)
-	if err != nil {
-		return nil, err
-	}
-	rsaKeys.Lock()
-	defer rsaKeys.Unlock()
-	if len(rsaKeys.m) >= rsaKeyCacheSize {
-		clear(rsaKeys.m)
-	}
-	rsaKeys.m[string(seed)] = priv
-	return priv, nil
+	return rsaKeys.get(string(seed), func() (*rsa.PrivateKey, error) { return deriveRSAKey(seed) })
 }
 
 // rsaExponent is the public exponent of RS256 keys.

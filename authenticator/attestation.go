@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"sync"
 	"time"
 
 	"github.com/virtkey/virtkey/ctap"
@@ -193,34 +192,14 @@ func loadAttestation(st *AttestationState) (*attestation, error) {
 		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(b))))
 		h.Write(b)
 	}
-	id := string(h.Sum(nil))
-	loadedAttestations.Lock()
-	att := loadedAttestations.m[id]
-	loadedAttestations.Unlock()
-	if att != nil {
-		return att, nil
-	}
-	att, err := parseAttestation(st)
-	if err != nil {
-		return nil, err
-	}
-	loadedAttestations.Lock()
-	defer loadedAttestations.Unlock()
-	if len(loadedAttestations.m) >= 64 {
-		clear(loadedAttestations.m)
-	}
-	loadedAttestations.m[id] = att
-	return att, nil
+	return loadedAttestations.get(string(h.Sum(nil)), func() (*attestation, error) { return parseAttestation(st) })
 }
 
 // loadedAttestations caches loadAttestation's checked results by their
 // inputs: a process that starts many keys from one state (the
 // conformance suite makes a fresh key per case) parses the certificates
 // and checks the chain once. The values are never changed.
-var loadedAttestations = struct {
-	sync.Mutex
-	m map[string]*attestation
-}{m: map[string]*attestation{}}
+var loadedAttestations = memo[*attestation]{max: 64}
 
 // parseAttestation is loadAttestation without the cache.
 func parseAttestation(st *AttestationState) (*attestation, error) {
