@@ -8,7 +8,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/virtkey/virtkey/ctap"
 	"github.com/virtkey/virtkey/ctaphid"
-	"github.com/virtkey/virtkey/testvectors"
 )
 
 // assertionBodies are getAssertion response bodies with every member
@@ -131,15 +130,7 @@ func FuzzDecodeAssertion(f *testing.F) {
 	for _, b := range assertionBodies(f) {
 		f.Add(b)
 	}
-	vs, err := testvectors.Load("ctap")
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, v := range vs {
-		b, err := v.Hex()
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range requestVectors(f) {
 		if len(b) > 1 {
 			f.Add(b[1:]) // the parameters after the command byte
 		}

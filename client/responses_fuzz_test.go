@@ -146,15 +146,7 @@ func FuzzClientResponses(f *testing.F) {
 	for _, r := range keyResponses(f) {
 		f.Add(r)
 	}
-	vs, err := testvectors.Load("ctap")
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, v := range vs {
-		b, err := v.Hex()
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range requestVectors(f) {
 		f.Add(append([]byte{0}, b...))
 	}
 	f.Add([]byte{0x90, 0x00})
@@ -334,4 +326,22 @@ func isNil(v any) bool {
 		return x == nil
 	}
 	panic(errors.New("isNil: unexpected type"))
+}
+
+// requestVectors is the body of every request vector in testvectors/ctap:
+// the command byte, then the parameters.
+func requestVectors(tb testing.TB) [][]byte {
+	vs, err := testvectors.Load("ctap")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out [][]byte
+	for _, v := range vs {
+		b, err := v.Hex()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
 }
