@@ -61,8 +61,7 @@ func (t *T) bio(cmd ctap.Command, pin bool) *bioCase {
 	var tok []byte
 	if pin {
 		bc.pc = t.preferredPIN()
-		t.needFreshKey()
-		bc.pc.refresh()
+		bc.pc.freshKey()
 		bc.pc.setPIN()
 		p, tok = bc.pc.p, bc.pc.token(ctap.PermissionBioEnrollment, "")
 	}

@@ -175,6 +175,14 @@ func (pc *pinCase) setPIN() {
 	}
 }
 
+// freshKey is t.needFreshKey for a case that made pc first, so that a key
+// without pc's protocol skips the case before any reset; the power cycle
+// then replaces the client, which pc reopens.
+func (pc *pinCase) freshKey() {
+	pc.t.needFreshKey()
+	pc.refresh()
+}
+
 // refresh reopens the client after a power cycle.
 func (pc *pinCase) refresh() {
 	cp, err := client.NewClientPin(pc.t.Ctap2(), pc.p)
@@ -346,8 +354,7 @@ func perProtocol(prefix string, cases ...protocolCase) []Case {
 			c.Destructive = true
 			c.Run = func(t *T) {
 				pc := t.pinProtocol(v) // skips before the reset on a key without v
-				t.needFreshKey()
-				pc.refresh()
+				pc.freshKey()
 				body(t, pc)
 			}
 			out = append(out, c)

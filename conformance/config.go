@@ -34,8 +34,7 @@ func (t *T) configCase(withPIN bool, options ...string) *cfgCase {
 		}
 	}
 	c := &cfgCase{t.preferredPIN()}
-	t.needFreshKey()
-	c.refresh()
+	c.freshKey()
 	if withPIN {
 		c.setPIN()
 	}

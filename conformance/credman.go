@@ -45,8 +45,7 @@ func (t *T) newCMCase(k cmCode, labels ...string) *cmCase {
 		t.skipFeature("the key does not list the %s option", k.option)
 	}
 	pc := t.pinProtocol(k.protocol(t))
-	t.needFreshKey()
-	pc.refresh()
+	pc.freshKey()
 	c := &cmCase{t: t, pc: pc, cmd: k.cmd}
 	for _, l := range labels {
 		req := t.residentRequest(l)

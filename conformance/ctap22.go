@@ -33,8 +33,7 @@ func (t *T) pcmrCase() *pinCase {
 		t.skipFeature("the key does not list perCredMgmtRO true")
 	}
 	pc := t.preferredPIN()
-	t.needFreshKey()
-	pc.refresh()
+	pc.freshKey()
 	pc.setPIN()
 	t.UsePIN(testPIN)
 	t.info() // getInfo afresh: clientPin is true now
@@ -159,8 +158,7 @@ func init() {
 			Title: "uvCountSinceLastPinEntry goes up by one with a built-in user verification and back to 0 when the PIN is entered",
 			Run: func(t *T) {
 				pc := t.preferredPIN()
-				t.needFreshKey()
-				pc.refresh()
+				pc.freshKey()
 				pc.setPIN()
 				info := t.info()
 				if uv, _ := info.Option(ctap.OptionUV); !uv || !info.HasMember(client.InfoUVCountSinceLastPinEntry) {

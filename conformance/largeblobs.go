@@ -78,8 +78,7 @@ type lbWriter struct {
 func (t *T) lbPinned(v, permissions uint64) (*lbWriter, *pinCase) {
 	t.needLargeBlobs()
 	pc := t.pinProtocol(v)
-	t.needFreshKey()
-	pc.refresh()
+	pc.freshKey()
 	pc.setPIN()
 	return &lbWriter{t: t, p: pc.p, tok: pc.token(permissions, "")}, pc
 }

@@ -219,8 +219,7 @@ func init() {
 			Title: "a new key's uvRetries is maxUvRetries, between 1 and 25, and a match keeps it",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
-				t.needFreshKey()
-				pc.refresh()
+				pc.freshKey()
 				n := pc.uvRetries()
 				if n < 1 || n > 25 {
 					t.Fatalf("uvRetries %d, want maxUvRetries in 1..25", n)
@@ -251,8 +250,7 @@ func init() {
 			Title: "the failure that uses the last retry gives CTAP2_ERR_UV_BLOCKED, and so does a match after it",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
-				t.needFreshKey()
-				pc.refresh()
+				pc.freshKey()
 				pc.blockUV()
 				_, err := pc.uvToken(ctap.PermissionGetAssertion, "")
 				t.ExpectStatus(err, ctap.StatusUVBlocked, "token with a matching sample while blocked")
@@ -261,8 +259,7 @@ func init() {
 			Title: "with UV blocked, a correct PIN still gives a token and restores uvRetries",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
-				t.needFreshKey()
-				pc.refresh()
+				pc.freshKey()
 				initial := pc.uvRetries()
 				pc.blockUV()
 				pc.setPIN()
@@ -396,8 +393,7 @@ func init() {
 			Title: "with a PIN set, makeCredential uv=true without a match gives CTAP2_ERR_PUAT_REQUIRED",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
-				t.needFreshKey()
-				pc.refresh()
+				pc.freshKey()
 				pc.setPIN()
 				t.SetUV(UVNoMatch)
 				_, err := t.uvMC("nomatch", false)
@@ -407,8 +403,7 @@ func init() {
 			Title: "with UV blocked and no PIN, makeCredential uv=true gives CTAP2_ERR_PIN_BLOCKED (the status the spec names)",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
-				t.needFreshKey()
-				pc.refresh()
+				pc.freshKey()
 				pc.blockUV()
 				_, err := t.uvMC("blocked", false)
 				t.ExpectStatus(err, ctap.StatusPINBlocked, "makeCredential uv=true while blocked")
@@ -471,8 +466,7 @@ func init() {
 			Title: "authenticatorReset restores uvRetries",
 			Run: func(t *T) {
 				pc := t.uvPreferred()
-				t.needFreshKey()
-				pc.refresh()
+				pc.freshKey()
 				initial := pc.uvRetries()
 				t.SetUV(UVNoMatch)
 				for range 2 {
