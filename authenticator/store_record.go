@@ -188,22 +188,13 @@ func (d *cborReader) bytesOrNull(omitEmpty bool) ([]byte, error) {
 // omitEmpty it may not be empty. With intern, equal strings are returned
 // as one.
 func (d *cborReader) text(omitEmpty bool, intern map[string]string) (string, error) {
-	major, n, err := d.head()
-	switch {
-	case err != nil:
-		return "", err
-	case major != cborText:
-		return "", fmt.Errorf("major type %d, want a text string", major)
-	case n == 0 && omitEmpty:
-		return "", errors.New("empty value encoded")
-	}
-	s, err := d.content(n)
+	s, err := d.textBytes(omitEmpty)
 	if err != nil {
 		return "", err
 	}
 	if intern != nil {
 		if t, ok := intern[string(s)]; ok {
-			return t, nil
+			return t, nil // checked when it was interned
 		}
 	}
 	if !utf8.Valid(s) {
@@ -219,6 +210,19 @@ func (d *cborReader) text(omitEmpty bool, intern map[string]string) (string, err
 // rawText is text before its conversion to a string: the bytes of a
 // text string, valid UTF-8. With omitEmpty it may not be empty.
 func (d *cborReader) rawText(omitEmpty bool) ([]byte, error) {
+	s, err := d.textBytes(omitEmpty)
+	if err != nil {
+		return nil, err
+	}
+	if !utf8.Valid(s) {
+		return nil, errors.New("invalid UTF-8")
+	}
+	return s, nil
+}
+
+// textBytes reads a text string's bytes, not yet checked as UTF-8. With
+// omitEmpty it may not be empty.
+func (d *cborReader) textBytes(omitEmpty bool) ([]byte, error) {
 	major, n, err := d.head()
 	switch {
 	case err != nil:
@@ -228,14 +232,7 @@ func (d *cborReader) rawText(omitEmpty bool) ([]byte, error) {
 	case n == 0 && omitEmpty:
 		return nil, errors.New("empty value encoded")
 	}
-	s, err := d.content(n)
-	if err != nil {
-		return nil, err
-	}
-	if !utf8.Valid(s) {
-		return nil, errors.New("invalid UTF-8")
-	}
-	return s, nil
+	return d.content(n)
 }
 
 // uint reads an unsigned integer.
